@@ -1,0 +1,1 @@
+"""The hotline's knowledge base: typed models, loading/validation, schedules, import/export."""

@@ -1,0 +1,261 @@
+"""Typed models of the knowledge base.
+
+The models are strict (unknown keys are errors) so that a typo in a staff edit is caught by
+``ivr data validate`` instead of silently changing what the bot says.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+INFERRED = "inferred"  # basis of a fact that follows from a category rule, not a city page
+KATAKANA_READING = re.compile(r"^[\u30a0-\u30ffー]+$")
+TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+WEEKDAYS_JA = "月火水木金土日"  # index = date.weekday()
+
+
+def _none_to_empty(value: object) -> object:
+    """YAML turns an empty value into None; staff mean "nothing", so read it as ''."""
+    return "" if value is None else value
+
+
+Text = Annotated[str, BeforeValidator(_none_to_empty)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    id: str
+    title: str
+    url: Text = ""
+
+
+class Phone(Strict):
+    id: str
+    name: str
+    number: str
+    spoken: str  # how the number is said aloud, e.g. 0742の34の1111
+    basis: str
+
+
+class MonthDayRange(Strict):
+    """A yearly range such as 12-29 → 01-03 (it may wrap over the new year)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        if not re.fullmatch(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", value):
+            raise ValueError("must be MM-DD, e.g. 12-29")
+        return value
+
+    def contains(self, day: date) -> bool:
+        key = day.strftime("%m-%d")
+        if self.start <= self.end:
+            return self.start <= key <= self.end
+        return key >= self.start or key <= self.end
+
+
+class BusinessHours(Strict):
+    weekdays: list[str]
+    open: time
+    close: time
+    closed_on_public_holidays: bool = True
+    year_end_closure: MonthDayRange | None = None
+    basis: str
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if d not in WEEKDAYS_JA or len(d) != 1]
+        if bad:
+            raise ValueError(f"unknown weekday(s) {bad}; use 月 火 水 木 金 土 日")
+        return value
+
+
+class Validity(Strict):
+    valid_from: date | None = None
+    valid_until: date | None = None
+    basis: str
+
+
+class Municipality(Strict):
+    name: str
+    reading: str
+    department: Text = ""
+    code: Text = ""  # 全国地方公共団体コード, when known
+    phones: list[Phone] = Field(default_factory=list)
+    business_hours: BusinessHours | None = None
+    validity: Validity | None = None
+    timezone: str = "Asia/Tokyo"
+    remarks: dict[str, str] = Field(default_factory=dict)
+    sources: list[Source]
+
+    def phone(self, phone_id: str) -> Phone | None:
+        return next((p for p in self.phones if p.id == phone_id), None)
+
+
+class Category(Strict):
+    name: str
+    reading: str
+    aliases: list[str] = Field(default_factory=list)
+    labels_5374: list[str] = Field(default_factory=list)
+    collected: bool  # False: the city does not collect it (say what to do instead)
+    scheduled: bool  # True: areas.csv has a rule column for it
+    how: Text = ""
+    when: Text = ""
+    bag: Text = ""
+    basis: str
+
+    @field_validator("reading")
+    @classmethod
+    def _reading(cls, value: str) -> str:
+        return _katakana(value)
+
+
+class Item(Strict):
+    name: str
+    reading: str
+    aliases: list[str] = Field(default_factory=list)
+    mishearings: list[str] = Field(default_factory=list)
+    category: str
+    note: Text = ""
+    fee: Text = ""
+    basis: str
+
+    @field_validator("reading")
+    @classmethod
+    def _reading(cls, value: str) -> str:
+        return _katakana(value)
+
+
+class SuspensionPolicy(StrEnum):
+    skip = "skip"  # no collection on a suspended day (Nara)
+    shift_week = "shift_week"  # collected one week later instead (Kanazawa)
+
+
+class HolidayPolicy(StrEnum):
+    collect = "collect"  # most Japanese cities collect on public holidays
+    skip = "skip"
+    next_day = "next_day"
+
+
+class Suspension(Strict):
+    start: date
+    end: date
+    annual: bool = False  # repeat every year on the same month-days (year-end closures)
+    policy: SuspensionPolicy = SuspensionPolicy.skip
+
+    def contains(self, day: date) -> bool:
+        if not self.annual:
+            return self.start <= day <= self.end
+        span = MonthDayRange(start=self.start.strftime("%m-%d"), end=self.end.strftime("%m-%d"))
+        return span.contains(day)
+
+
+class Collector(Strict):
+    name: str
+    holiday_policy: HolidayPolicy = HolidayPolicy.collect
+    suspensions: list[Suspension] = Field(default_factory=list)
+    basis: str
+
+
+class Area(Strict):
+    name: str  # as the source writes it, e.g. 大宮町１丁目（大宮通り北側）
+    town: str  # 大宮町
+    reading: str
+    chome: Text = ""  # "1-9", "1,2" or ""
+    qualifier: Text = ""  # 大宮通り北側
+    zone: Text = ""
+    collector: Text = ""
+    district: Text = ""
+    rules: dict[str, str] = Field(default_factory=dict)  # category name → rule cell
+
+    def chome_numbers(self) -> list[int]:
+        """The 丁目 the area covers, [] when it is not split by 丁目."""
+        numbers: list[int] = []
+        for part in self.chome.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                low, high = part.split("-", 1)
+                numbers.extend(range(int(low), int(high) + 1))
+            else:
+                numbers.append(int(part))
+        return numbers
+
+
+class Action(StrEnum):
+    answer = "answer"
+    ask_slot = "ask_slot"
+    transfer = "transfer"
+    ticket = "ticket"
+
+
+class Slot(StrEnum):
+    area = "area"
+    item = "item"
+    date = "date"
+    category = "category"
+
+
+class Handler(StrEnum):
+    collection_day = "collection_day"
+    item_category = "item_category"
+    next_collection = "next_collection"
+    today_collection = "today_collection"
+    operator = "operator"
+    repeat = "repeat"
+    goodbye = "goodbye"
+    out_of_scope = "out_of_scope"
+
+
+MIN_TOPIC_EXAMPLES = 8  # fewer phrasings leave intent matching guessing on dialect and fillers
+
+
+class Topic(Strict):
+    id: str
+    title: str
+    action: Action
+    slots: list[Slot] = Field(default_factory=list)
+    handler: Handler | None = None
+    examples: list[str]
+    answer: str
+    basis: str
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not TOPIC_ID.fullmatch(value):
+            raise ValueError("must be lowercase ascii snake_case")
+        return value
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: list[str]) -> list[str]:
+        if len(value) < MIN_TOPIC_EXAMPLES:
+            raise ValueError(f"needs at least {MIN_TOPIC_EXAMPLES} example phrasings")
+        return value
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_for_the_ear(cls, value: str) -> str:
+        if re.search(r"https?://|www\.", value):
+            raise ValueError("an answer is spoken: no URLs")
+        return value
+
+
+def _katakana(value: str) -> str:
+    if not KATAKANA_READING.fullmatch(value):
+        raise ValueError("reading must be katakana (long vowels as ー)")
+    return value

@@ -1,0 +1,1 @@
+"""Japanese language helpers: readings, normalisation, entity and intent understanding."""
