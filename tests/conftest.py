@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-NARA_DATA = Path(os.environ.get("TEST_NARA", ROOT / "faq_data" / "nara"))
+NARA_DATA = ROOT / "faq_data" / "nara"
 FIXTURE_5374 = FIXTURES / "5374"
 
 

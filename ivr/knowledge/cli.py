@@ -17,8 +17,8 @@ from ivr.knowledge.base import KnowledgeBase, load_knowledge
 from ivr.knowledge.loader import KnowledgeError
 
 data_app = typer.Typer(help="Validate, inspect, import and export the knowledge base.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DirArg = Annotated[Path | None, typer.Argument(help="Knowledge-base folder (default: IVR_DATA_DIR).")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder to write.")]

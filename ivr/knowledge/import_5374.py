@@ -34,6 +34,12 @@ from ivr.knowledge.rules import ASK_STAFF, format_rule, parse_rule
 from ivr.language.readings import reading, reading_of_name
 
 GENERIC_FAQ = PACKAGE_ROOT / "faq_data" / "generic" / FAQ_FILE
+# Sources the generic FAQ cites: true for every Japanese city, so an import carries them.
+GENERIC_SOURCES = [
+    {"id": "kaden-law", "title": "家電リサイクル法 (特定家庭用機器再商品化法)",
+     "url": "https://www.meti.go.jp/policy/it_policy/kaden_recycle/"},
+    {"id": "other-cities-faq", "title": "Usual municipal practice from cities' FAQ pages", "url": ""},
+]
 NOT_COLLECTED_LABEL = re.compile(r"不可|できない|できません|対象外|出せない|収集しない")
 
 # Words callers use for the same kind of category; a city's label gets the others as aliases.
@@ -202,7 +208,10 @@ def _area_rows(
     return out_rows, merged, notes
 
 
-def _collectors(src: Path, annual: bool, policy: str, keep: dict[str, dict]) -> list[dict]:
+def _collectors(
+    src: Path, annual: bool, policy: str, keep: dict[str, dict], referenced: list[str]
+) -> list[dict]:
+    """One entry per centre in center.csv, plus any centre an area names that it lacks."""
     path = src / "center.csv"
     by_name: dict[str, list[dict]] = {}
     if path.exists():
@@ -213,6 +222,9 @@ def _collectors(src: Path, annual: bool, policy: str, keep: dict[str, dict]) -> 
             by_name.setdefault(row[0], []).append(
                 {"start": start.isoformat(), "end": end.isoformat(), "annual": annual, "policy": policy}
             )
+    for name in referenced:
+        if name:
+            by_name.setdefault(name, [])
     out = []
     for name, suspensions in by_name.items():
         old = keep.get(name, {})
@@ -258,7 +270,8 @@ def import_5374(
     if (out / COLLECTORS_FILE).exists():
         data, _ = read_yaml(out / COLLECTORS_FILE, [])
         old_collectors = {c["name"]: c for c in (data or {}).get("collectors", [])}
-    collectors = _collectors(src, annual_suspensions, suspension_policy, old_collectors)
+    referenced = list(dict.fromkeys(row[6] for row in rows))
+    collectors = _collectors(src, annual_suspensions, suspension_policy, old_collectors, referenced)
     yaml_dump(out / COLLECTORS_FILE, {"collectors": collectors},
                f"Collectors and suspensions, imported from {src.name}/center.csv")
     report.collectors = len(collectors)
@@ -300,7 +313,8 @@ def _write_generic(
         "phones": [],
         "validity": _validity(out, sid),
         "remarks": remarks,
-        "sources": [{"id": sid, "title": f"5374.jp open data ({src.resolve().name})", "url": _source_url(src)}],
+        "sources": [{"id": sid, "title": f"5374.jp open data ({src.resolve().name})", "url": _source_url(src)},
+                    *GENERIC_SOURCES],
     }
     yaml_dump(out / MUNICIPALITY_FILE, municipality, f"Imported from {src.name}: add phones and hours")
     if not (out / FAQ_FILE).exists():

@@ -18,8 +18,10 @@ from pathlib import Path
 import yaml
 
 from ivr.knowledge.csvtext import read_rows, write_rows
-from ivr.knowledge.import_5374 import GENERIC_FAQ, NOT_COLLECTED_LABEL, category_synonyms, yaml_dump
+from ivr.knowledge.import_5374 import GENERIC_FAQ, GENERIC_SOURCES, NOT_COLLECTED_LABEL, category_synonyms, yaml_dump
 from ivr.knowledge.loader import (
+    AREA_FIXED_COLUMNS,
+    AREAS_FILE,
     CATEGORIES_FILE,
     FAQ_FILE,
     ITEM_COLUMNS,
@@ -112,6 +114,8 @@ def import_opendata(csv_path: Path, out: Path) -> OpendataReport:
     _ensure_municipality(out, city, code, sid, Path(csv_path).name)
     if not (out / FAQ_FILE).exists():
         shutil.copyfile(GENERIC_FAQ, out / FAQ_FILE)
+    if not (out / AREAS_FILE).exists():  # no schedules in this dataset: an empty area list
+        write_rows(out / AREAS_FILE, [AREA_FIXED_COLUMNS])
     report.items, report.added, report.categories = len(existing) + len(new_items), len(new_items), len(categories)
     return report
 
@@ -138,6 +142,6 @@ def _ensure_municipality(out: Path, city: str, code: str, sid: str, filename: st
         return
     yaml_dump(path, {
         "name": city or out.resolve().name, "reading": reading(city) or "シ", "code": code,
-        "phones": [], "sources": [source],
+        "phones": [], "sources": [source, *GENERIC_SOURCES],
     }, "Imported from open data: add phones, business hours and validity")
 

@@ -1,0 +1,1 @@
+"""Handing calls to staff: transfers, the ticket queue for callbacks, office hours."""

@@ -1,0 +1,1 @@
+"""The transport-agnostic call dialogue: caller turns in, bot turns out."""

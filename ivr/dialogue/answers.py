@@ -1,0 +1,117 @@
+"""Answers built from the knowledge base, written for the ear.
+
+Short sentences, dates and weekdays as they are said, no symbols. The FAQ topic's own
+template wording is used where it has one; facts always come from the knowledge base.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ivr.knowledge.base import KnowledgeBase
+from ivr.knowledge.models import Area, Category, Item
+from ivr.knowledge.rules import describe_rule
+from ivr.knowledge.schedule import Status
+from ivr.language.dates import say_date
+
+
+def area_for_ear(area: Area) -> str:
+    """大宮町１丁目（大宮通り北側） → 大宮町1丁目の大宮通り北側."""
+    text = area.town
+    numbers = area.chome_numbers()
+    if len(numbers) == 1:
+        text += f"{numbers[0]}丁目"
+    if area.qualifier:
+        text += f"の{area.qualifier}"
+    return text
+
+
+def join_ja(words: list[str]) -> str:
+    return "と".join(words) if len(words) <= 2 else "、".join(words[:-1]) + "と" + words[-1]
+
+
+def stale_note(kb: KnowledgeBase, day: date) -> str:
+    if not kb.schedule.is_stale(day):
+        return ""
+    v = kb.municipality.validity
+    period = f"{v.valid_until.year}年{v.valid_until.month}月までの" if v and v.valid_until else "古い"
+    return f"ただし、これは{period}情報です。今は変わっているかもしれませんので、市のお知らせでもご確認ください。"
+
+
+def fill(template: str, **values: str) -> str:
+    """Fill {area} {item} … ; a placeholder without a value is dropped, not read out."""
+    out = template
+    for key in ("area", "item", "category", "days", "date", "note"):
+        out = out.replace("{" + key + "}", values.get(key, ""))
+    return out.replace("、、", "、").strip()
+
+
+def item_answer(kb: KnowledgeBase, item: Item, template: str) -> str:
+    category = kb.category_by_name[item.category]
+    note = item.note or category.how
+    if not category.collected and category.how and category.how not in note:
+        note = f"{note}{category.how}"
+    return fill(template, item=item.name, category=category.name, note=note)
+
+
+def days_of(kb: KnowledgeBase, area: Area, category: Category, today: date) -> str:
+    rule = kb.schedule.rule(area, category.name)
+    if rule is None or rule.is_empty:
+        return ""
+    if rule.is_date_list:
+        nxt = kb.schedule.next_date(area, category.name, today)
+        if nxt.day:
+            return f"決められた日で、次は{say_date(nxt.day, today)}"
+        return "決められた日ですが、今の予定は分かりません"
+    return describe_rule(rule)
+
+
+def collection_day_answer(
+    kb: KnowledgeBase, area: Area, category: Category | None, today: date, template: str
+) -> str:
+    where = area_for_ear(area)
+    if category is not None and not category.scheduled:
+        return f"{category.name}は、地域ごとの収集日はありません。{category.when or category.how}"
+    categories = [category] if category else [kb.category_by_name[c] for c in area.rules]
+    parts = []
+    for cat in categories:
+        days = days_of(kb, area, cat, today)
+        if days:
+            parts.append((cat, days))
+    if not parts:
+        return f"{where}の収集日は、この自動応答では分かりません。職員が確認します。"
+    if len(parts) == 1:
+        cat, days = parts[0]
+        text = fill(template, area=where, category=cat.name, days=days, note="")
+    else:
+        text = f"{where}の収集日です。" + "。".join(f"{c.name}は、{d}" for c, d in parts) + "です。"
+    return text + stale_note(kb, today)
+
+
+def day_answer(kb: KnowledgeBase, area: Area, day: date, today: date) -> str:
+    ans = kb.schedule.collected_on(area, day)
+    when = say_date(day, today)
+    where = area_for_ear(area)
+    text = (
+        f"{when}、{where}で収集するのは、{join_ja(ans.collected)}です。"
+        if ans.collected else f"{when}は、{where}のごみの収集はありません。"
+    )
+    if ans.suspended:
+        text += f"{join_ja(ans.suspended)}は、収集がお休みの期間です。"
+    if ans.unknown:
+        text += f"{join_ja(ans.unknown)}については、この自動応答では分かりません。"
+    return text + stale_note(kb, day)
+
+
+def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date) -> str:
+    where = area_for_ear(area)
+    if not category.scheduled:
+        return f"{category.name}は、地域ごとの収集日はありません。{category.when or category.how}"
+    nxt = kb.schedule.next_date(area, category.name, today)
+    if nxt.day is None:
+        if nxt.unknown:
+            return f"{where}の{category.name}の次の収集日は、この自動応答では分かりません。職員が確認します。"
+        return f"{where}では、{category.name}の収集はありません。"
+    status = kb.schedule.status(area, category.name, nxt.day)
+    moved = "お休みの期間があるため、" if status.status is Status.collected and status.reason == "moved" else ""
+    return f"{moved}{where}の次の{category.name}は、{say_date(nxt.day, today)}です。" + stale_note(kb, nxt.day)

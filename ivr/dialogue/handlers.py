@@ -1,0 +1,155 @@
+"""What each FAQ topic does: answer, ask for a missing slot, or hand over to staff.
+
+Topics with a ``handler`` (collection_day, item_category …) build their answer from the
+knowledge base; the others speak their written answer and act on their ``action``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from ivr.dialogue import answers, prompts
+from ivr.dialogue.state import AskSlot, Brain, CallState
+from ivr.knowledge.models import Action as TopicAction
+from ivr.knowledge.models import Area, Handler, Topic
+from ivr.language.entities import side_of
+from ivr.language.understand import Parse
+
+MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a third time
+RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}
+ITEM_HANDLERS = {Handler.item_category}
+AREA_HANDLERS = {Handler.collection_day, Handler.today_collection, Handler.next_collection}
+
+
+@dataclass
+class RunResult:
+    text: str
+    ask: AskSlot | None = None
+    needs_staff: bool = False
+    ticket: bool = False
+    repeat: bool = False
+    end: bool = False
+
+
+class TopicRunner:
+    def __init__(self, brain: Brain, state: CallState) -> None:
+        self.kb = brain.kb
+        self.nlu = brain.nlu
+        self.state = state
+        self._previous: AskSlot | None = None
+
+    def run(self, intent: str, parse: Parse | None, today: date, previous: object = None) -> RunResult:
+        """``previous``: what the bot was waiting for, so a repeated question counts its tries."""
+        self._previous = previous if isinstance(previous, AskSlot) else None
+        self.state.remember(parse)
+        topic = self.kb.topic_by_id.get(intent)
+        if topic is None:  # a DTMF shortcut to a topic this city's FAQ lacks
+            return RunResult(prompts.GO_AHEAD)
+        handler = topic.handler
+        if handler is Handler.repeat:
+            if not self.state.last_text:
+                return RunResult(prompts.NOTHING_TO_REPEAT, repeat=True)
+            return RunResult(f"{topic.answer}{self.state.last_text}", repeat=True)
+        if handler is Handler.goodbye:
+            return RunResult(topic.answer, end=True)
+        if handler in ITEM_HANDLERS:
+            return self._item(topic)
+        if handler in AREA_HANDLERS:
+            return self._schedule(topic, handler, today)
+        if topic.action is TopicAction.transfer or handler is Handler.operator:
+            return RunResult(topic.answer, needs_staff=True)
+        if topic.action is TopicAction.ticket:
+            return RunResult(topic.answer, ticket=True)
+        return RunResult(topic.answer)
+
+    # --- slots ------------------------------------------------------------------------
+
+    def fill_pending(self, pending: AskSlot, parse: Parse) -> bool | None:
+        """Fill the awaited slot from this turn; None when the turn did not fill it."""
+        if pending.slot == "item" and parse.item is not None:
+            self.state.item = parse.item
+            return True
+        if pending.slot == "category" and parse.category is not None:
+            self.state.category = parse.category
+            return True
+        if pending.slot == "area" and parse.area_town:
+            self.state.set_area(parse.area_town, parse.areas)
+            return True
+        if pending.slot == "area_choice":
+            rows = pending.choices
+            if parse.chome is not None:
+                rows = [a for a in rows if parse.chome in a.chome_numbers()] or rows
+            rows = self.nlu.entities.narrow_by_side(rows, parse.text)
+            if len(rows) < len(pending.choices):
+                self.state.set_area(self.state.town, rows)
+                return True
+        return None
+
+    def pick_choice(self, pending: AskSlot, number: int) -> Area | None:
+        """DTMF answer to a which-side question: 1 for the first option, 2 for the second …"""
+        if 1 <= number <= len(pending.choices):
+            chosen = pending.choices[number - 1]
+            self.state.set_area(self.state.town, [chosen])
+            return chosen
+        return None
+
+    def guess_from_entities(self, parse: Parse) -> str | None:
+        """When the classifier is unsure, a lone entity still says what the caller wants."""
+        if parse.item is not None and not parse.area_town:
+            return "item_category"
+        if parse.area_town and parse.date is not None:
+            return "today_collection"
+        if parse.area_town:
+            return "collection_day"
+        return None
+
+    def _ask(self, topic: Topic, slot: str, text: str, choices: list[Area] | None = None) -> RunResult:
+        pending = self._previous
+        tries = pending.tries + 1 if pending and pending.topic == topic.id and pending.slot == slot else 0
+        if tries >= MAX_SLOT_TRIES:
+            return RunResult(prompts.SLOT_NOT_UNDERSTOOD, needs_staff=True)
+        if tries:
+            text = RETRY_PREFIX.get(slot, prompts.NOT_UNDERSTOOD_SHORT) + text
+        return RunResult(text, ask=AskSlot(topic.id, slot, choices or [], tries))
+
+    # --- handlers ---------------------------------------------------------------------
+
+    def _item(self, topic: Topic) -> RunResult:
+        item = self.state.item
+        if item is None:
+            return self._ask(topic, "item", prompts.ASK_ITEM)
+        return RunResult(answers.item_answer(self.kb, item, topic.answer))
+
+    def _area(self, topic: Topic) -> RunResult | Area:
+        """The caller's area, or the question that gets it."""
+        if self.state.area is not None:
+            return self.state.area
+        rows = self.state.area_rows
+        if not rows:
+            return self._ask(topic, "area", prompts.ASK_AREA)
+        town = self.state.town
+        if any(a.chome_numbers() for a in rows) and len({a.chome for a in rows}) > 1:
+            return self._ask(topic, "area_choice", prompts.ASK_CHOME.format(town=town), rows)
+        labels = [a.qualifier for a in rows]
+        if len(set(labels)) < len(labels) or not all(labels):
+            # the data splits the town in a way a caller cannot name (by collector): staff
+            return RunResult(f"{town}は、場所によって収集日が分かれていて、この自動案内では確かめられません。",
+                             needs_staff=True)
+        sides = [side_of(q) for q in labels]
+        options = "か、".join(sides if len(set(sides)) == len(sides) else labels)
+        return self._ask(topic, "area_choice", prompts.ASK_SIDE.format(town=town, options=options), rows)
+
+    def _schedule(self, topic: Topic, handler: Handler, today: date) -> RunResult:
+        area = self._area(topic)
+        if isinstance(area, RunResult):
+            return area
+        category = self.state.category
+        if handler is Handler.collection_day:
+            return RunResult(answers.collection_day_answer(self.kb, area, category, today, topic.answer))
+        if handler is Handler.today_collection:
+            day = self.state.day or today
+            return RunResult(answers.day_answer(self.kb, area, day, today))
+        if category is None:
+            return self._ask(topic, "category", prompts.ASK_CATEGORY)
+        return RunResult(answers.next_answer(self.kb, area, category, today))

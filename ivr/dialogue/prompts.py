@@ -1,0 +1,56 @@
+"""Fixed prompts, written for the ear. ``ivr voices build`` pre-renders every one of them.
+
+Kept together so staff can review the bot's whole voice in one place.
+"""
+
+from __future__ import annotations
+
+GREETING = (
+    "お電話ありがとうございます。{city}の、ごみの自動案内です。"
+    "こちらは、自動音声のアシスタントがお答えしています。"
+    "ごみの分け方や収集日について、ご用件をお話しください。"
+)
+MENU = (
+    "ボタンでもお選びいただけます。分け方は1、収集日は2、大型ごみは3、持ち込みは4、"
+    "職員とお話しになりたいときは0を押してください。"
+)
+ANYTHING_ELSE = "ほかに、ご質問はありますか。"
+GO_AHEAD = "どうぞ、ご用件をお話しください。"
+NOT_UNDERSTOOD = "申し訳ありません。うまく聞き取れませんでした。もう一度、短くお話しください。"
+OFFER_STAFF = "うまくお答えできず、申し訳ありません。職員におつなぎしましょうか。"
+ASK_AGAIN = "失礼しました。もう一度、ご用件をお話しください。"
+CONFIRM_TOPIC = "{title}についてのご質問でよろしいですか。"
+YES_OR_NO = "はい、か、いいえ、でお答えください。"
+
+ASK_AREA = "お住まいの町名を教えてください。たとえば、青山、のようにお話しください。"
+ASK_ITEM = "捨てたいものの名前を、ひとつ教えてください。"
+ASK_CATEGORY = "どのごみの収集日ですか。たとえば、燃やせるごみ、のようにお話しください。"
+ASK_CHOME = "{town}の、何丁目ですか。"
+ASK_SIDE = "{town}は、場所によって収集日が違います。{options}のどちらですか。"
+UNKNOWN_AREA_SHORT = "申し訳ありません。その町名が見つかりませんでした。"
+UNKNOWN_ITEM = "申し訳ありません。その品物は、この自動案内の一覧にありませんでした。"
+NOT_UNDERSTOOD_SHORT = "申し訳ありません。うまく聞き取れませんでした。"
+SLOT_NOT_UNDERSTOOD = "うまくお答えできず、申し訳ありません。ここからは職員がお伺いします。"
+
+TRANSFERRING = "担当の職員におつなぎします。そのまま、お待ちください。"
+AFTER_HOURS = "ただいま、職員がお電話を受けられない時間です。職員から折り返しお電話しますので、ご用件をお伺いします。"
+ASK_DETAILS = "ご用件を、詳しくお話しください。場所が関係するときは、町名もお願いします。"
+ASK_PHONE = "折り返しのお電話番号を、お話しいただくか、ボタンで押してください。"
+CONFIRM_CALLER_NUMBER = "折り返しは、今おかけの電話番号でよろしいですか。"
+ASK_PHONE_AGAIN = "お電話番号を、市外局番から、もう一度お願いします。"
+ASK_NAME = "最後に、お名前をお願いします。"
+TICKET_TAKEN = "受け付けました。受付番号は、{number}番です。職員から、折り返しお電話します。"
+TICKET_FAILED = "申し訳ありません。ただいま受付の記録ができませんでした。職員におつなぎします。"
+SYSTEM_ERROR = "申し訳ありません。システムの都合で、お答えできませんでした。"
+
+SILENCE_FIRST = "もしもし。お電話が遠いようです。ご用件をお話しください。"
+SILENCE_SECOND = "お声が聞こえません。職員とお話しになりたいときは、0を押してください。"
+SILENCE_END = "お声が聞こえませんので、お電話を切らせていただきます。お電話ありがとうございました。"
+CALL_TOO_LONG = "お話の途中ですが、お時間が長くなりましたので、ここからは職員がお伺いします。"
+NOTHING_TO_REPEAT = "まだ、ご案内したことはありません。" + GO_AHEAD
+GOODBYE = "お電話ありがとうございました。失礼いたします。"
+
+
+def every_prompt() -> dict[str, str]:
+    """Name → text of every fixed prompt (templates included), for pre-rendering."""
+    return {k: v for k, v in globals().items() if k.isupper() and isinstance(v, str)}

@@ -1,0 +1,254 @@
+"""One phone call: the caller's turns in, the bot's turns out, every piece of state in one class.
+
+The session is transport-agnostic (simulator, Twilio, Asterisk drive it the same way) and
+async: understanding runs in a worker thread so the event loop stays free for audio. Any
+error inside a turn ends in a ticket or a transfer — never in silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from escalation.staff import StaffLine
+from escalation.tickets import TicketQueue
+from ivr.dialogue import prompts
+from ivr.dialogue.callback import CallbackFlow
+from ivr.dialogue.handlers import TopicRunner
+from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
+from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
+from ivr.language.understand import Parse
+
+log = logging.getLogger(__name__)
+
+ACCEPT_CONFIDENCE = 0.55  # at or above: act on the intent (calibrated: right ≥ ~90% of the time)
+CONFIRM_CONFIDENCE = 0.30  # between the two: ask "is it about …?"; below: not understood
+MAX_FAILURES = 2  # not understood twice in a row → offer staff
+MAX_SILENCES = 3  # the third silent timeout in a row ends the call politely
+MAX_CALL_SECONDS = 600  # a garbage question takes 1–2 minutes; past 10 the caller needs staff
+MAX_TURNS = 40  # the same cap in turns, for simulated clocks that do not move
+DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul",
+             "0": "operator"}
+REPEAT_KEYS = {"9", "*"}
+YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
+ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
+
+
+class CallSession:
+    """Per-call state and the dialogue policy. Create one per call; call ``start`` first."""
+
+    def __init__(
+        self,
+        brain: Brain,
+        tickets: TicketQueue,
+        staff: StaffLine,
+        clock: Callable[[], datetime],
+        call_id: str | None = None,
+        caller_number: str = "",
+    ) -> None:
+        self.brain = brain
+        self.call_id = call_id or uuid.uuid4().hex[:12]
+        self.clock = clock
+        self.staff = staff
+        self.state = CallState(caller_number=caller_number)
+        self.topics = TopicRunner(brain, self.state)
+        self.callback = CallbackFlow(self.state, tickets, self.call_id, clock)
+        self._started = time.monotonic()
+
+    # --- public API -----------------------------------------------------------------
+
+    async def start(self) -> BotTurn:
+        text = prompts.GREETING.format(city=self.brain.kb.municipality.name) + prompts.MENU
+        return self.say(text, Action.clarify, intent="greeting")
+
+    async def handle(self, turn: CallerTurn) -> BotTurn:
+        """One caller turn → one bot turn. Never raises: errors go to a ticket or staff."""
+        if self.state.ended:
+            return BotTurn("", Action.end)
+        self.state.turns += 1
+        if turn.text:
+            self.state.transcript.append(f"caller: {turn.text}")
+        try:
+            reply = await self._dispatch(turn)
+        except Exception:  # the caller must never be left in silence
+            log.exception("call %s: error in a turn", self.call_id)
+            reply = await self._escalate("system_error", prompts.SYSTEM_ERROR, complete=False)
+            reply.events.append(Event("error", {"call_id": self.call_id}))
+        self.state.transcript.append(f"bot: {reply.text}")
+        if reply.action in (Action.transfer, Action.end):
+            self.state.ended = True
+        return reply
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    async def _dispatch(self, turn: CallerTurn) -> BotTurn:
+        if turn.kind is CallerKind.hangup:
+            return await self._hangup()
+        if self._too_long():
+            return await self._escalate("call_too_long", prompts.CALL_TOO_LONG)
+        if turn.kind is CallerKind.silence:
+            return self._silence()
+        self.state.silences = 0
+        if turn.kind is CallerKind.dtmf:
+            return await self._dtmf(turn.digits.strip())
+        text = turn.text.strip()
+        if not text:
+            return self._silence()
+        parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
+        return await self._speech(parse)
+
+    async def _speech(self, parse: Parse) -> BotTurn:
+        pending = self.state.pending
+        strong = parse.confidence >= ACCEPT_CONFIDENCE
+        if strong and parse.intent in ALWAYS_OVERRIDE:
+            return await self._run(parse.intent, parse)
+        if isinstance(pending, CallbackFlow.Step):
+            return await self.callback.answer(parse.text, parse, self)
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
+            # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
+            if parse.yes_no is False or len(parse.normalized) <= YES_NO_MAX_CHARS or not strong:
+                return await self._yes_no(pending, parse.yes_no, parse)
+        if isinstance(pending, AskSlot):
+            if self.topics.fill_pending(pending, parse):
+                return await self._run(pending.topic, parse)
+            if not (strong and parse.intent != pending.topic):  # not a new question: ask again
+                return await self._run(pending.topic, parse)
+        return await self._understood(parse)
+
+    async def _understood(self, parse: Parse) -> BotTurn:
+        intent, confidence = parse.intent, parse.confidence
+        if confidence < ACCEPT_CONFIDENCE:
+            guessed = self.topics.guess_from_entities(parse)
+            if guessed:
+                intent, confidence = guessed, ACCEPT_CONFIDENCE
+        if confidence >= ACCEPT_CONFIDENCE:
+            return await self._run(intent, parse)
+        if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id:
+            title = self.brain.kb.topic_by_id[intent].title
+            self.state.pending = Confirm(intent, parse)
+            return self.say(prompts.CONFIRM_TOPIC.format(title=title), Action.clarify, parse, intent)
+        return self._not_understood(parse)
+
+    async def _run(self, intent: str, parse: Parse | None) -> BotTurn:
+        """Act on a topic: answer, ask for a slot, transfer, or take a ticket."""
+        self.state.failures = 0
+        previous, self.state.pending = self.state.pending, None
+        result = self.topics.run(intent, parse, self.clock().date(), previous)
+        if result.needs_staff:
+            return await self._escalate(intent, result.text)
+        if result.ticket:
+            return await self.callback.begin(intent, result.text, self)
+        if result.repeat:
+            return self.say(result.text, Action.answer, parse, intent)
+        if result.ask is not None:
+            self.state.pending = result.ask
+            return self.say(result.text, Action.clarify, parse, intent)
+        if result.end:
+            return self.say(result.text, Action.end, parse, intent)
+        self.state.pending = AnythingElse()
+        return self.say(f"{result.text}{prompts.ANYTHING_ELSE}", Action.answer, parse, intent)
+
+    async def _yes_no(self, pending: Pending, yes: bool, parse: Parse | None) -> BotTurn:
+        self.state.pending = None
+        if isinstance(pending, Confirm):
+            if yes:
+                return await self._run(pending.topic, pending.parse)
+            self.state.failures += 1
+            return self.say(prompts.ASK_AGAIN, Action.clarify, parse)
+        if isinstance(pending, OfferStaff):
+            if yes:
+                return await self._escalate("operator", "")
+            return self.say(prompts.ASK_AGAIN, Action.clarify, parse)
+        # AnythingElse: はい → go ahead; いいえ → goodbye
+        if yes:
+            return self.say(prompts.GO_AHEAD, Action.clarify, parse)
+        return await self._run("goodbye", parse)
+
+    async def _dtmf(self, digits: str) -> BotTurn:
+        pending = self.state.pending
+        if isinstance(pending, CallbackFlow.Step):
+            return await self.callback.answer_digits(digits, self)
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and digits in ("1", "2"):
+            return await self._yes_no(pending, digits == "1", None)
+        if isinstance(pending, AskSlot) and pending.choices and digits.isdigit():
+            if self.topics.pick_choice(pending, int(digits)) is not None:
+                return await self._run(pending.topic, None)
+        if digits in REPEAT_KEYS:
+            return await self._run("repeat", None)
+        topic = DTMF_MENU.get(digits[:1])
+        if topic is None:
+            return self.say(prompts.MENU, Action.clarify)
+        return await self._run(topic, None)
+
+    # --- escalation, silence, hang-up -------------------------------------------------
+
+    async def _escalate(self, reason: str, lead: str, complete: bool = True) -> BotTurn:
+        """Transfer when staff can take the call; otherwise take a ticket for a callback."""
+        now = self.clock()
+        try:
+            available = await self.staff.available(now)
+        except Exception:  # a broken staff line must not strand the caller: take a ticket
+            log.exception("call %s: staff line check failed", self.call_id)
+            available = False
+        if available:
+            event = Event("transfer", {"reason": reason, "call_id": self.call_id})
+            return self.say(f"{lead}{prompts.TRANSFERRING}", Action.transfer, intent=reason, events=[event])
+        if not complete:  # an error: keep what we have as a ticket straight away
+            return await self.callback.commit_now(reason, lead, self)
+        return await self.callback.begin(reason, f"{lead}{prompts.AFTER_HOURS}", self)
+
+    async def transfer_after_ticket_failure(self, reason: str) -> BotTurn:
+        event = Event("transfer", {"reason": f"{reason}:ticket_failed", "call_id": self.call_id})
+        return self.say(prompts.TICKET_FAILED + prompts.TRANSFERRING, Action.transfer, intent=reason,
+                         events=[event])
+
+    def _silence(self) -> BotTurn:
+        self.state.silences += 1
+        if self.state.silences >= MAX_SILENCES:
+            return self.say(prompts.SILENCE_END, Action.end, intent="silence",
+                             events=[Event("hangup", {"reason": "silence"})])
+        text = prompts.SILENCE_FIRST if self.state.silences == 1 else prompts.SILENCE_SECOND
+        return BotTurn(text, Action.clarify, intent="silence", slots=self.state.slot_dict())
+
+    async def _hangup(self) -> BotTurn:
+        events = [Event("hangup", {"reason": "caller"})]
+        if isinstance(self.state.pending, CallbackFlow.Step):
+            ticket = await self.callback.commit_partial(self)
+            if ticket is not None:
+                events.append(Event("ticket", {"number": ticket.number, "complete": False}))
+        self.state.ended = True
+        return BotTurn("", Action.end, intent="hangup", events=events)
+
+    def _not_understood(self, parse: Parse | None) -> BotTurn:
+        self.state.failures += 1
+        if self.state.failures >= MAX_FAILURES:
+            self.state.failures = 0
+            self.state.pending = OfferStaff()
+            return self.say(prompts.OFFER_STAFF, Action.clarify, parse, "not_understood")
+        return self.say(prompts.NOT_UNDERSTOOD, Action.clarify, parse, "not_understood")
+
+    def _too_long(self) -> bool:
+        return self.state.turns > MAX_TURNS or time.monotonic() - self._started > MAX_CALL_SECONDS
+
+    def say(
+        self,
+        text: str,
+        action: Action,
+        parse: Parse | None = None,
+        intent: str = "",
+        events: list[Event] | None = None,
+    ) -> BotTurn:
+        if action not in (Action.end,) and text:
+            self.state.last_text = text
+        return BotTurn(
+            text=text,
+            action=action,
+            intent=intent or (parse.intent if parse else ""),
+            confidence=parse.confidence if parse else 1.0,
+            slots=self.state.slot_dict(),
+            events=events or [],
+        )

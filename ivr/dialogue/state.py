@@ -1,0 +1,113 @@
+"""Per-call state, the shared per-process models (``Brain``), and what the bot waits for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ivr.knowledge.base import KnowledgeBase, load_knowledge
+from ivr.knowledge.models import Area, Category, Item
+from ivr.language.understand import Parse, Understanding
+
+
+@dataclass
+class Brain:
+    """Loaded once per process and shared by every call: the knowledge base and the NLU."""
+
+    kb: KnowledgeBase
+    nlu: Understanding
+
+    @classmethod
+    def load(cls, data_dir: Path | str, embedding_model: str = "") -> Brain:
+        from ivr.language.embeddings import get_embedder
+
+        kb = load_knowledge(data_dir)
+        return cls(kb, Understanding(kb, get_embedder(embedding_model)))
+
+
+@dataclass
+class AskSlot:
+    """Waiting for a slot a topic needs: area, area_choice (which side/丁目), item, category."""
+
+    topic: str
+    slot: str
+    choices: list[Area] = field(default_factory=list)
+    tries: int = 0
+
+
+@dataclass
+class Confirm:
+    """Asked 「…についてのご質問でよろしいですか」 after a middling-confidence guess."""
+
+    topic: str
+    parse: Parse
+
+
+@dataclass
+class OfferStaff:
+    """Asked whether to put the caller through to staff."""
+
+
+@dataclass
+class AnythingElse:
+    """Asked 「ほかにご質問はありますか」."""
+
+
+Pending = AskSlot | Confirm | OfferStaff | AnythingElse | object
+
+
+@dataclass
+class CallState:
+    caller_number: str = ""
+    turns: int = 0
+    silences: int = 0
+    failures: int = 0
+    pending: Pending | None = None
+    last_text: str = ""
+    ended: bool = False
+    transcript: list[str] = field(default_factory=list)
+    # slots remembered for later questions in the same call
+    town: str = ""
+    area_rows: list[Area] = field(default_factory=list)
+    area: Area | None = None
+    item: Item | None = None
+    category: Category | None = None
+    day: date | None = None
+
+    def slot_dict(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.area is not None:
+            out["area"] = self.area.name
+        elif self.town:
+            out["area"] = self.town
+        if self.item is not None:
+            out["item"] = self.item.name
+        if self.category is not None:
+            out["category"] = self.category.name
+        if self.day is not None:
+            out["date"] = self.day.isoformat()
+        return out
+
+    def remember(self, parse: Parse | None) -> None:
+        """Keep what this turn named; an area replaces the previous one."""
+        if parse is None:
+            return
+        if parse.item is not None:
+            self.item = parse.item
+        if parse.category is not None:
+            self.category = parse.category
+        if parse.date is not None:
+            self.day = parse.date
+        if parse.area_town:
+            self.set_area(parse.area_town, parse.areas)
+
+    def set_area(self, town: str, rows: list[Area]) -> None:
+        self.town = town
+        self.area_rows = rows
+        self.area = rows[0] if len(rows) == 1 or _same_schedule(rows) else None
+
+
+def _same_schedule(rows: list[Area]) -> bool:
+    """Several rows with identical rules need no question (北小路町 has one per collector)."""
+    return bool(rows) and all(r.rules == rows[0].rules and r.collector == rows[0].collector for r in rows)

@@ -1,0 +1,127 @@
+"""Entities in a caller's words: items, areas (with 丁目 and sides), categories, yes/no.
+
+Every matcher works on readings as well as surface text (see ``matcher``), because speech
+recognition often writes the right sound with the wrong kanji.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ivr.knowledge.base import KnowledgeBase
+from ivr.knowledge.models import Area, Category, Item
+from ivr.language.matcher import Match, PhraseMatcher
+from ivr.language.normalize import kanji_digits, nfkc
+
+ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
+AREA_MIN_SCORE = 75.0
+CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches count
+
+_CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
+_KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
+_GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
+
+YES_WORDS = (
+    "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
+    "せや", "そや", "ええよ", "いいです", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
+)
+NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "結構です", "けっこうです",
+            "大丈夫です", "だいじょうぶです", "ないです", "ありません", "もういい", "いらない", "いらん", "no")
+
+
+@dataclass
+class Entities:
+    items: list[Match[str]] = field(default_factory=list)
+    areas: list[Area] = field(default_factory=list)  # every row that fits (several = ask which)
+    area_town: str = ""
+    chome: int | None = None
+    category: Category | None = None
+    item: Item | None = None  # the best of ``items``
+
+
+def yes_no(text: str) -> bool | None:
+    """True for yes, False for no, None when it is neither (or both)."""
+    t = nfkc(text).strip("、。!?！？ ")
+    no = any(w in t for w in NO_WORDS)
+    yes = any(t.startswith(w) or t == w for w in YES_WORDS)
+    if no and not t.startswith(("はい", "ええ", "うん")):
+        return False
+    if yes:
+        return True
+    return None
+
+
+def chome_of(text: str) -> int | None:
+    t = nfkc(text)
+    if m := _KANJI_CHOME.search(t):
+        k = m[1]
+        value = 10 + ("一二三四五六七八九".index(k[1]) + 1 if len(k) > 1 else 0) if k.startswith("十") else \
+            int(kanji_digits(k))
+        return value
+    if m := _CHOME.search(kanji_digits(t)):
+        return int(m[1])
+    return None
+
+
+class EntityExtractor:
+    """Built once per knowledge base; ``extract`` is called on every caller turn."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        item_phrases: list[tuple[str, str]] = []
+        for item in kb.items:
+            for phrase in (item.name, *item.aliases, *item.mishearings):
+                if phrase not in _GENERIC_WORDS:
+                    item_phrases.append((item.name, phrase))
+        self.items = PhraseMatcher(item_phrases)
+        towns: dict[str, list[Area]] = {}
+        for area in kb.areas:
+            towns.setdefault(area.town, []).append(area)
+        self._towns = towns
+        self.areas = PhraseMatcher([(town, town) for town in towns])
+        self.categories = PhraseMatcher(
+            [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
+        )
+
+    def find_item(self, text: str) -> list[Match[str]]:
+        return [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE]
+
+    def find_category(self, text: str) -> Category | None:
+        m = self.categories.best(text, CATEGORY_MIN_SCORE)
+        return self.kb.category_by_name[m.key] if m else None
+
+    def find_area(self, text: str) -> tuple[str, list[Area], int | None]:
+        """(town, the rows that fit, 丁目) — several rows mean the data splits the town."""
+        m = self.areas.best(text, AREA_MIN_SCORE)
+        if m is None:
+            return "", [], chome_of(text)
+        chome = chome_of(text)
+        rows = self._towns[m.key]
+        if chome is not None:
+            fitting = [a for a in rows if chome in a.chome_numbers()]
+            rows = fitting or rows
+        return m.key, rows, chome
+
+    def narrow_by_side(self, rows: list[Area], text: str) -> list[Area]:
+        """Keep the rows whose qualifier the caller named (北側, 東側, 大宮通り …)."""
+        t = nfkc(text)
+        hits = [a for a in rows if a.qualifier and (a.qualifier in t or side_of(a.qualifier) in t)]
+        return hits or rows
+
+    def extract(self, text: str) -> Entities:
+        ents = Entities()
+        ents.items = self.find_item(text)
+        if ents.items:
+            ents.item = self.kb.item_by_name[ents.items[0].key]
+        ents.category = self.find_category(text)
+        ents.area_town, ents.areas, ents.chome = self.find_area(text)
+        if len(ents.areas) > 1:
+            ents.areas = self.narrow_by_side(ents.areas, text)
+        return ents
+
+
+def side_of(qualifier: str) -> str:
+    """大宮通り北側 → 北側: callers name the side, not always the road."""
+    m = re.search(r"[東西南北]側", qualifier)
+    return m[0] if m else qualifier

@@ -1,0 +1,115 @@
+"""Which FAQ topic a caller means: a hybrid of kana-reading n-grams and sentence embeddings.
+
+Four views of the normalised utterance feed one linear classifier (liblinear's SVM, trained
+on the FAQ examples at start-up in under a second, so editing faq.yaml retrains it):
+
+- character n-grams of the **kana reading** — robust to kanji that ASR got wrong;
+- character n-grams of the surface text — kanji carry meaning when they are right;
+- a sentence embedding (USE multilingual by default) — paraphrases and dialect;
+- entity tokens (the named item's category, a category word, an area, a date) — テレビ and
+  ドライヤー are said the same way but belong to different topics.
+
+Margins become probabilities by a softmax with ``CONFIDENCE_TEMPERATURE``, fitted on the
+development split by ``bench/nlu.py --calibrate``, so a confidence of 0.8 is right about 80%
+of the time; the dialogue's accept/confirm thresholds rely on that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from ivr.knowledge.models import Topic
+from ivr.language.embeddings import Embedder
+from ivr.language.normalize import normalize
+from ivr.language.readings import reading
+
+CONFIDENCE_TEMPERATURE = 0.25  # fitted on the dev split by bench/nlu.py --calibrate
+EMBEDDING_WEIGHT = 4.0  # the dense view is 512 numbers against thousands of n-grams
+ENTITY_WEIGHT = 1.0  # one entity token weighs about as much as a strong n-gram
+SVM_C = 1.0
+TOP_K = 3
+
+EntityTokens = Callable[[str], list[str]]
+
+
+def no_entities(_text: str) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class IntentGuess:
+    intent: str
+    confidence: float
+    alternatives: list[tuple[str, float]]  # the next best topics, for a confirmation question
+
+
+class IntentClassifier:
+    """Trained on every topic's examples; ``classify`` is thread-safe."""
+
+    def __init__(
+        self,
+        topics: list[Topic],
+        embedder: Embedder,
+        entity_tokens: EntityTokens = no_entities,
+        extra: list[tuple[str, str]] = (),
+    ) -> None:
+        texts: list[str] = []
+        labels: list[str] = []
+        for topic in topics:
+            for example in (topic.title, *topic.examples):
+                texts.append(example)
+                labels.append(topic.id)
+        for text, label in extra:
+            texts.append(text)
+            labels.append(label)
+        self._embedder = embedder
+        self._entity_tokens = entity_tokens
+        self._entities = CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, binary=True)
+        self._kana = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
+        self._surface = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
+        normalised = [normalize(t) for t in texts]
+        x = self._features(normalised, fit=True)
+        self._model = LinearSVC(C=SVM_C)
+        self._model.fit(x, labels)
+        self.classes: list[str] = list(self._model.classes_)
+        self._lock = threading.Lock()
+
+    def _features(
+        self, normalised: list[str], fit: bool = False, tokens: list[list[str]] | None = None
+    ) -> sparse.csr_matrix:
+        kana = [reading(t) or t for t in normalised]
+        if tokens is None:
+            tokens = [self._entity_tokens(t) for t in normalised]
+        joined = [" ".join(tok) or "none" for tok in tokens]
+        if fit:
+            a = self._kana.fit_transform(kana)
+            b = self._surface.fit_transform(normalised)
+            c = self._entities.fit_transform(joined)
+        else:
+            a = self._kana.transform(kana)
+            b = self._surface.transform(normalised)
+            c = self._entities.transform(joined)
+        dense = self._embedder.embed(normalised) * EMBEDDING_WEIGHT
+        return sparse.hstack([a, b, c * ENTITY_WEIGHT, sparse.csr_matrix(dense)]).tocsr()
+
+    def probabilities(self, normalised: str, tokens: list[str] | None = None) -> np.ndarray:
+        x = self._features([normalised], tokens=None if tokens is None else [tokens])
+        with self._lock:
+            logits = self._model.decision_function(x)[0]
+        z = logits / CONFIDENCE_TEMPERATURE
+        z = np.exp(z - z.max())
+        return z / z.sum()
+
+    def classify(self, text: str, tokens: list[str] | None = None) -> IntentGuess:
+        """``tokens``: entity tokens already found for this text (saves a second search)."""
+        probs = self.probabilities(normalize(text), tokens)
+        order = np.argsort(probs)[::-1][:TOP_K]
+        ranked = [(str(self.classes[i]), float(probs[i])) for i in order]
+        return IntentGuess(ranked[0][0], ranked[0][1], ranked[1:])

@@ -1,0 +1,77 @@
+"""Normalise what a caller said before matching: width, fillers, dialect, endings.
+
+Callers say えーと and あの, speak Kansai dialect (ほかしたいねんけど) and speech recognition
+adds its own noise; matching works better on a plain standard form. The original text is
+always kept beside it for display and logs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Fillers at the start of a turn, with or without a pause after them.
+FILLERS = (
+    "えーっと", "えーと", "えっと", "ええと", "ええっと", "えー", "あのー", "あのう", "あの", "あー", "うーん",
+    "うんと", "んー", "まあ", "まぁ", "なんか", "ちょっと", "すみません", "すいません", "もしもし",
+)
+# Words that are fillers only before a pause: 「その、」 but not 「その他」.
+PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え")
+_ALL = "|".join(FILLERS + PAUSE_FILLERS)
+_FILLER_AT_START = re.compile(
+    r"^(?:(?:(?:" + "|".join(FILLERS) + r")[ー〜~]*|(?:" + _ALL + r")[ー〜~]*(?=[、,。.!！?？\s]))[、,。.!！?？\s]*)+"
+)
+_FILLER_BEFORE_PAUSE = re.compile(r"(?<=[、。\s])(?:" + _ALL + r")[ー〜~]*[、,\s]+")
+
+# Kansai and casual forms → standard forms (longest first so やねんけど wins over やねん).
+DIALECT = [
+    ("ほかしたいねんけど", "捨てたいのですが"), ("ほかしたいんやけど", "捨てたいのですが"),
+    ("ほかしたい", "捨てたい"), ("ほかす", "捨てる"), ("ほかして", "捨てて"), ("ほかしても", "捨てても"),
+    ("ほったらええ", "捨てればいい"), ("放ったらええ", "捨てればいい"),
+    ("なんぼ", "いくら"), ("あかん", "だめ"), ("あきません", "だめです"), ("ちゃう", "違う"),
+    ("ええの", "いいの"), ("ええか", "いいか"), ("ええ?", "いい?"), ("でええ", "でいい"), ("てもええ", "てもいい"),
+    ("やねんけど", "ですが"), ("やねん", "です"), ("やけど", "だけど"), ("ねんけど", "のですが"),
+    ("んやけど", "のですが"), ("へんの", "ないの"), ("へん", "ない"), ("やろか", "でしょうか"),
+    ("やろ", "でしょう"), ("でっか", "ですか"), ("まっか", "ますか"), ("おおきに", "ありがとう"),
+    ("せやから", "だから"), ("せや", "そう"), ("そや", "そう"), ("ほんま", "本当"), ("かまへん", "かまわない"),
+    ("なんやけど", "なのですが"), ("なんや", "なの"), ("どないしたら", "どうしたら"), ("どない", "どう"),
+    ("知りたいねん", "知りたい"), ("教えてんか", "教えて"), ("しといて", "しておいて"),
+]
+_TRAILING = re.compile(r"[、。,.!！?？\s]+$")
+_SPACES = re.compile(r"\s+")
+_KANJI_DIGITS = str.maketrans("〇一二三四五六七八九", "0123456789")
+
+
+def nfkc(text: str) -> str:
+    """Width and compatibility forms: ＡＢＣ１２３ → ABC123, ｶﾅ → カナ."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
+def strip_fillers(text: str) -> str:
+    text = _FILLER_AT_START.sub("", text)
+    return _FILLER_BEFORE_PAUSE.sub("", text)
+
+
+def standardise_dialect(text: str) -> str:
+    for src, dst in DIALECT:
+        if src in text:
+            text = text.replace(src, dst)
+    return text
+
+
+def normalize(text: str) -> str:
+    """The matching form of a caller's words: NFKC, no fillers, standard Japanese, tidy ends.
+
+    Long vowels stay (ー is part of ごみ words like スプレー); readings handle their spelling.
+    """
+    text = _SPACES.sub(" ", nfkc(text)).strip()
+    text = text.replace("ゴミ", "ごみ").replace("塵", "ごみ")
+    text = strip_fillers(text)
+    text = standardise_dialect(text)
+    text = _TRAILING.sub("", text)
+    return text.strip()
+
+
+def kanji_digits(text: str) -> str:
+    """三日 → 3日 for date parsing; 十 forms are handled by the date parser itself."""
+    return text.translate(_KANJI_DIGITS)

@@ -1,0 +1,103 @@
+"""One caller utterance → intent, confidence, and the slots it fills.
+
+This is the only entry point the dialogue uses; it is built once per knowledge base (models
+load once) and is safe to call from several calls at the same time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from ivr.knowledge.base import KnowledgeBase
+from ivr.knowledge.models import Area, Category, Item
+from ivr.language.dates import parse_date
+from ivr.language.embeddings import Embedder, get_embedder
+from ivr.language.entities import Entities, EntityExtractor, yes_no
+from ivr.language.intents import IntentClassifier
+from ivr.language.normalize import normalize
+
+
+@dataclass
+class Parse:
+    """What the caller said, as the dialogue needs it."""
+
+    text: str
+    normalized: str
+    intent: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    item: Item | None = None
+    item_form: str = ""  # the words the caller used for it
+    category: Category | None = None
+    area_town: str = ""
+    areas: list[Area] = field(default_factory=list)
+    chome: int | None = None
+    date: date | None = None
+    yes_no: bool | None = None
+    elapsed_ms: float = 0.0
+
+    def slots(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.item:
+            out["item"] = self.item.name
+        if self.category:
+            out["category"] = self.category.name
+        if self.area_town:
+            out["area"] = self.areas[0].name if len(self.areas) == 1 else self.area_town
+        if self.date:
+            out["date"] = self.date.isoformat()
+        return out
+
+
+_ANY_DAY = date(2000, 1, 3)  # for "was a date said at all": the day itself does not matter
+
+
+def _tokens(ents: Entities, has_date: bool) -> list[str]:
+    tokens: list[str] = []
+    if ents.item:
+        tokens += ["item", f"itemcat:{ents.item.category}"]
+    if ents.category:
+        tokens.append(f"cat:{ents.category.name}")
+    if ents.area_town:
+        tokens.append("area")
+    if has_date:
+        tokens.append("date")
+    return tokens
+
+
+class Understanding:
+    def __init__(self, kb: KnowledgeBase, embedder: Embedder | None = None) -> None:
+        self.kb = kb
+        self.entities = EntityExtractor(kb)
+        self.classifier = IntentClassifier(kb.topics, embedder or get_embedder(), self.entity_tokens)
+
+    def entity_tokens(self, normalised: str) -> list[str]:
+        """Entity facts as tokens for the intent classifier (see ``intents``)."""
+        ents = self.entities.extract(normalised)
+        return _tokens(ents, parse_date(normalised, _ANY_DAY) is not None)
+
+    def parse(self, text: str, today: date) -> Parse:
+        started = time.perf_counter()
+        normalised = normalize(text)
+        ents = self.entities.extract(normalised)
+        day = parse_date(normalised, today)
+        guess = self.classifier.classify(text, _tokens(ents, day is not None))
+        parse = Parse(
+            text=text,
+            normalized=normalised,
+            intent=guess.intent,
+            confidence=guess.confidence,
+            alternatives=guess.alternatives,
+            item=ents.item,
+            item_form=ents.items[0].form if ents.items else "",
+            category=ents.category,
+            area_town=ents.area_town,
+            areas=ents.areas,
+            chome=ents.chome,
+            date=day,
+            yes_no=yes_no(text),
+        )
+        parse.elapsed_ms = (time.perf_counter() - started) * 1000
+        return parse
