@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ivr.knowledge.cli import data_app
+from simulator.cli import ask, sim
 
 app = typer.Typer(
     help="Japanese telephone voice bot for municipal garbage hotlines.",
@@ -12,6 +13,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.command()(sim)
+app.command()(ask)
 
 
 @app.command()

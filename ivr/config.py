@@ -21,6 +21,14 @@ class Settings(BaseSettings):
         DEFAULT_DATA_DIR,
         description="Knowledge-base folder (faq_data/<city>); another city's import works too.",
     )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "ivr-gomi",
+        description="Derived data kept between runs (kana readings, example embeddings); safe to delete.",
+    )
+    embedding_model: str = Field(
+        "",
+        description="'' for the bundled USE multilingual; or a local sentence-transformers model directory.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -76,7 +76,7 @@ class TopicRunner:
         if pending.slot == "area" and parse.area_town:
             self.state.set_area(parse.area_town, parse.areas)
             return True
-        if pending.slot == "area_choice":
+        if pending.slot in ("chome", "side"):
             rows = pending.choices
             if parse.chome is not None:
                 rows = [a for a in rows if parse.chome in a.chome_numbers()] or rows
@@ -130,7 +130,7 @@ class TopicRunner:
             return self._ask(topic, "area", prompts.ASK_AREA)
         town = self.state.town
         if any(a.chome_numbers() for a in rows) and len({a.chome for a in rows}) > 1:
-            return self._ask(topic, "area_choice", prompts.ASK_CHOME.format(town=town), rows)
+            return self._ask(topic, "chome", prompts.ASK_CHOME.format(town=town), rows)
         labels = [a.qualifier for a in rows]
         if len(set(labels)) < len(labels) or not all(labels):
             # the data splits the town in a way a caller cannot name (by collector): staff
@@ -138,7 +138,7 @@ class TopicRunner:
                              needs_staff=True)
         sides = [side_of(q) for q in labels]
         options = "か、".join(sides if len(set(sides)) == len(sides) else labels)
-        return self._ask(topic, "area_choice", prompts.ASK_SIDE.format(town=town, options=options), rows)
+        return self._ask(topic, "side", prompts.ASK_SIDE.format(town=town, options=options), rows)
 
     def _schedule(self, topic: Topic, handler: Handler, today: date) -> RunResult:
         area = self._area(topic)

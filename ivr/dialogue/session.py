@@ -99,19 +99,24 @@ class CallSession:
         if not text:
             return self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
+        if not parse.normalized:  # only fillers (えーと…): the caller is still thinking
+            return self.say(prompts.GO_AHEAD, Action.clarify, parse, "filler")
         return await self._speech(parse)
 
     async def _speech(self, parse: Parse) -> BotTurn:
         pending = self.state.pending
         strong = parse.confidence >= ACCEPT_CONFIDENCE
-        if strong and parse.intent in ALWAYS_OVERRIDE:
+        bare_yes_no = parse.yes_no is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
+        if strong and parse.intent in ALWAYS_OVERRIDE and not bare_yes_no:
             return await self._run(parse.intent, parse)
         if isinstance(pending, CallbackFlow.Step):
             return await self.callback.answer(parse.text, parse, self)
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
-            if parse.yes_no is False or len(parse.normalized) <= YES_NO_MAX_CHARS or not strong:
+            if parse.yes_no is False or bare_yes_no or not strong:
                 return await self._yes_no(pending, parse.yes_no, parse)
+        if pending is None and bare_yes_no:
+            return self.say(prompts.GO_AHEAD, Action.clarify, parse, "yes_no")  # nothing was asked
         if isinstance(pending, AskSlot):
             if self.topics.fill_pending(pending, parse):
                 return await self._run(pending.topic, parse)
@@ -142,7 +147,8 @@ class CallSession:
             return await self._escalate(intent, result.text)
         if result.ticket:
             return await self.callback.begin(intent, result.text, self)
-        if result.repeat:
+        if result.repeat:  # the caller is still answering what was asked before
+            self.state.pending = previous
             return self.say(result.text, Action.answer, parse, intent)
         if result.ask is not None:
             self.state.pending = result.ask

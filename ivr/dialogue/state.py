@@ -19,16 +19,16 @@ class Brain:
     nlu: Understanding
 
     @classmethod
-    def load(cls, data_dir: Path | str, embedding_model: str = "") -> Brain:
+    def load(cls, data_dir: Path | str, embedding_model: str = "", cache_dir: Path | None = None) -> Brain:
         from ivr.language.embeddings import get_embedder
 
         kb = load_knowledge(data_dir)
-        return cls(kb, Understanding(kb, get_embedder(embedding_model)))
+        return cls(kb, Understanding(kb, get_embedder(embedding_model), cache_dir))
 
 
 @dataclass
 class AskSlot:
-    """Waiting for a slot a topic needs: area, area_choice (which side/丁目), item, category."""
+    """Waiting for a slot a topic needs: area, chome / side (which part of a town), item, category."""
 
     topic: str
     slot: str

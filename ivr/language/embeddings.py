@@ -79,3 +79,43 @@ def get_embedder(model: str = "") -> Embedder:
     if not model or model == USE_BACKEND:
         return UseEmbedder()
     return SentenceTransformerEmbedder(Path(model))
+
+
+class ExampleEmbeddingCache:
+    """Embeddings of the FAQ examples kept on disk, so start-up does not re-embed ~700 texts.
+
+    Only knowledge-base text is stored, never what callers said. Keyed by the model name.
+    """
+
+    def __init__(self, embedder: Embedder, cache_dir: Path | None) -> None:
+        self.embedder = embedder
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in embedder.name)
+        self.path = Path(cache_dir) / f"examples-{safe}.npz" if cache_dir else None
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        known = self._load()
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self.embedder.embed(missing), strict=True))
+            self._save({t: known[t] for t in texts})
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 512), np.float32)
+
+    def _save(self, vectors: dict[str, np.ndarray]) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.stem + ".tmp.npz")
+            np.savez(tmp, texts=np.array(list(vectors)), vectors=np.stack(list(vectors.values())))
+            tmp.replace(self.path)
+        except OSError:
+            pass  # a read-only disk only costs start-up time

@@ -74,7 +74,7 @@ class EntityExtractor:
             for phrase in (item.name, *item.aliases, *item.mishearings):
                 if phrase not in _GENERIC_WORDS:
                     item_phrases.append((item.name, phrase))
-        self.items = PhraseMatcher(item_phrases)
+        self.items = PhraseMatcher(item_phrases, {i.name: i.reading for i in kb.items})
         towns: dict[str, list[Area]] = {}
         for area in kb.areas:
             towns.setdefault(area.town, []).append(area)

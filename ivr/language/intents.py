@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -26,9 +27,9 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from ivr.knowledge.models import Topic
-from ivr.language.embeddings import Embedder
+from ivr.language.embeddings import Embedder, ExampleEmbeddingCache
 from ivr.language.normalize import normalize
-from ivr.language.readings import reading
+from ivr.language.readings import indexed_reading, reading
 
 CONFIDENCE_TEMPERATURE = 0.25  # fitted on the dev split by bench/nlu.py --calibrate
 EMBEDDING_WEIGHT = 4.0  # the dense view is 512 numbers against thousands of n-grams
@@ -59,6 +60,7 @@ class IntentClassifier:
         embedder: Embedder,
         entity_tokens: EntityTokens = no_entities,
         extra: list[tuple[str, str]] = (),
+        cache_dir: Path | None = None,
     ) -> None:
         texts: list[str] = []
         labels: list[str] = []
@@ -70,6 +72,7 @@ class IntentClassifier:
             texts.append(text)
             labels.append(label)
         self._embedder = embedder
+        self._example_cache = ExampleEmbeddingCache(embedder, cache_dir)
         self._entity_tokens = entity_tokens
         self._entities = CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, binary=True)
         self._kana = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
@@ -84,7 +87,7 @@ class IntentClassifier:
     def _features(
         self, normalised: list[str], fit: bool = False, tokens: list[list[str]] | None = None
     ) -> sparse.csr_matrix:
-        kana = [reading(t) or t for t in normalised]
+        kana = [(indexed_reading(t) if fit else reading(t)) or t for t in normalised]
         if tokens is None:
             tokens = [self._entity_tokens(t) for t in normalised]
         joined = [" ".join(tok) or "none" for tok in tokens]
@@ -96,7 +99,7 @@ class IntentClassifier:
             a = self._kana.transform(kana)
             b = self._surface.transform(normalised)
             c = self._entities.transform(joined)
-        dense = self._embedder.embed(normalised) * EMBEDDING_WEIGHT
+        dense = (self._example_cache if fit else self._embedder).embed(normalised) * EMBEDDING_WEIGHT
         return sparse.hstack([a, b, c * ENTITY_WEIGHT, sparse.csr_matrix(dense)]).tocsr()
 
     def probabilities(self, normalised: str, tokens: list[str] | None = None) -> np.ndarray:

@@ -2,29 +2,40 @@
 
 Speech recognition tends to get the sound right and the kanji wrong (完全地 for 乾電池), drop
 a first mora (いぞうこ), or write words in kana. So each phrase is indexed by its surface
-and by its kana reading, and caller text is searched three ways, best first: surface
-substring, reading substring, then rapidfuzz's partial ratio on readings with an edit
-budget that grows with the phrase length.
+and by its kana reading, and caller text is searched three ways, best first:
+
+1. surface substring and 2. reading substring — one Aho-Corasick pass each (pyahocorasick),
+   so a few thousand phrases cost microseconds, not a Python loop;
+3. fuzzy on readings — candidates share enough kana bigrams with the caller's reading, then
+   rapidfuzz's partial ratio decides, with an edit budget that grows with the phrase length.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import ahocorasick
 import jaconv
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from ivr.language.normalize import nfkc
-from ivr.language.readings import reading
+from ivr.language.readings import indexed_reading, reading
 
 K = TypeVar("K")
 
 MIN_READING_SUBSTRING = 3  # 2-mora readings (カン, ビン) hide inside too many other words
 MIN_FUZZY_READING = 4  # below this one edit is a different word
+MIN_TAIL = 3  # a clipped reading must keep three morae (ー counts, ャ does not) to name one thing
+DROPPED_MORA_SCORE = 90.0
+CLIPPED_AT = (0, 1)  # the clipped word opens the utterance (VAD cut it), maybe after a stray small kana
 EXACT_SURFACE = 100.0
+SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside longer words
+SHORT_SURFACE_CHARS = 2
 EXACT_READING = 97.0  # the sound matched but not the kanji: nearly as good
-LENGTH_WEIGHT = 2.0  # a longer phrase wins over a short one inside it (スプレー缶 over 缶)
+FUZZY_DISCOUNT = 0.95  # a fuzzy hit never outranks an exact one of the same length
+LENGTH_WEIGHT = 5.0  # a longer phrase wins over a short one inside it (スプレー缶 over 缶)
 
 
 @dataclass(frozen=True)
@@ -41,69 +52,136 @@ class Match(Generic[K]):
 
 
 def _edit_budget(morae: int) -> int:
-    return 1 if morae < 8 else 2
+    """Edits a fuzzy match may need. Short words get none: one edit turns ナマゴミ into ナニゴミ
+    (何ごみ) and ジュータン into ジューミン; their ASR damage is covered by the dropped-mora
+    rule and by the mis-hearings listed in the data instead."""
+    return 0 if morae < 6 else 1 if morae < 9 else 2
+
+
+_SMALL_OR_LONG = set("ーャュョァィゥェォッン")
+
+
+def _tail(r: str) -> str:
+    """The reading without its first mora (レーゾーコ → ゾーコ): ASR often clips it."""
+    cut = 1
+    while cut < len(r) and r[cut] in _SMALL_OR_LONG:
+        cut += 1
+    return r[cut:]
 
 
 def _surface(text: str) -> str:
     return jaconv.hira2kata(nfkc(text))
 
 
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _automaton(words: dict[str, list[int]]) -> ahocorasick.Automaton | None:
+    if not words:
+        return None
+    automaton = ahocorasick.Automaton()
+    for word, indexes in words.items():
+        automaton.add_word(word, (len(word), indexes))
+    automaton.make_automaton()
+    return automaton
+
+
 class PhraseMatcher(Generic[K]):
     """An index of (key, phrase) pairs; one key may have many phrases (name, aliases …)."""
 
-    def __init__(self, phrases: list[tuple[K, str]]) -> None:
+    def __init__(self, phrases: list[tuple[K, str]], readings: dict[str, str] | None = None) -> None:
+        """``readings``: curated readings of some phrases (items.csv), indexed beside g2p's own
+        reading when the two differ (食用油: ショクヨーユ curated, ショクヨーアブラ by g2p)."""
         self._keys: list[K] = []
         self._forms: list[str] = []
-        self._surfaces: list[str] = []
         self._readings: list[str] = []
-        seen: set[tuple[str, object]] = set()
+        self._need: dict[int, int] = {}  # bigrams a fuzzy candidate must share with the caller
+        self._tails: dict[int, str] = {}
+        surfaces: dict[str, list[int]] = defaultdict(list)
+        readings_index: dict[str, list[int]] = defaultdict(list)
+        self._by_bigram: dict[str, list[int]] = defaultdict(list)
+        seen: set[tuple[str, str, object]] = set()
         for key, phrase in phrases:
             surface = _surface(phrase)
-            if not surface or (surface, key) in seen:
-                continue
-            seen.add((surface, key))
-            self._keys.append(key)
-            self._forms.append(phrase)
-            self._surfaces.append(surface)
-            self._readings.append(reading(phrase))
-        self._fuzzy_idx = [i for i, r in enumerate(self._readings) if len(r) >= MIN_FUZZY_READING]
-        self._fuzzy_readings = [self._readings[i] for i in self._fuzzy_idx]
+            variants = [x for x in ((readings or {}).get(phrase), indexed_reading(phrase)) if x] or [""]
+            for r in dict.fromkeys(variants):
+                if not surface or (surface, r, key) in seen:
+                    continue
+                seen.add((surface, r, key))
+                self._index_one(key, phrase, surface, r, surfaces, readings_index)
+        self._surface_index = _automaton(surfaces)
+        self._reading_index = _automaton(readings_index)
+
+    def _index_one(
+        self, key: K, phrase: str, surface: str, r: str,
+        surfaces: dict[str, list[int]], readings_index: dict[str, list[int]],
+    ) -> None:
+        i = len(self._keys)
+        self._keys.append(key)
+        self._forms.append(phrase)
+        self._readings.append(r)
+        surfaces[surface].append(i)
+        if len(r) >= MIN_READING_SUBSTRING:
+            readings_index[r].append(i)
+        if len(r) < MIN_FUZZY_READING:
+            return
+        tail = _tail(r)
+        morae = len(tail) - sum(ch in "ャュョァィゥェォ" for ch in tail)
+        self._tails[i] = tail if morae >= MIN_TAIL else ""
+        # every edit breaks at most two bigrams; a clipped first mora breaks one or two
+        need = len(r) - 1 - 2 * _edit_budget(len(r))
+        if self._tails[i]:
+            need = min(need, len(tail) - 1)
+        self._need[i] = max(1, need)
+        for gram in _bigrams(r):
+            self._by_bigram[gram].append(i)
 
     def __len__(self) -> int:
         return len(self._forms)
 
     def find(self, text: str, limit: int = 5, fuzzy: bool = True) -> list[Match[K]]:
         """Best matches first, at most one per key."""
-        surface = _surface(text)
-        text_reading = reading(text)
         found: dict[object, Match[K]] = {}
 
         def offer(i: int, score: float, how: str, length: int) -> None:
-            key = self._keys[i]
-            best = found.get(key)
-            candidate = Match(key, self._forms[i], score, how, length)
+            candidate = Match(self._keys[i], self._forms[i], score, how, length)
+            best = found.get(candidate.key)
             if best is None or candidate.rank > best.rank:
-                found[key] = candidate
+                found[candidate.key] = candidate
 
-        for i, s in enumerate(self._surfaces):
-            if s in surface:
-                offer(i, EXACT_SURFACE, "surface", len(s))
-        if text_reading:
-            for i, r in enumerate(self._readings):
-                if len(r) >= MIN_READING_SUBSTRING and r in text_reading:
-                    offer(i, EXACT_READING, "reading", len(r))
-            if fuzzy and self._fuzzy_readings:
-                for _form, score, j in process.extract(
-                    text_reading, self._fuzzy_readings, scorer=fuzz.partial_ratio,
-                    limit=limit * 4, score_cutoff=75,
-                ):
-                    i = self._fuzzy_idx[j]
-                    n = len(self._readings[i])
-                    allowed = 100.0 * (1 - _edit_budget(n) / n)  # one substitution = two indels
-                    if score >= allowed:
-                        offer(i, min(score, EXACT_READING - 1) * 0.95, "fuzzy", n)
-        ranked = sorted(found.values(), key=lambda m: m.rank, reverse=True)
-        return ranked[:limit]
+        if self._surface_index is not None:
+            for _end, (length, indexes) in self._surface_index.iter(_surface(text)):
+                score = EXACT_SURFACE if length > SHORT_SURFACE_CHARS else SHORT_SURFACE
+                for i in indexes:
+                    offer(i, score, "surface", length)
+        text_reading = reading(text)
+        if text_reading and self._reading_index is not None:
+            for _end, (length, indexes) in self._reading_index.iter(text_reading):
+                for i in indexes:
+                    offer(i, EXACT_READING, "reading", length)
+        if fuzzy and text_reading:
+            self._fuzzy(text_reading, offer)
+        return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]
+
+    def _fuzzy(self, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
+        shared: dict[int, int] = defaultdict(int)
+        for gram in _bigrams(text_reading):
+            for i in self._by_bigram.get(gram, ()):
+                shared[i] += 1
+        need = self._need
+        for i, count in shared.items():
+            if count < need[i]:
+                continue
+            r = self._readings[i]
+            budget = _edit_budget(len(r))
+            if budget and len(r) <= len(text_reading) + budget:  # the phrase inside the text
+                score = fuzz.partial_ratio(r, text_reading)
+                if score >= 100.0 * (1 - budget / len(r)):  # a substitution costs two indels
+                    offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", len(r))
+            tail = self._tails[i]
+            if tail and text_reading.find(tail) in CLIPPED_AT:
+                offer(i, DROPPED_MORA_SCORE * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
 
     def best(self, text: str, min_score: float = 0.0) -> Match[K] | None:
         matches = self.find(text, limit=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
@@ -17,6 +18,7 @@ from ivr.language.embeddings import Embedder, get_embedder
 from ivr.language.entities import Entities, EntityExtractor, yes_no
 from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import normalize
+from ivr.language.readings import load_reading_cache, save_reading_cache
 
 
 @dataclass
@@ -68,10 +70,16 @@ def _tokens(ents: Entities, has_date: bool) -> list[str]:
 
 
 class Understanding:
-    def __init__(self, kb: KnowledgeBase, embedder: Embedder | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, embedder: Embedder | None = None, cache_dir: Path | None = None) -> None:
         self.kb = kb
+        if cache_dir is not None:
+            load_reading_cache(cache_dir)
         self.entities = EntityExtractor(kb)
-        self.classifier = IntentClassifier(kb.topics, embedder or get_embedder(), self.entity_tokens)
+        self.classifier = IntentClassifier(
+            kb.topics, embedder or get_embedder(), self.entity_tokens, cache_dir=cache_dir
+        )
+        if cache_dir is not None:
+            save_reading_cache(cache_dir)
 
     def entity_tokens(self, normalised: str) -> list[str]:
         """Entity facts as tokens for the intent classifier (see ``intents``)."""
