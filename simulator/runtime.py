@@ -26,7 +26,17 @@ class Simulator:
     def __init__(
         self, data_dir: Path | str, now: str | None = None, embedding_model: str = "", cache_dir: Path | None = None
     ) -> None:
-        self.brain = Brain.load(data_dir, embedding_model, cache_dir)
+        self._setup(Brain.load(data_dir, embedding_model, cache_dir), now)
+
+    @classmethod
+    def from_brain(cls, brain: Brain, now: str | None = None) -> Simulator:
+        """Reuse already loaded models (tests run many scenarios on one brain)."""
+        sim = cls.__new__(cls)
+        sim._setup(brain, now)
+        return sim
+
+    def _setup(self, brain: Brain, now: str | None) -> None:
+        self.brain = brain
         self.tz = ZoneInfo(self.brain.kb.municipality.timezone)
         self.fixed_now = parse_now(now, self.brain.kb.municipality.timezone)
         self.tickets = InMemoryTicketQueue()

@@ -27,3 +27,11 @@ def nara_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "nara"
     shutil.copytree(NARA_DATA, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def brain(tmp_path_factory):
+    """Knowledge base + NLU with the real bundled embedding model, built once per run."""
+    from ivr.dialogue.state import Brain
+
+    return Brain.load(NARA_DATA, "", tmp_path_factory.mktemp("cache"))

@@ -30,7 +30,7 @@ PHONE_DIGITS = range(10, 12)  # Japanese numbers: 10 digits (landline) or 11 (mo
 MAX_PHONE_TRIES = 2  # after two unclear numbers, keep what we have: staff can still read the log
 _KANA_DIGITS = [("ゼロ", "0"), ("ぜろ", "0"), ("れい", "0"), ("まる", "0"), ("いち", "1"), ("に", "2"),
                 ("さん", "3"), ("よん", "4"), ("し", "4"), ("ご", "5"), ("ろく", "6"), ("なな", "7"),
-                ("しち", "7"), ("はち", "8"), ("きゅう", "9"), ("く", "9")]
+                ("しち", "7"), ("はち", "8"), ("きゅう", "9"), ("きゅ", "9"), ("く", "9")]
 _KANA_DIGITS.sort(key=lambda pair: -len(pair[0]))  # しち before し
 
 
@@ -40,7 +40,7 @@ def phone_digits(text: str) -> str:
     digits = re.sub(r"\D", "", t)
     if len(digits) >= 6:
         return digits
-    kana = re.sub(r"[^ぁ-ん]", "", nfkc(text).translate(str.maketrans(
+    kana = re.sub(r"[^ぁ-ん]", "", nfkc(text).translate(str.maketrans(  # カタカナ→ひらがな; ー dropped
         {chr(c): chr(c - 0x60) for c in range(0x30A1, 0x30F7)})))
     out = ""
     while kana:

@@ -35,6 +35,7 @@ DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking
              "0": "operator"}
 REPEAT_KEYS = {"9", "*"}
 YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
+NEVER_CONFIRM = {"goodbye", "repeat"}  # asking 「終わりのあいさつについてですか」 would be absurd
 ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
 
 
@@ -132,7 +133,7 @@ class CallSession:
                 intent, confidence = guessed, ACCEPT_CONFIDENCE
         if confidence >= ACCEPT_CONFIDENCE:
             return await self._run(intent, parse)
-        if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id:
+        if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and intent not in NEVER_CONFIRM:
             title = self.brain.kb.topic_by_id[intent].title
             self.state.pending = Confirm(intent, parse)
             return self.say(prompts.CONFIRM_TOPIC.format(title=title), Action.clarify, parse, intent)

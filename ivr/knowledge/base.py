@@ -31,6 +31,7 @@ class KnowledgeBase:
     areas: list[Area]
     collectors: list[Collector]
     topics: list[Topic]
+    phrasings: list[tuple[str, str]] = field(default_factory=list)  # (text, topic id): extra training
     _item_lines: dict[str, int] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -90,6 +91,7 @@ def from_raw(raw: RawKnowledge) -> KnowledgeBase:
         areas=[a for _, a in raw.areas],
         collectors=raw.collectors,
         topics=[t for _, t in raw.topics],
+        phrasings=[(text, topic) for _, text, topic in raw.phrasings],
         _item_lines={i.name: line for line, i in raw.items},
     )
 

@@ -31,6 +31,7 @@ ITEMS_FILE = "items.csv"
 AREAS_FILE = "areas.csv"
 COLLECTORS_FILE = "collectors.yaml"
 FAQ_FILE = "faq.yaml"
+PHRASINGS_FILE = "phrasings.csv"  # optional: real caller phrasings (e.g. from call logs) per topic
 
 ITEM_COLUMNS = ["name", "reading", "aliases", "mishearings", "category", "note", "fee", "basis"]
 AREA_FIXED_COLUMNS = ["name", "town", "reading", "chome", "qualifier", "zone", "collector", "district"]
@@ -72,6 +73,7 @@ class RawKnowledge:
     areas: list[tuple[int, Area]]
     collectors: list[Collector]
     topics: list[tuple[int, Topic]]
+    phrasings: list[tuple[int, str, str]]  # (line, text, topic id)
     problems: list[Problem]
 
 
@@ -237,8 +239,19 @@ def read_folder(root: Path) -> RawKnowledge:
         areas=_areas(root, problems),
         collectors=collectors,
         topics=_yaml_list(root, FAQ_FILE, "topics", Topic, problems),
+        phrasings=_phrasings(root, problems),
         problems=problems,
     )
+
+
+def _phrasings(root: Path, problems: list[Problem]) -> list[tuple[int, str, str]]:
+    if not (root / PHRASINGS_FILE).exists():
+        return []
+    header, rows = read_csv_rows(root / PHRASINGS_FILE, problems)
+    if header and header[:2] != ["text", "topic"]:
+        problems.append(Problem(PHRASINGS_FILE, 1, "header", "must be text,topic"))
+        return []
+    return [(line, row.get("text", ""), row.get("topic", "")) for line, row in rows]
 
 
 def cross_check(raw: RawKnowledge) -> list[Problem]:
@@ -264,6 +277,12 @@ def cross_check(raw: RawKnowledge) -> list[Problem]:
     _check_items(raw, problems)
     _check_areas(raw, problems)
     _check_unique(FAQ_FILE, "id", [(line, t.id) for line, t in raw.topics], problems)
+    topic_ids = {t.id for _, t in raw.topics}
+    for line, text, topic in raw.phrasings:
+        if not text:
+            problems.append(Problem(PHRASINGS_FILE, line, "text", "is empty"))
+        if topic not in topic_ids:
+            problems.append(Problem(PHRASINGS_FILE, line, "topic", f"{topic!r} is not a topic id in {FAQ_FILE}"))
     return problems
 
 

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import jaconv
+
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.dates import parse_date
 from ivr.language.embeddings import Embedder, get_embedder
 from ivr.language.entities import Entities, EntityExtractor, yes_no
 from ivr.language.intents import IntentClassifier
-from ivr.language.normalize import normalize
+from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 
 
@@ -56,6 +58,20 @@ class Parse:
 _ANY_DAY = date(2000, 1, 3)  # for "was a date said at all": the day itself does not matter
 
 
+ITEM_MASK = "〇〇"
+
+
+def mask_item(normalised: str, ents: Entities) -> str:
+    """Replace the item's words (when found as written) by 〇〇."""
+    if not ents.items:
+        return normalised
+    form = jaconv.hira2kata(nfkc(ents.items[0].form))
+    at = jaconv.hira2kata(normalised).find(form)
+    if at < 0:
+        return normalised
+    return normalised[:at] + ITEM_MASK + normalised[at + len(form):]
+
+
 def _tokens(ents: Entities, has_date: bool) -> list[str]:
     tokens: list[str] = []
     if ents.item:
@@ -69,6 +85,10 @@ def _tokens(ents: Entities, has_date: bool) -> list[str]:
     return tokens
 
 
+ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
+ITEM_QUESTION = "item_category"
+
+
 class Understanding:
     def __init__(self, kb: KnowledgeBase, embedder: Embedder | None = None, cache_dir: Path | None = None) -> None:
         self.kb = kb
@@ -76,27 +96,66 @@ class Understanding:
             load_reading_cache(cache_dir)
         self.entities = EntityExtractor(kb)
         self.classifier = IntentClassifier(
-            kb.topics, embedder or get_embedder(), self.entity_tokens, cache_dir=cache_dir
+            kb.topics, embedder or get_embedder(), self.prepare, extra=kb.phrasings, cache_dir=cache_dir
         )
+        self.topic_items = self._items_per_topic()
         if cache_dir is not None:
             save_reading_cache(cache_dir)
 
-    def entity_tokens(self, normalised: str) -> list[str]:
-        """Entity facts as tokens for the intent classifier (see ``intents``)."""
-        ents = self.entities.extract(normalised)
-        return _tokens(ents, parse_date(normalised, _ANY_DAY) is not None)
+    def _items_per_topic(self) -> dict[str, set[str]]:
+        """For topics about kinds of items (乾電池, 家電4品目 …): the items their examples name."""
+        out: dict[str, set[str]] = {}
+        for topic in self.kb.topics:
+            named = [self.entities.find_item(normalize(e)) for e in topic.examples]
+            if sum(bool(n) for n in named) >= ITEM_TOPIC_SHARE * len(named):
+                out[topic.id] = {n[0].key for n in named if n}
+        return out
+
+    def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
+                             item: Item | None) -> tuple[str, float]:
+        """「Xは何ごみ？」 and the FAQ about X's kind are one family: the item decides which.
+
+        A topic keeps the question only when its own examples name this item (乾電池 → dry_cells);
+        any other named item goes to the general item question, answered from the dictionary.
+        """
+        family = set(self.topic_items) | {ITEM_QUESTION}
+        if item is None or intent not in family:
+            return intent, confidence
+        share = sum(probs.get(t, 0.0) for t in family)
+        owners = [t for t, names in self.topic_items.items() if item.name in names and t != ITEM_QUESTION]
+        if intent in owners:
+            return intent, share
+        if owners:
+            return max(owners, key=lambda t: probs.get(t, 0.0)), share
+        return ITEM_QUESTION, share
+
+    def prepare(self, normalised: str, ents: Entities | None = None, has_date: bool | None = None
+                ) -> tuple[str, list[str]]:
+        """What the intent classifier sees: the item mention masked, entity facts as tokens.
+
+        Masking teaches 「〇〇は何ごみ」 whatever the item, so an unknown or mangled item word does
+        not drag the guess towards an unrelated topic.
+        """
+        if ents is None:
+            ents = self.entities.extract(normalised)
+        if has_date is None:
+            has_date = parse_date(normalised, _ANY_DAY) is not None
+        return mask_item(normalised, ents), _tokens(ents, has_date)
 
     def parse(self, text: str, today: date) -> Parse:
         started = time.perf_counter()
         normalised = normalize(text)
         ents = self.entities.extract(normalised)
         day = parse_date(normalised, today)
-        guess = self.classifier.classify(text, _tokens(ents, day is not None))
+        guess = self.classifier.classify(*self.prepare(normalised, ents, day is not None))
+        intent, confidence = self._route_item_question(
+            guess.intent, guess.confidence, guess.probabilities, ents.item
+        )
         parse = Parse(
             text=text,
             normalized=normalised,
-            intent=guess.intent,
-            confidence=guess.confidence,
+            intent=intent,
+            confidence=confidence,
             alternatives=guess.alternatives,
             item=ents.item,
             item_form=ents.items[0].form if ents.items else "",

@@ -1,0 +1,122 @@
+"""Normalisation, dates, readings-based entity matching and intents, on the real Nara data."""
+
+from datetime import date
+
+import pytest
+
+from ivr.language.dates import parse_date, say_date
+from ivr.language.entities import chome_of, yes_no
+from ivr.language.normalize import normalize
+
+TODAY = date(2026, 11, 27)  # a Friday
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("えーと、あの、冷蔵庫をほかしたいねんけど", "冷蔵庫を捨てたいのですが"),
+        ("あの冷蔵庫を捨てたい", "冷蔵庫を捨てたい"),
+        ("その他のごみは？", "その他のごみは"),  # その is a filler only before a pause
+        ("すみません　ｽﾌﾟﾚｰ缶ってどうしたらええ？", "スプレー缶ってどうしたらいい"),
+        ("粗大ゴミ、なんぼかかるん", "粗大ごみ、いくらかかるん"),
+        ("えっと", ""),
+    ],
+)
+def test_normalize(text, expected):
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("明日何ごみ", date(2026, 11, 28)), ("あさって", date(2026, 11, 29)), ("今日", TODAY),
+        ("来週の火曜", date(2026, 12, 1)), ("火曜日", date(2026, 12, 1)), ("金曜", TODAY),
+        ("3日", date(2026, 12, 3)), ("二十日", date(2026, 12, 20)), ("十五日", date(2026, 12, 15)),
+        ("12月3日", date(2026, 12, 3)), ("1月5日", date(2027, 1, 5)), ("みっか", date(2026, 12, 3)),
+        ("年末", date(2026, 12, 31)), ("さらいしゅうのもくようび", date(2026, 12, 10)),
+        ("どうしようか", None), ("いつかな", None),  # everyday words that look like dates
+    ],
+)
+def test_dates(text, expected):
+    assert parse_date(text, TODAY) == expected
+
+
+def test_say_date_for_the_ear():
+    assert say_date(date(2026, 11, 28), TODAY) == "明日、11月28日 土曜日"
+    assert say_date(date(2027, 1, 5), TODAY) == "2027年1月5日 火曜日"
+
+
+@pytest.mark.parametrize(("text", "answer"), [("はい", True), ("ええ、お願いします", True), ("せやな", True),
+                                               ("いいえ", False), ("ちゃうちゃう", False), ("結構です", False),
+                                               ("冷蔵庫", None)])
+def test_yes_no(text, answer):
+    assert yes_no(text) is answer
+
+
+def test_chome():
+    assert chome_of("大宮町の1丁目") == 1
+    assert chome_of("大宮町二丁目です") == 2
+    assert chome_of("十二丁目") == 12
+    assert chome_of("大宮町") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("冷蔵庫を捨てたい", "冷蔵庫"),
+        ("れいぞうこ", "冷蔵庫"),  # written in kana by ASR
+        ("完全地は何ごみ", "乾電池"),  # homophone-ish kanji from ASR
+        ("いぞうこをほかしたい", "冷蔵庫"),  # first mora clipped by the VAD
+        ("しょくようゆ", "食用油"),  # the curated reading, not the dictionary's アブラ
+        ("スプレー缶", "スプレー缶"),  # the longer phrase wins over 缶
+        ("ライパンは", "フライパン"),  # clipped first mora beats the short パン inside it
+    ],
+)
+def test_items_match_on_readings(brain, text, item):
+    found = brain.nlu.entities.find_item(text)
+    assert found and found[0].key == item
+
+
+@pytest.mark.parametrize("text", ["明日何ごみの日", "住民票を取りたい", "人と話したい", "大宮町1丁目の北側の燃えない"])
+def test_no_item_invented_from_near_sounds(brain, text):
+    """One edit turns ナマゴミ into ナニゴミ: short words are not matched fuzzily."""
+    assert brain.nlu.entities.find_item(text) == []
+
+
+def test_areas_chome_and_sides(brain):
+    town, rows, chome = brain.nlu.entities.find_area("大宮町の1丁目の北側です")
+    assert town == "大宮町" and chome == 1
+    narrowed = brain.nlu.entities.narrow_by_side(rows, "北側")
+    assert [a.name for a in narrowed] == ["大宮町１丁目（大宮通り北側）"]
+    town, rows, _ = brain.nlu.entities.find_area("あおやまです")  # kana from ASR
+    assert town == "青山" and len(rows) == 1
+
+
+def test_categories_by_colloquial_name(brain):
+    assert brain.nlu.entities.find_category("粗大ごみの日").name == "大型ごみ"
+    assert brain.nlu.entities.find_category("燃えるゴミ").name == "燃やせるごみ"
+    assert brain.nlu.entities.find_category("かんびん").name == "再生資源"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("あの、冷蔵庫を捨てたいんやけど", "kaden_four"),
+        ("明日何ごみの日？", "today_collection"),
+        ("住民票を取りたい", "out_of_scope"),
+        ("青山の燃えるごみの日はいつですか", "collection_day"),
+        ("そだいごみの申し込みしたい", "oversize_booking"),
+        ("人と話したい", "operator"),
+        ("ごみが回収されてへんねん", "missed_collection"),
+        ("フライパンってなにごみ", "item_category"),
+    ],
+)
+def test_intents(brain, text, intent):
+    parse = brain.nlu.parse(text, TODAY)
+    assert parse.intent == intent
+    assert parse.confidence >= 0.5
+
+
+def test_parse_fills_slots(brain):
+    parse = brain.nlu.parse("えーと、青山の明日の燃えるごみ", TODAY)
+    assert parse.slots() == {"area": "青山１〜９丁目", "category": "燃やせるごみ", "date": "2026-11-28"}
