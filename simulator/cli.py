@@ -30,11 +30,14 @@ def sim(
     data: DataOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Read caller lines from stdin, print JSON turns.")] = False,
     script: Annotated[list[Path] | None, typer.Option("--script", help="Run YAML scenario file(s).")] = None,
+    more: Annotated[list[Path] | None, typer.Argument(help="More scenario files (with --script).")] = None,
 ) -> None:
     """A whole call in the console: type what the caller says; /dtmf 1, /silence, /hangup."""
+    if more and not script:
+        raise typer.BadParameter("scenario files go after --script")
     simulator = _simulator(data, now)
     if script:
-        raise typer.Exit(_run_scripts(simulator, script))
+        raise typer.Exit(_run_scripts(simulator, [*script, *(more or [])]))
     from simulator.console import run_console
 
     raise typer.Exit(run_console(simulator, as_json))

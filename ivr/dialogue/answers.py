@@ -48,9 +48,11 @@ def fill(template: str, **values: str) -> str:
 
 def item_answer(kb: KnowledgeBase, item: Item, template: str) -> str:
     category = kb.category_by_name[item.category]
-    note = item.note or category.how
+    note = item.note
     if not category.collected and category.how and category.how not in note:
-        note = f"{note}{category.how}"
+        note = f"{note}{category.how}"  # the city does not take it: say what to do instead
+    elif not note and category.name == "大型ごみ":
+        note = category.how  # booking is the next thing the caller needs to know
     return fill(template, item=item.name, category=category.name, note=note)
 
 

@@ -137,8 +137,10 @@ class TopicRunner:
             return RunResult(f"{town}は、場所によって収集日が分かれていて、この自動案内では確かめられません。",
                              needs_staff=True)
         sides = [side_of(q) for q in labels]
-        options = "か、".join(sides if len(set(sides)) == len(sides) else labels)
-        return self._ask(topic, "side", prompts.ASK_SIDE.format(town=town, options=options), rows)
+        names = sides if len(set(sides)) == len(sides) else labels
+        keys = "、".join(f"{n}は{i}" for i, n in enumerate(names, 1))
+        text = prompts.ASK_SIDE.format(town=town, options="か、".join(names), keys=keys)
+        return self._ask(topic, "side", text, rows)
 
     def _schedule(self, topic: Topic, handler: Handler, today: date) -> RunResult:
         area = self._area(topic)

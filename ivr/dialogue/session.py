@@ -100,7 +100,7 @@ class CallSession:
         if not text:
             return self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
-        if not parse.normalized:  # only fillers (えーと…): the caller is still thinking
+        if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
             return self.say(prompts.GO_AHEAD, Action.clarify, parse, "filler")
         return await self._speech(parse)
 
@@ -184,6 +184,7 @@ class CallSession:
         if isinstance(pending, AskSlot) and pending.choices and digits.isdigit():
             if self.topics.pick_choice(pending, int(digits)) is not None:
                 return await self._run(pending.topic, None)
+            return self.say(self.state.last_text, Action.clarify, intent=pending.topic)  # not an option
         if digits in REPEAT_KEYS:
             return await self._run("repeat", None)
         topic = DTMF_MENU.get(digits[:1])

@@ -232,6 +232,9 @@ class Topic(Strict):
     examples: list[str]
     answer: str
     basis: str
+    # Optional guard for topics with costly actions: at least one keyword (or its reading) must be
+    # in the caller's words, else the next-best topic is taken (植木鉢 alone is no truck accident).
+    keywords: list[str] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod

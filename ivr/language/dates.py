@@ -25,6 +25,7 @@ _WEEK_PREFIX: list[tuple[str, int]] = [
 _KANA_WEEKDAYS = {"げつ": "月", "か": "火", "すい": "水", "もく": "木", "きん": "金", "ど": "土", "にち": "日"}
 _WEEKDAY = re.compile(rf"([{WEEKDAYS}])(?:曜日?|よう(?:び)?)")
 _KANA_WEEKDAY = re.compile(r"(げつ|すい|もく|きん|にち|か|ど)(?:ようび|よう)")
+_RULE_NOT_DAY = re.compile(r"第\d|隔週|毎週|かくしゅう|まいしゅう")
 _MONTH_DAY = re.compile(r"(\d{1,2})月(\d{1,2})日")
 _DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})日(?!間)")
 _KANJI_TEN = re.compile(r"([一二三]?)十([一二三四五六七八九]?)(?=日)")
@@ -83,6 +84,8 @@ def parse_date(text: str, today: date) -> date | None:
     week_offset = next((off for word, off in _WEEK_PREFIX if word in t), None)
     m = _WEEKDAY.search(t)
     kana = _KANA_WEEKDAY.search(t) if not m else None
+    if (m or kana) and _RULE_NOT_DAY.search(t):  # 「第2水曜」「隔週の水曜」 describe a rule
+        m = kana = None
     if m or kana:
         wd = WEEKDAYS.index(m[1]) if m else WEEKDAYS.index(_KANA_WEEKDAYS[kana[1]])
         return _next_weekday(today, wd, week_offset)

@@ -51,6 +51,49 @@ class Match(Generic[K]):
         return self.score + LENGTH_WEIGHT * self.length
 
 
+SHORT_MATCH = 3  # a match this short must stand at word edges: ふるい is not in 古いパソコン
+# Particles (in katakana, as both surface and reading strings are) that may border a word.
+_BEFORE = set("ハガヲノモトヤデニワオ、。,.?!？！ ")
+_AFTER = set("ハガヲノモトヤッワオテ、。,.?!？！ ")
+
+
+def _is_kana(ch: str) -> bool:
+    return "\u3041" <= ch <= "\u30ff"
+
+
+def _is_kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
+
+
+def _is_katakana(ch: str) -> bool:
+    return "\u30a1" <= ch <= "\u30ff"
+
+
+def _at_word_edges(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] (NFKC, original script) can be a word rather than part of one.
+
+    Kanji must not run on into more kanji (缶 in 児童館); katakana must not run on into more
+    katakana; a hiragana word needs a particle or a change of script around it (いす is not in
+    いくらくらいするん), except that the past/adjective endings た and い may come before it
+    (使わなくなったはさみ), and a word opening the utterance may run straight on (こたつまとめて).
+    """
+    word, before, after = text[start:end], text[start - 1] if start else "", text[end] if end < len(text) else ""
+    if any(_is_kanji(ch) for ch in word):
+        return not (before and _is_kanji(before)) and not (after and _is_kanji(after))
+    if all(_is_katakana(ch) for ch in word):
+        return not (before and _is_katakana(before)) and not (after and _is_katakana(after))
+    kana_word = jaconv.hira2kata
+    ok_before = not before or not _is_kana(before) or kana_word(before) in _BEFORE or before in "たい"
+    ok_after = not after or not _is_kana(after) or kana_word(after) in _AFTER or not before
+    return ok_before and ok_after
+
+
+def _reading_edges(text: str, start: int, end: int) -> bool:
+    """The same test on a katakana reading, where only particles can mark the edges."""
+    before, after = text[start - 1] if start else "", text[end] if end < len(text) else ""
+    return (not before or before in _BEFORE or before in "タイ") and (not after or after in _AFTER or not before)
+
+
 def _edit_budget(morae: int) -> int:
     """Edits a fuzzy match may need. Short words get none: one edit turns ナマゴミ into ナニゴミ
     (何ごみ) and ジュータン into ジューミン; their ASR damage is covered by the dropped-mora
@@ -151,13 +194,19 @@ class PhraseMatcher(Generic[K]):
                 found[candidate.key] = candidate
 
         if self._surface_index is not None:
-            for _end, (length, indexes) in self._surface_index.iter(_surface(text)):
+            original = nfkc(text)
+            surface = jaconv.hira2kata(original)  # one character for one: indexes line up
+            for end, (length, indexes) in self._surface_index.iter(surface):
+                if length <= SHORT_MATCH and not _at_word_edges(original, end + 1 - length, end + 1):
+                    continue
                 score = EXACT_SURFACE if length > SHORT_SURFACE_CHARS else SHORT_SURFACE
                 for i in indexes:
                     offer(i, score, "surface", length)
         text_reading = reading(text)
         if text_reading and self._reading_index is not None:
-            for _end, (length, indexes) in self._reading_index.iter(text_reading):
+            for end, (length, indexes) in self._reading_index.iter(text_reading):
+                if length <= SHORT_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1):
+                    continue
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length)
         if fuzzy and text_reading:

@@ -21,6 +21,7 @@ _ALL = "|".join(FILLERS + PAUSE_FILLERS)
 _FILLER_AT_START = re.compile(
     r"^(?:(?:(?:" + "|".join(FILLERS) + r")[ー〜~]*|(?:" + _ALL + r")[ー〜~]*(?=[、,。.!！?？\s]))[、,。.!！?？\s]*)+"
 )
+_FILLER_AT_END = re.compile(r"(?:^|[、,\s])(?:" + _ALL + r")[ー〜~]*[、,。.!！?？\s]*$")
 _FILLER_BEFORE_PAUSE = re.compile(r"(?<=[、。\s])(?:" + _ALL + r")[ー〜~]*[、,\s]+")
 
 # Kansai and casual forms → standard forms (longest first so やねんけど wins over やねん).
@@ -49,7 +50,11 @@ def nfkc(text: str) -> str:
 
 def strip_fillers(text: str) -> str:
     text = _FILLER_AT_START.sub("", text)
-    return _FILLER_BEFORE_PAUSE.sub("", text)
+    text = _FILLER_BEFORE_PAUSE.sub("", text)
+    previous = None
+    while previous != text:  # 「…、そのー」: trailing fillers, one by one
+        previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
+    return _FILLER_AT_START.sub("", text)
 
 
 def standardise_dialect(text: str) -> str:

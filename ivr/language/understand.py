@@ -20,7 +20,7 @@ from ivr.language.embeddings import Embedder, get_embedder
 from ivr.language.entities import Entities, EntityExtractor, yes_no
 from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
-from ivr.language.readings import load_reading_cache, save_reading_cache
+from ivr.language.readings import load_reading_cache, reading, save_reading_cache
 
 
 @dataclass
@@ -85,6 +85,12 @@ def _tokens(ents: Entities, has_date: bool) -> list[str]:
     return tokens
 
 
+SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
+NEXT_WORDS = ("次", "つぎ", "今度", "こんど")
+OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
+OVERSIZE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "申し込", "申込", "予約", "取りに",
+                  "回収に来", "来て", "頼", "量", "何個", "何点", "大きさ", "サイズ", "どこまで")
+RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 ITEM_QUESTION = "item_category"
 
@@ -99,6 +105,7 @@ class Understanding:
             kb.topics, embedder or get_embedder(), self.prepare, extra=kb.phrasings, cache_dir=cache_dir
         )
         self.topic_items = self._items_per_topic()
+        self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
         if cache_dir is not None:
             save_reading_cache(cache_dir)
 
@@ -111,18 +118,41 @@ class Understanding:
                 out[topic.id] = {n[0].key for n in named if n}
         return out
 
+    def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
+        words = self.keywords.get(topic)
+        return not words or any(w in text or (r and r in kana) for w, r in words)
+
+    def _allowed(self, intent: str, confidence: float, probs: dict[str, float], text: str) -> tuple[str, float]:
+        """Skip topics whose keywords (faq.yaml) are all absent; take the best one allowed."""
+        kana = reading(text)
+        for topic, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+            if self._keywords_ok(topic, text, kana):
+                return (topic, p) if topic != intent else (intent, confidence)
+        return intent, confidence
+
+    def _schedule_or_oversize(self, intent: str, text: str, ents: Entities) -> str:
+        """Two cues the classifier misses: a category + 「いつ」 asks for a day; an item named
+        without fee or booking words asks what it is, not what 大型ごみ costs."""
+        if ents.category and not ents.item and any(w in text for w in SCHEDULE_WORDS):
+            if intent not in ("collection_day", "next_collection", "today_collection", "holiday_collection",
+                              "year_end_collection", "week_counting"):
+                return "next_collection" if any(w in text for w in NEXT_WORDS) else "collection_day"
+        if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
+            return ITEM_QUESTION
+        return intent
+
     def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
-                             item: Item | None) -> tuple[str, float]:
+                             item: Item | None, allowed: set[str]) -> tuple[str, float]:
         """「Xは何ごみ？」 and the FAQ about X's kind are one family: the item decides which.
 
         A topic keeps the question only when its own examples name this item (乾電池 → dry_cells);
         any other named item goes to the general item question, answered from the dictionary.
         """
-        family = set(self.topic_items) | {ITEM_QUESTION}
+        family = (set(self.topic_items) & allowed) | {ITEM_QUESTION}
         if item is None or intent not in family:
             return intent, confidence
         share = sum(probs.get(t, 0.0) for t in family)
-        owners = [t for t, names in self.topic_items.items() if item.name in names and t != ITEM_QUESTION]
+        owners = [t for t in family if t != ITEM_QUESTION and item.name in self.topic_items[t]]
         if intent in owners:
             return intent, share
         if owners:
@@ -148,9 +178,12 @@ class Understanding:
         ents = self.entities.extract(normalised)
         day = parse_date(normalised, today)
         guess = self.classifier.classify(*self.prepare(normalised, ents, day is not None))
-        intent, confidence = self._route_item_question(
-            guess.intent, guess.confidence, guess.probabilities, ents.item
-        )
+        intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised)
+        allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
+        intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
+        ruled = self._schedule_or_oversize(intent, normalised, ents)
+        if ruled != intent:  # an explicit cue (category + いつ; an item without fee words) is strong evidence
+            intent, confidence = ruled, max(confidence, RULE_CONFIDENCE)
         parse = Parse(
             text=text,
             normalized=normalised,
