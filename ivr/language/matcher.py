@@ -35,6 +35,7 @@ SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside long
 SHORT_SURFACE_CHARS = 2
 EXACT_READING = 97.0  # the sound matched but not the kanji: nearly as good
 FUZZY_DISCOUNT = 0.95  # a fuzzy hit never outranks an exact one of the same length
+CORROBORATION = 2.0
 LENGTH_WEIGHT = 5.0  # a longer phrase wins over a short one inside it (スプレー缶 over 缶)
 
 
@@ -188,8 +189,10 @@ class PhraseMatcher(Generic[K]):
         found: dict[object, Match[K]] = {}
 
         def offer(i: int, score: float, how: str, length: int) -> None:
+            best = found.get(self._keys[i])
+            if best is not None and best.how != how:
+                score += CORROBORATION  # seen as written and as read: surer than either alone
             candidate = Match(self._keys[i], self._forms[i], score, how, length)
-            best = found.get(candidate.key)
             if best is None or candidate.rank > best.rank:
                 found[candidate.key] = candidate
 
@@ -227,7 +230,8 @@ class PhraseMatcher(Generic[K]):
             if budget and len(r) <= len(text_reading) + budget:  # the phrase inside the text
                 score = fuzz.partial_ratio(r, text_reading)
                 if score >= 100.0 * (1 - budget / len(r)):  # a substitution costs two indels
-                    offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", len(r))
+                    matched = round(len(r) * score / 100) - budget  # only what really matched counts
+                    offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
             tail = self._tails[i]
             if tail and text_reading.find(tail) in CLIPPED_AT:
                 offer(i, DROPPED_MORA_SCORE * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
