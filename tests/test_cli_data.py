@@ -17,6 +17,7 @@ def test_validate_and_stats():
     result = runner.invoke(app, ["data", "stats", str(NARA_DATA), "--json"])
     figures = json.loads(result.output)
     assert figures["items"] >= 1000 and figures["areas"] == 370 and figures["faq_topics"] >= 40
+    assert figures["source_area_rows"] == 372  # every row of Code for Nara's data was read
 
 
 def test_validate_fails_with_file_and_line(tmp_path):

@@ -36,11 +36,18 @@ def _load(folder: Path | None) -> KnowledgeBase:
 
 
 def stats_of(kb: KnowledgeBase) -> dict:
+    manifest = kb.root / "import_5374.yaml"
+    rows = None
+    if manifest.exists():
+        import yaml
+
+        rows = (yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("source_area_rows")
     return {
         "municipality": kb.municipality.name,
         "items": len(kb.items),
         "items_per_category": dict(Counter(i.category for i in kb.items).most_common()),
         "areas": len(kb.areas),
+        "source_area_rows": rows,  # 5374 rows imported (identical duplicate rows are merged)
         "towns": len({a.town for a in kb.areas}),
         "categories": len(kb.categories),
         "scheduled_categories": sum(c.scheduled for c in kb.categories),

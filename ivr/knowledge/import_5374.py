@@ -208,6 +208,21 @@ def _area_rows(
     return out_rows, merged, notes
 
 
+IMPORT_MANIFEST = "import_5374.yaml"  # what the last import read: source, rows, merges
+
+
+def _write_manifest(src: Path, out: Path, report: ImportReport) -> None:
+    info = (src / "SOURCE.txt").read_text(encoding="utf-8").strip() if (src / "SOURCE.txt").exists() else ""
+    yaml_dump(out / IMPORT_MANIFEST, {
+        "source": _source_id(src),
+        "source_note": info,
+        "source_area_rows": report.areas + report.duplicate_rows_merged,
+        "duplicate_rows_merged": report.duplicate_rows_merged,
+        "areas": report.areas,
+        "split_by_collector": report.notes,
+    }, "Written by `ivr data import-5374`; not read by the bot")
+
+
 def _collectors(
     src: Path, annual: bool, policy: str, keep: dict[str, dict], referenced: list[str]
 ) -> list[dict]:
@@ -265,6 +280,7 @@ def import_5374(
     )
     write_rows(out / AREAS_FILE, [AREA_FIXED_COLUMNS + scheduled, *rows])
     report.areas = len(rows)
+    _write_manifest(src, out, report)
 
     old_collectors: dict[str, dict] = {}
     if (out / COLLECTORS_FILE).exists():
