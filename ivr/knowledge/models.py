@@ -11,7 +11,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 INFERRED = "inferred"  # basis of a fact that follows from a category rule, not a city page
 KATAKANA_READING = re.compile(r"^[\u30a0-\u30ffー]+$")
@@ -25,6 +25,15 @@ def _none_to_empty(value: object) -> object:
 
 
 Text = Annotated[str, BeforeValidator(_none_to_empty)]
+
+
+def _katakana(value: str) -> str:
+    if not KATAKANA_READING.fullmatch(value):
+        raise ValueError("reading must be katakana (long vowels as ー)")
+    return value
+
+
+KanaReading = Annotated[str, AfterValidator(_katakana)]
 
 
 class Strict(BaseModel):
@@ -106,7 +115,7 @@ class Municipality(Strict):
 
 class Category(Strict):
     name: str
-    reading: str
+    reading: KanaReading
     aliases: list[str] = Field(default_factory=list)
     labels_5374: list[str] = Field(default_factory=list)
     collected: bool  # False: the city does not collect it (say what to do instead)
@@ -116,26 +125,16 @@ class Category(Strict):
     bag: Text = ""
     basis: str
 
-    @field_validator("reading")
-    @classmethod
-    def _reading(cls, value: str) -> str:
-        return _katakana(value)
-
 
 class Item(Strict):
     name: str
-    reading: str
+    reading: KanaReading
     aliases: list[str] = Field(default_factory=list)
     mishearings: list[str] = Field(default_factory=list)
     category: str
     note: Text = ""
     fee: Text = ""
     basis: str
-
-    @field_validator("reading")
-    @classmethod
-    def _reading(cls, value: str) -> str:
-        return _katakana(value)
 
 
 class SuspensionPolicy(StrEnum):
@@ -257,8 +256,3 @@ class Topic(Strict):
             raise ValueError("an answer is spoken: no URLs")
         return value
 
-
-def _katakana(value: str) -> str:
-    if not KATAKANA_READING.fullmatch(value):
-        raise ValueError("reading must be katakana (long vowels as ー)")
-    return value
