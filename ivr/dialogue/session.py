@@ -37,6 +37,7 @@ REPEAT_KEYS = {"9", "*"}
 YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
 NEVER_CONFIRM = {"goodbye", "repeat"}  # asking 「終わりのあいさつについてですか」 would be absurd
 ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
+OVERRIDE_WHILE_TICKETING = {"emergency_fire"}  # while taking a ticket, free text is the answer
 
 
 class CallSession:
@@ -108,9 +109,11 @@ class CallSession:
         pending = self.state.pending
         strong = parse.confidence >= ACCEPT_CONFIDENCE
         bare_yes_no = parse.yes_no is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
-        if strong and parse.intent in ALWAYS_OVERRIDE and not bare_yes_no:
+        taking_ticket = isinstance(pending, CallbackFlow.Step)
+        overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
+        if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
-        if isinstance(pending, CallbackFlow.Step):
+        if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
             return await self.callback.answer(parse.text, parse, self)
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jaconv
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -36,6 +37,8 @@ EMBEDDING_WEIGHT = 2.0  # the dense view is 512 numbers against thousands of n-g
 ENTITY_WEIGHT = 1.0  # one entity token weighs about as much as a strong n-gram
 SVM_C = 1.0
 TOP_K = 3
+AUGMENT_KANA = True  # 4-fold CV on the dev split: 0.885 → 0.907
+AUGMENT_CLIPPED = True
 
 # normalised text → (text with entity mentions masked, entity tokens); see ``understand``
 Prepare = Callable[[str], tuple[str, list[str]]]
@@ -73,6 +76,15 @@ class IntentClassifier:
         for text, label in extra:
             texts.append(text)
             labels.append(label)
+        if AUGMENT_KANA:  # ASR often writes the whole utterance in kana: teach that form too
+            for text, label in list(zip(texts, labels, strict=True)):
+                kana = jaconv.kata2hira(indexed_reading(normalize(text)))
+                if kana:
+                    texts.append(kana)
+                    labels.append(label)
+                if AUGMENT_CLIPPED and len(kana) > 4:  # and the VAD clips the first mora
+                    texts.append(kana[2:] if kana[1] in "ゃゅょぁぃぅぇぉっんー" else kana[1:])
+                    labels.append(label)
         self._embedder = embedder
         self._example_cache = ExampleEmbeddingCache(embedder, cache_dir)
         self._entities = CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, binary=True)

@@ -6,7 +6,9 @@ load once) and is safe to call from several calls at the same time.
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import jaconv
 
 from ivr.knowledge.base import KnowledgeBase
-from ivr.knowledge.models import Area, Category, Item
+from ivr.knowledge.models import Area, Category, Handler, Item
 from ivr.language.dates import parse_date
 from ivr.language.embeddings import Embedder, get_embedder
 from ivr.language.entities import Entities, EntityExtractor, yes_no
@@ -92,6 +94,7 @@ OVERSIZE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費�
                   "回収に来", "来て", "頼", "量", "何個", "何点", "大きさ", "サイズ", "どこまで")
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
+CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
 ITEM_QUESTION = "item_category"
 
 
@@ -105,6 +108,7 @@ class Understanding:
             kb.topics, embedder or get_embedder(), self.prepare, extra=kb.phrasings, cache_dir=cache_dir
         )
         self.topic_items = self._items_per_topic()
+        self.category_topic = self._topic_per_category()
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
         if cache_dir is not None:
             save_reading_cache(cache_dir)
@@ -116,6 +120,11 @@ class Understanding:
             named = [self.entities.find_item(normalize(e)) for e in topic.examples]
             if sum(bool(n) for n in named) >= ITEM_TOPIC_SHARE * len(named):
                 out[topic.id] = {n[0].key for n in named if n}
+                if topic.handler is Handler.item_category:
+                    # answered by the item handler anyway: it keeps only the items its title names
+                    # (小型家電 itself, not every appliance its examples happen to mention)
+                    out[topic.id] = {m.key for part in re.split(r"[・、]", topic.title)
+                                     for m in self.entities.find_item(part)[:1]}
         return out
 
     def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
@@ -141,6 +150,23 @@ class Understanding:
             return ITEM_QUESTION
         return intent
 
+    def _topic_per_category(self) -> dict[str, str]:
+        """A category the city does not collect, whose items one FAQ topic is all about
+        (集団資源回収 → paper_clothes): that topic says what to do instead.
+
+        Only when exactly one topic claims the category: 有害ごみ has both 乾電池 and 蛍光灯.
+        """
+        claims: dict[str, list[str]] = {}
+        for topic_id, names in self.topic_items.items():
+            topic = self.kb.topic_by_id[topic_id]
+            if topic.handler is not None or not names:
+                continue
+            cats = Counter(self.kb.item_by_name[n].category for n in names)
+            cat, count = cats.most_common(1)[0]
+            if count >= CATEGORY_TOPIC_SHARE * len(names) and not self.kb.category_by_name[cat].collected:
+                claims.setdefault(cat, []).append(topic_id)
+        return {cat: topics[0] for cat, topics in claims.items() if len(topics) == 1}
+
     def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
                              item: Item | None, allowed: set[str]) -> tuple[str, float]:
         """「Xは何ごみ？」 and the FAQ about X's kind are one family: the item decides which.
@@ -153,6 +179,9 @@ class Understanding:
             return intent, confidence
         share = sum(probs.get(t, 0.0) for t in family)
         owners = [t for t in family if t != ITEM_QUESTION and item.name in self.topic_items[t]]
+        by_category = self.category_topic.get(item.category)
+        if not owners and by_category in family:
+            owners = [by_category]
         if intent in owners:
             return intent, share
         if owners:
