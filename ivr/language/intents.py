@@ -16,6 +16,9 @@ of the time; the dialogue's accept/confirm thresholds rely on that.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,11 +94,51 @@ class IntentClassifier:
         self._kana = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
         self._surface = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
         prepared = [prepare(normalize(t)) for t in texts]
-        x = self._features([p[0] for p in prepared], [p[1] for p in prepared], fit=True)
-        self._model = LinearSVC(C=SVM_C)
-        self._model.fit(x, labels)
+        cache = self._cache_file(cache_dir, embedder.name, prepared, labels)
+        if not self._load(cache):
+            x = self._features([p[0] for p in prepared], [p[1] for p in prepared], fit=True)
+            self._model = LinearSVC(C=SVM_C)
+            self._model.fit(x, labels)
+            self._save(cache)
         self.classes: list[str] = list(self._model.classes_)
         self._lock = threading.Lock()
+
+    # The fitted model is cached on disk (~4 s to fit on 2 cores), keyed by everything it was
+    # trained from, so an edit to faq.yaml, the items or a tunable retrains it.
+    @staticmethod
+    def _cache_file(cache_dir: Path | None, model_name: str, prepared: list, labels: list[str]) -> Path | None:
+        if cache_dir is None:
+            return None
+        import sklearn
+
+        key = json.dumps([prepared, labels, model_name, sklearn.__version__, EMBEDDING_WEIGHT, ENTITY_WEIGHT,
+                          SVM_C], ensure_ascii=False)
+        return Path(cache_dir) / f"intents-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pkl"
+
+    def _load(self, path: Path | None) -> bool:
+        if path is None or not path.exists():
+            return False
+        try:  # our own file in our own cache folder, written by _save below
+            with path.open("rb") as fh:
+                self._kana, self._surface, self._entities, self._model = pickle.load(fh)  # noqa: S301
+            return True
+        except Exception:  # a stale or broken cache only costs a refit
+            return False
+
+    def _save(self, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump((self._kana, self._surface, self._entities, self._model), fh)
+            tmp.replace(path)
+            for old in path.parent.glob("intents-*.pkl"):  # one model per cache: drop stale ones
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _features(self, normalised: list[str], tokens: list[list[str]], fit: bool = False) -> sparse.csr_matrix:
         kana = [(indexed_reading(t) if fit else reading(t)) or t for t in normalised]
