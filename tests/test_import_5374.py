@@ -127,3 +127,33 @@ def test_reimport_into_curated_base_keeps_staff_edits(nara_copy: Path):
 def test_not_a_5374_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="area_days.csv"):
         import_5374(tmp_path, tmp_path / "out")
+
+
+def test_bracketed_item_names_get_a_spoken_alias(tmp_path):
+    import_5374(FIXTURE_5374 / "kanazawa", tmp_path)
+    kb = load_knowledge(tmp_path)
+    assert kb.item_by_name["IHクッキングヒーター(金属)"].aliases == ["IHクッキングヒーター"]
+
+
+def test_the_hotline_runs_on_an_imported_city(tmp_path):
+    """A call on Kanazawa's imported data: its own areas, schedule and items."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from escalation.staff import OfficeHoursStaffLine
+    from escalation.tickets import InMemoryTicketQueue
+    from ivr.dialogue.session import CallSession
+    from ivr.dialogue.state import Brain
+    from ivr.dialogue.turns import CallerTurn
+
+    import_5374(FIXTURE_5374 / "kanazawa", tmp_path, city_name="金沢市")
+    city = Brain.load(tmp_path, "", tmp_path / "cache")
+    now = datetime(2022, 6, 1, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    session = CallSession(city, InMemoryTicketQueue(), OfficeHoursStaffLine(None), lambda: now)
+    greeting = asyncio.run(session.start())
+    assert "金沢市" in greeting.text
+    reply = asyncio.run(session.handle(CallerTurn.speech("浅野川の燃えるごみの日はいつですか")))
+    assert "毎週月曜日と木曜日" in reply.text
+    reply = asyncio.run(session.handle(CallerTurn.speech("IHクッキングヒーターは何ごみ")))
+    assert "IHクッキングヒーターは、燃やさないごみです" in reply.text

@@ -6,6 +6,7 @@ template wording is used where it has one; facts always come from the knowledge 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from ivr.knowledge.base import KnowledgeBase
@@ -46,14 +47,25 @@ def fill(template: str, **values: str) -> str:
     return out.replace("、、", "、").strip()
 
 
+def for_the_ear(name: str) -> str:
+    """やかん(金属)80％以上金属製 → やかん: brackets and what follows them are for reading."""
+    return re.split(r"[（(【\[〔［]", name, maxsplit=1)[0].strip() or name
+
+
+def sentence(text: str) -> str:
+    """End a note with 。 so the next sentence does not run on when spoken."""
+    text = text.strip()
+    return text if not text or text.endswith(("。", "！", "？")) else f"{text}。"
+
+
 def item_answer(kb: KnowledgeBase, item: Item, template: str) -> str:
     category = kb.category_by_name[item.category]
-    note = item.note
+    note = sentence(item.note)
     if not category.collected and category.how and category.how not in note:
         note = f"{note}{category.how}"  # the city does not take it: say what to do instead
     elif not note and category.name == "大型ごみ":
         note = category.how  # booking is the next thing the caller needs to know
-    return fill(template, item=item.name, category=category.name, note=note)
+    return fill(template, item=for_the_ear(item.name), category=category.name, note=sentence(note))
 
 
 def days_of(kb: KnowledgeBase, area: Area, category: Category, today: date) -> str:

@@ -127,7 +127,8 @@ class TopicRunner:
             return self.state.area
         rows = self.state.area_rows
         if not rows:
-            return self._ask(topic, "area", prompts.ASK_AREA)
+            example = self.kb.areas[0].town if self.kb.areas else "青山"
+            return self._ask(topic, "area", prompts.ASK_AREA.format(example=example))
         town = self.state.town
         if any(a.chome_numbers() for a in rows) and len({a.chome for a in rows}) > 1:
             return self._ask(topic, "chome", prompts.ASK_CHOME.format(town=town), rows)

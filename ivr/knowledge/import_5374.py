@@ -40,6 +40,7 @@ GENERIC_SOURCES = [
      "url": "https://www.meti.go.jp/policy/it_policy/kaden_recycle/"},
     {"id": "other-cities-faq", "title": "Usual municipal practice from cities' FAQ pages", "url": ""},
 ]
+_OPEN_BRACKET = re.compile(r"[（(【\[〔［]")
 NOT_COLLECTED_LABEL = re.compile(r"不可|できない|できません|対象外|出せない|収集しない")
 
 # Words callers use for the same kind of category; a city's label gets the others as aliases.
@@ -374,4 +375,11 @@ def _items(src: Path, sid: str) -> tuple[list[list[str]], list[str]]:
                 continue
         names.add(name)
         rows.append([name, reading_of_name(name) or "ゴミ", "", "", label, notice, "", sid])
+    # 「やかん(金属)80％以上金属製」 is said やかん: the words before a bracketed note become an
+    # alias, unless another item is called that
+    for row in rows:
+        bare = _OPEN_BRACKET.split(row[0], 1)[0].strip()
+        if bare and bare != row[0] and bare not in names:
+            row[2] = bare
+            names.add(bare)
     return rows, list(dict.fromkeys(labels))
