@@ -94,6 +94,17 @@ class TopicRunner:
             return chosen
         return None
 
+    def answers_slot_of(self, topic_id: str, parse: Parse) -> bool:
+        """Whether this turn names what ``topic_id`` needs (an area, an item, a category)."""
+        topic = self.kb.topic_by_id.get(topic_id)
+        if topic is None:
+            return False
+        if topic.handler in AREA_HANDLERS:
+            return bool(parse.area_town)
+        if topic.handler in ITEM_HANDLERS:
+            return parse.item is not None
+        return False
+
     def guess_from_entities(self, parse: Parse) -> str | None:
         """When the classifier is unsure, a lone entity still says what the caller wants."""
         if parse.item is not None and not parse.area_town:

@@ -115,6 +115,10 @@ class CallSession:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
             return await self.callback.answer(parse.text, parse, self)
+        self.state.remember(parse)  # what was named counts even if this turn asks or confirms
+        if isinstance(pending, Confirm) and parse.yes_no is None and not strong:
+            if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
+                return await self._run(pending.topic, parse)
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
             if parse.yes_no is False or bare_yes_no or not strong:

@@ -74,6 +74,16 @@ def mask_item(normalised: str, ents: Entities) -> str:
     return normalised[:at] + ITEM_MASK + normalised[at + len(form):]
 
 
+def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
+    if intent == "today_collection":
+        return has_date and ents.item is None
+    if intent in ("collection_day", "next_collection"):
+        return bool(ents.area_town or ents.category) and ents.item is None
+    if intent == ITEM_QUESTION:
+        return ents.item is not None
+    return False
+
+
 def _tokens(ents: Entities, has_date: bool) -> list[str]:
     tokens: list[str] = []
     if ents.item:
@@ -211,7 +221,9 @@ class Understanding:
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
         ruled = self._schedule_or_oversize(intent, normalised, ents)
-        if ruled != intent:  # an explicit cue (category + いつ; an item without fee words) is strong evidence
+        if ruled != intent or _slots_agree(ruled, ents, day is not None):
+            # an explicit cue (category + いつ; an item without fee words), or the very slot the
+            # topic needs (a date for 「明日何ごみ」), is strong evidence
             intent, confidence = ruled, max(confidence, RULE_CONFIDENCE)
         parse = Parse(
             text=text,
