@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ivr.knowledge.loader import KnowledgeError, RawKnowledge, cross_check, read_folder
+from ivr.knowledge.loader import KnowledgeError, Problem, RawKnowledge, cross_check, read_folder
 from ivr.knowledge.models import INFERRED, Area, Category, Collector, Item, Municipality, Topic
 from ivr.knowledge.schedule import ScheduleEngine
 
@@ -100,11 +100,5 @@ def load_knowledge(root: Path | str) -> KnowledgeBase:
     """Read and validate a folder; raises :class:`KnowledgeError` listing every problem."""
     path = Path(root)
     if not path.is_dir():
-        raise KnowledgeError([_missing(path)])
+        raise KnowledgeError([Problem(str(path), 0, "", "is not a knowledge-base folder")])
     return from_raw(read_folder(path))
-
-
-def _missing(path: Path):  # noqa: ANN202 - tiny helper
-    from ivr.knowledge.loader import Problem
-
-    return Problem(str(path), 0, "", "is not a knowledge-base folder")
