@@ -30,6 +30,7 @@ CONFIRM_CONFIDENCE = 0.30  # between the two: ask "is it about …?"; below: not
 MAX_FAILURES = 2  # not understood twice in a row → offer staff
 MAX_SILENCES = 3  # the third silent timeout in a row ends the call politely
 MAX_CALL_SECONDS = 600  # a garbage question takes 1–2 minutes; past 10 the caller needs staff
+MAX_UTTERANCE_CHARS = 300  # a spoken turn is far shorter; longer input is noise and slows g2p
 MAX_TURNS = 40  # the same cap in turns, for simulated clocks that do not move
 DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul",
              "0": "operator"}
@@ -97,7 +98,7 @@ class CallSession:
         self.state.silences = 0
         if turn.kind is CallerKind.dtmf:
             return await self._dtmf(turn.digits.strip())
-        text = turn.text.strip()
+        text = turn.text.strip()[:MAX_UTTERANCE_CHARS]
         if not text:
             return self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
