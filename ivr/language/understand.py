@@ -74,6 +74,9 @@ def mask_item(normalised: str, ents: Entities) -> str:
     return normalised[:at] + ITEM_MASK + normalised[at + len(form):]
 
 
+SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", "item_category"}
+
+
 def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
     if intent == "today_collection":
         return has_date and ents.item is None
@@ -220,6 +223,12 @@ class Understanding:
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised)
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
+        if intent in SLOT_TOPICS and not _slots_agree(intent, ents, day is not None):
+            # 「あした なにごみ」 names a date, not an item: a close runner-up whose slot is there wins
+            for alternative, _p in guess.alternatives:
+                if _slots_agree(alternative, ents, day is not None):
+                    intent = alternative
+                    break
         ruled = self._schedule_or_oversize(intent, normalised, ents)
         if ruled != intent or _slots_agree(ruled, ents, day is not None):
             # an explicit cue (category + いつ; an item without fee words), or the very slot the
