@@ -28,7 +28,6 @@ from ivr.config import get_settings  # noqa: E402
 from ivr.dialogue.state import Brain  # noqa: E402
 from ivr.language import intents  # noqa: E402
 from ivr.language.embeddings import get_embedder  # noqa: E402
-from ivr.language.normalize import normalize  # noqa: E402
 
 TODAY = date(2016, 6, 27)
 WARM_UP = 20
@@ -56,7 +55,7 @@ def calibrate(brain: Brain, rows: list[dict]) -> float:
     for row in rows:
         if row["intent"] not in classes:
             continue
-        margins.append(clf.margins(*brain.nlu.prepare(normalize(row["text"]))))
+        margins.append(clf.margins(*brain.nlu.prepare(row["text"])))
         truth.append(classes.index(row["intent"]))
     m = np.stack(margins)
     best_t, best_nll = 1.0, float("inf")

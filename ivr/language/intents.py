@@ -44,12 +44,12 @@ TOP_K = 3
 AUGMENT_KANA = True  # 4-fold CV on the dev split: 0.885 → 0.907
 AUGMENT_CLIPPED = True
 
-# normalised text → (text with entity mentions masked, entity tokens); see ``understand``
+# caller text → (normalised text with the item masked, entity tokens); see ``understand``
 Prepare = Callable[[str], tuple[str, list[str]]]
 
 
 def unprepared(text: str) -> tuple[str, list[str]]:
-    return text, []
+    return normalize(text), []
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class IntentClassifier:
         self._entities = CountVectorizer(tokenizer=str.split, lowercase=False, token_pattern=None, binary=True)
         self._kana = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1)
         self._surface = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
-        prepared = [prepare(normalize(t)) for t in texts]
+        prepared = [prepare(t) for t in texts]
         cache = self._cache_file(cache_dir, embedder.name, prepared, labels)
         if not self._load(cache):
             x = self._features([p[0] for p in prepared], [p[1] for p in prepared], fit=True)

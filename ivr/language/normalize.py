@@ -64,15 +64,18 @@ def standardise_dialect(text: str) -> str:
     return text
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, dialect: bool = True) -> str:
     """The matching form of a caller's words: NFKC, no fillers, standard Japanese, tidy ends.
 
     Long vowels stay (ー is part of ごみ words like スプレー); readings handle their spelling.
+    ``dialect=False`` keeps the caller's own verbs: entity search wants 「土ほかしたい」, where
+    the standard 「土捨てたい」 would glue the item to a kanji verb.
     """
     text = _SPACES.sub(" ", nfkc(text)).strip()
     text = text.replace("ゴミ", "ごみ").replace("塵", "ごみ")
     text = strip_fillers(text)
-    text = standardise_dialect(text)
+    if dialect:
+        text = standardise_dialect(text)
     text = _TRAILING.sub("", text)
     return text.strip()
 

@@ -201,15 +201,17 @@ class Understanding:
             return max(owners, key=lambda t: probs.get(t, 0.0)), share
         return ITEM_QUESTION, share
 
-    def prepare(self, normalised: str, ents: Entities | None = None, has_date: bool | None = None
+    def prepare(self, text: str, ents: Entities | None = None, has_date: bool | None = None
                 ) -> tuple[str, list[str]]:
         """What the intent classifier sees: the item mention masked, entity facts as tokens.
 
         Masking teaches 「〇〇は何ごみ」 whatever the item, so an unknown or mangled item word does
-        not drag the guess towards an unrelated topic.
+        not drag the guess towards an unrelated topic. Entities are looked for in the caller's
+        own words (dialect kept), the rest in the standardised form.
         """
+        normalised = normalize(text)
         if ents is None:
-            ents = self.entities.extract(normalised)
+            ents = self.entities.extract(normalize(text, dialect=False))
         if has_date is None:
             has_date = parse_date(normalised, _ANY_DAY) is not None
         return mask_item(normalised, ents), _tokens(ents, has_date)
@@ -217,9 +219,9 @@ class Understanding:
     def parse(self, text: str, today: date) -> Parse:
         started = time.perf_counter()
         normalised = normalize(text)
-        ents = self.entities.extract(normalised)
+        ents = self.entities.extract(normalize(text, dialect=False))
         day = parse_date(normalised, today)
-        guess = self.classifier.classify(*self.prepare(normalised, ents, day is not None))
+        guess = self.classifier.classify(*self.prepare(text, ents, day is not None))
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised)
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
