@@ -1,0 +1,142 @@
+"""After the classifier: rules that use what the caller named to settle the topic.
+
+A linear classifier trained on ~20 phrasings a topic cannot know that 植木鉢 alone is no truck
+accident, that 「掃除機って何ごみ」 and the small-appliance FAQ get the same answer, or that a
+date in the question means 「today's collection」. These rules use the entities and the FAQ's
+own data (examples, titles, keywords), so another city's knowledge base gets them too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ivr.knowledge.base import KnowledgeBase
+from ivr.knowledge.models import Handler, Item
+from ivr.language.entities import Entities, EntityExtractor
+from ivr.language.intents import IntentGuess
+from ivr.language.normalize import normalize
+from ivr.language.readings import reading
+
+ITEM_QUESTION = "item_category"
+SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
+NEXT_WORDS = ("次", "つぎ", "今度", "こんど")
+OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
+OVERSIZE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "申し込", "申込", "予約", "取りに",
+                  "回収に来", "来て", "頼", "量", "何個", "何点", "大きさ", "サイズ", "どこまで")
+RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
+ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
+CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
+SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
+
+
+def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
+    if intent == "today_collection":
+        return has_date and ents.item is None
+    if intent in ("collection_day", "next_collection"):
+        return bool(ents.area_town or ents.category) and ents.item is None
+    if intent == ITEM_QUESTION:
+        return ents.item is not None
+    return False
+
+
+class IntentRouter:
+    def __init__(self, kb: KnowledgeBase, entities: EntityExtractor) -> None:
+        self.kb = kb
+        self.entities = entities
+        self.topic_items = self._items_per_topic()
+        self.category_topic = self._topic_per_category()
+        self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
+
+    def route(self, guess: IntentGuess, ents: Entities, normalised: str, has_date: bool) -> tuple[str, float]:
+        """The classifier's guess, corrected by keywords, the named item and the slots present."""
+        intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised)
+        allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
+        intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
+        if intent in SLOT_TOPICS and not _slots_agree(intent, ents, has_date):
+            # 「あした なにごみ」 names a date, not an item: a close runner-up whose slot is there wins
+            for alternative, _p in guess.alternatives:
+                if _slots_agree(alternative, ents, has_date):
+                    intent = alternative
+                    break
+        ruled = self._schedule_or_oversize(intent, normalised, ents)
+        if ruled != intent or _slots_agree(ruled, ents, has_date):
+            # an explicit cue (category + いつ; an item without fee words), or the very slot the
+            # topic needs (a date for 「明日何ごみ」), is strong evidence
+            intent, confidence = ruled, max(confidence, RULE_CONFIDENCE)
+        return intent, confidence
+
+    def _items_per_topic(self) -> dict[str, set[str]]:
+        """For topics about kinds of items (乾電池, 家電4品目 …): the items their examples name."""
+        out: dict[str, set[str]] = {}
+        for topic in self.kb.topics:
+            named = [self.entities.find_item(normalize(e)) for e in topic.examples]
+            if sum(bool(n) for n in named) >= ITEM_TOPIC_SHARE * len(named):
+                out[topic.id] = {n[0].key for n in named if n}
+                if topic.handler is Handler.item_category:
+                    # answered by the item handler anyway: it keeps only the items its title names
+                    # (小型家電 itself, not every appliance its examples happen to mention)
+                    out[topic.id] = {m.key for part in re.split(r"[・、]", topic.title)
+                                     for m in self.entities.find_item(part)[:1]}
+        return out
+
+    def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
+        words = self.keywords.get(topic)
+        return not words or any(w in text or (r and r in kana) for w, r in words)
+
+    def _allowed(self, intent: str, confidence: float, probs: dict[str, float], text: str) -> tuple[str, float]:
+        """Skip topics whose keywords (faq.yaml) are all absent; take the best one allowed."""
+        kana = reading(text)
+        for topic, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+            if self._keywords_ok(topic, text, kana):
+                return (topic, p) if topic != intent else (intent, confidence)
+        return intent, confidence
+
+    def _schedule_or_oversize(self, intent: str, text: str, ents: Entities) -> str:
+        """Two cues the classifier misses: a category + 「いつ」 asks for a day; an item named
+        without fee or booking words asks what it is, not what 大型ごみ costs."""
+        if ents.category and not ents.item and any(w in text for w in SCHEDULE_WORDS):
+            if intent not in ("collection_day", "next_collection", "today_collection", "holiday_collection",
+                              "year_end_collection", "week_counting"):
+                return "next_collection" if any(w in text for w in NEXT_WORDS) else "collection_day"
+        if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
+            return ITEM_QUESTION
+        return intent
+
+    def _topic_per_category(self) -> dict[str, str]:
+        """A category the city does not collect, whose items one FAQ topic is all about
+        (集団資源回収 → paper_clothes): that topic says what to do instead.
+
+        Only when exactly one topic claims the category: 有害ごみ has both 乾電池 and 蛍光灯.
+        """
+        claims: dict[str, list[str]] = {}
+        for topic_id, names in self.topic_items.items():
+            topic = self.kb.topic_by_id[topic_id]
+            if topic.handler is not None or not names:
+                continue
+            cats = Counter(self.kb.item_by_name[n].category for n in names)
+            cat, count = cats.most_common(1)[0]
+            if count >= CATEGORY_TOPIC_SHARE * len(names) and not self.kb.category_by_name[cat].collected:
+                claims.setdefault(cat, []).append(topic_id)
+        return {cat: topics[0] for cat, topics in claims.items() if len(topics) == 1}
+
+    def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
+                             item: Item | None, allowed: set[str]) -> tuple[str, float]:
+        """「Xは何ごみ？」 and the FAQ about X's kind are one family: the item decides which.
+
+        A topic keeps the question only when its own examples name this item (乾電池 → dry_cells);
+        any other named item goes to the general item question, answered from the dictionary.
+        """
+        family = (set(self.topic_items) & allowed) | {ITEM_QUESTION}
+        if item is None or intent not in family:
+            return intent, confidence
+        share = sum(probs.get(t, 0.0) for t in family)
+        owners = [t for t in family if t != ITEM_QUESTION and item.name in self.topic_items[t]]
+        by_category = self.category_topic.get(item.category)
+        if not owners and by_category in family:
+            owners = [by_category]
+        if intent in owners:
+            return intent, share
+        if owners:
+            return max(owners, key=lambda t: probs.get(t, 0.0)), share
+        return ITEM_QUESTION, share
