@@ -118,6 +118,15 @@ def _label_map(curated: list[dict] | None, labels: list[str]) -> dict[str, str]:
     return out
 
 
+def new_category(label: str, aliases: list[str], labels_5374: list[str], scheduled: bool, basis: str) -> dict:
+    """A category found in open data: its label as name, callers' words as aliases."""
+    return {
+        "name": label, "reading": reading(label) or "ゴミ", "aliases": aliases, "labels_5374": labels_5374,
+        "collected": not NOT_COLLECTED_LABEL.search(label), "scheduled": scheduled,
+        "how": "", "when": "", "bag": "", "basis": basis,
+    }
+
+
 def category_synonyms(label: str, taken: set[str]) -> list[str]:
     for group in CATEGORY_SYNONYMS:
         if label in group:
@@ -312,11 +321,7 @@ def _write_generic(
     for label in labels:
         aliases = category_synonyms(label, taken)
         taken.update(aliases)
-        categories.append({
-            "name": label, "reading": reading(label) or "ゴミ", "aliases": aliases,
-            "labels_5374": [label], "collected": not NOT_COLLECTED_LABEL.search(label),
-            "scheduled": label in area_labels, "how": "", "when": "", "bag": "", "basis": sid,
-        })
+        categories.append(new_category(label, aliases, [label], label in area_labels, sid))
     yaml_dump(out / CATEGORIES_FILE, {"categories": categories}, f"Categories imported from {src.name}")
     write_rows(out / ITEMS_FILE, [ITEM_COLUMNS, *items])
     report.categories, report.items = len(categories), len(items)

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from ivr.knowledge.csvtext import read_rows, write_rows
-from ivr.knowledge.import_5374 import GENERIC_FAQ, GENERIC_SOURCES, NOT_COLLECTED_LABEL, category_synonyms, yaml_dump
+from ivr.knowledge.import_5374 import GENERIC_FAQ, GENERIC_SOURCES, category_synonyms, new_category, yaml_dump
 from ivr.knowledge.loader import (
     AREA_FIXED_COLUMNS,
     AREAS_FILE,
@@ -96,11 +96,7 @@ def import_opendata(csv_path: Path, out: Path) -> OpendataReport:
         if label not in lookup:
             taken = set(lookup)
             syn = category_synonyms(label, taken)
-            categories.append({
-                "name": label, "reading": reading(label) or "ゴミ", "aliases": syn, "labels_5374": [],
-                "collected": not NOT_COLLECTED_LABEL.search(label), "scheduled": False,
-                "how": "", "when": "", "bag": "", "basis": sid,
-            })
+            categories.append(new_category(label, syn, [], False, sid))
             lookup.update({w: label for w in (label, *syn)})
         if name in names or name in aliases:
             continue
