@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import jaconv
+
 from escalation.tickets import Ticket, TicketQueue, TicketRequest
 from ivr.dialogue import prompts
 from ivr.dialogue.state import AnythingElse, CallState
@@ -36,12 +38,10 @@ _KANA_DIGITS.sort(key=lambda pair: -len(pair[0]))  # しち before し
 
 def phone_digits(text: str) -> str:
     """「0742の34の1111」 or 「ゼロナナヨンニ…」 → 0742341111."""
-    t = kanji_digits(nfkc(text)).replace("〇", "0")
-    digits = re.sub(r"\D", "", t)
+    digits = re.sub(r"\D", "", kanji_digits(nfkc(text)))
     if len(digits) >= 6:
         return digits
-    kana = re.sub(r"[^ぁ-ん]", "", nfkc(text).translate(str.maketrans(  # カタカナ→ひらがな; ー dropped
-        {chr(c): chr(c - 0x60) for c in range(0x30A1, 0x30F7)})))
+    kana = re.sub(r"[^ぁ-ん]", "", jaconv.kata2hira(nfkc(text)))  # ー and other marks dropped
     out = ""
     while kana:
         for word, digit in _KANA_DIGITS:

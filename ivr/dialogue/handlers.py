@@ -39,10 +39,12 @@ class TopicRunner:
         self.state = state
         self._previous: AskSlot | None = None
 
-    def run(self, intent: str, parse: Parse | None, today: date, previous: object = None) -> RunResult:
-        """``previous``: what the bot was waiting for, so a repeated question counts its tries."""
+    def run(self, intent: str, today: date, previous: object = None) -> RunResult:
+        """Act on ``intent`` with the slots the call has gathered (the session remembers each turn).
+
+        ``previous``: what the bot was waiting for, so a repeated question counts its tries.
+        """
         self._previous = previous if isinstance(previous, AskSlot) else None
-        self.state.remember(parse)
         topic = self.kb.topic_by_id.get(intent)
         if topic is None:  # a DTMF shortcut to a topic this city's FAQ lacks
             return RunResult(prompts.GO_AHEAD)

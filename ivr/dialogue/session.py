@@ -111,12 +111,13 @@ class CallSession:
         strong = parse.confidence >= ACCEPT_CONFIDENCE
         bare_yes_no = parse.yes_no is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
         taking_ticket = isinstance(pending, CallbackFlow.Step)
+        if not taking_ticket:  # what was named counts even if this turn asks or confirms
+            self.state.remember(parse)
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
             return await self.callback.answer(parse.text, parse, self)
-        self.state.remember(parse)  # what was named counts even if this turn asks or confirms
         if isinstance(pending, Confirm) and parse.yes_no is None and not strong:
             if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
                 return await self._run(pending.topic, parse)
@@ -151,7 +152,7 @@ class CallSession:
         """Act on a topic: answer, ask for a slot, transfer, or take a ticket."""
         self.state.failures = 0
         previous, self.state.pending = self.state.pending, None
-        result = self.topics.run(intent, parse, self.clock().date(), previous)
+        result = self.topics.run(intent, self.clock().date(), previous)
         if result.needs_staff:
             return await self._escalate(intent, result.text)
         if result.ticket:
@@ -258,7 +259,7 @@ class CallSession:
         intent: str = "",
         events: list[Event] | None = None,
     ) -> BotTurn:
-        if action not in (Action.end,) and text:
+        if action is not Action.end and text:
             self.state.last_text = text
         return BotTurn(
             text=text,

@@ -109,5 +109,5 @@ class CallState:
 
 
 def _same_schedule(rows: list[Area]) -> bool:
-    """Several rows with identical rules need no question (北小路町 has one per collector)."""
+    """Several rows with the same rules and collector need no which-side question."""
     return bool(rows) and all(r.rules == rows[0].rules and r.collector == rows[0].collector for r in rows)
