@@ -50,8 +50,9 @@ class IntentRouter:
 
     def route(self, guess: IntentGuess, ents: Entities, normalised: str, has_date: bool) -> tuple[str, float]:
         """The classifier's guess, corrected by keywords, the named item and the slots present."""
-        intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised)
-        allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, reading(normalised))}
+        kana = reading(normalised)
+        intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised, kana)
+        allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, kana)}
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
         if intent in SLOT_TOPICS and not _slots_agree(intent, ents, has_date):
             # 「あした なにごみ」 names a date, not an item: a close runner-up whose slot is there wins
@@ -84,9 +85,10 @@ class IntentRouter:
         words = self.keywords.get(topic)
         return not words or any(w in text or (r and r in kana) for w, r in words)
 
-    def _allowed(self, intent: str, confidence: float, probs: dict[str, float], text: str) -> tuple[str, float]:
+    def _allowed(
+        self, intent: str, confidence: float, probs: dict[str, float], text: str, kana: str
+    ) -> tuple[str, float]:
         """Skip topics whose keywords (faq.yaml) are all absent; take the best one allowed."""
-        kana = reading(text)
         for topic, p in sorted(probs.items(), key=lambda kv: -kv[1]):
             if self._keywords_ok(topic, text, kana):
                 return (topic, p) if topic != intent else (intent, confidence)

@@ -99,15 +99,17 @@ class Understanding:
         if cache_dir is not None:
             save_reading_cache(cache_dir)
 
-    def prepare(self, text: str, ents: Entities | None = None, has_date: bool | None = None
-                ) -> tuple[str, list[str]]:
+    def prepare(
+        self, text: str, ents: Entities | None = None, has_date: bool | None = None, normalised: str | None = None
+    ) -> tuple[str, list[str]]:
         """What the intent classifier sees: the item mention masked, entity facts as tokens.
 
         Masking teaches 「〇〇は何ごみ」 whatever the item, so an unknown or mangled item word does
         not drag the guess towards an unrelated topic. Entities are looked for in the caller's
         own words (dialect kept), the rest in the standardised form.
         """
-        normalised = normalize(text)
+        if normalised is None:
+            normalised = normalize(text)
         if ents is None:
             ents = self.entities.extract(normalize(text, dialect=False))
         if has_date is None:
@@ -119,7 +121,7 @@ class Understanding:
         normalised = normalize(text)
         ents = self.entities.extract(normalize(text, dialect=False))
         day = parse_date(normalised, today)
-        guess = self.classifier.classify(*self.prepare(text, ents, day is not None))
+        guess = self.classifier.classify(*self.prepare(text, ents, day is not None, normalised))
         intent, confidence = self.router.route(guess, ents, normalised, day is not None)
         parse = Parse(
             text=text,
