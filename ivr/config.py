@@ -30,6 +30,33 @@ class Settings(BaseSettings):
         description="'' for the bundled USE multilingual; or a local sentence-transformers model directory.",
     )
 
+    # --- speech recognition -------------------------------------------------------------
+    asr_model: str = Field(
+        "",
+        description="'' for the bundled Whisper base (assembled once into the cache); or a local CTranslate2 dir.",
+    )
+    asr_threads: int = Field(2, description="CPU threads per ASR worker; 2 fills this 2-core server.")
+    asr_workers: int = Field(1, description="ASR workers shared by all calls; more only helps with more cores.")
+    asr_queue: int = Field(16, description="Utterances waiting for ASR before new ones are refused (→ staff).")
+    asr_prompt: bool = Field(True, description="Prime Whisper with a garbage-hotline sentence (CER 0.25 → ~0.19).")
+
+    # --- endpointing (20 ms frames) --------------------------------------------------------
+    vad_threshold: float = Field(0.5, description="Silero speech probability that counts as speech.")
+    preroll_ms: int = Field(400, description="Audio kept from before the VAD fires; it fires late and clips morae.")
+    end_of_turn_silence_ms: int = Field(
+        700, description="Silence that ends a caller turn; shorter cuts callers off mid-address."
+    )
+    min_utterance_ms: int = Field(200, description="Shorter bursts are clicks or breaths, not words.")
+    max_utterance_ms: int = Field(15000, description="A turn is cut here; Whisper reads 30 s windows, callers ramble.")
+    no_input_timeout_ms: int = Field(8000, description="Silence after the bot finishes before a no-input turn.")
+    barge_in_ms: int = Field(300, description="Caller speech this long over the bot's audio stops playback.")
+
+    # --- speech synthesis --------------------------------------------------------------------
+    tts_speed: float = Field(1.0, description="Speaking rate (1.0 normal); older callers may want 0.9.")
+    voices_dir: Path | None = Field(
+        None, description="Pre-rendered prompts (`ivr voices build`); default <IVR_CACHE_DIR>/voices."
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

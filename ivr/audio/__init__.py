@@ -1,0 +1,1 @@
+"""Telephone audio: 8 kHz frames, μ-law, resampling, WAV files."""

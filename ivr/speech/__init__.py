@@ -1,0 +1,1 @@
+"""Speech: ASR (faster-whisper), endpointing (Silero VAD), TTS (pyopenjtalk)."""
