@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
-from ivr.language.matcher import Match, PhraseMatcher
+from ivr.language.matcher import EXACT_READING, Match, PhraseMatcher
 from ivr.language.normalize import kanji_digits, nfkc
+from ivr.language.readings import charwise_reading
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -20,6 +21,7 @@ CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches
 
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
+_KANJI_RUN = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff])")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 
 YES_WORDS = (
@@ -85,7 +87,20 @@ class EntityExtractor:
         )
 
     def find_item(self, text: str) -> list[Match[str]]:
-        return [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE]
+        found = [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE]
+        if "の" in text:  # 針金のハンガー is 針金ハンガー, not a ハンガー made of 針金
+            joined = [m for m in self.items.find(text.replace("の", ""), fuzzy=False) if m.score >= EXACT_READING]
+            if joined and (not found or joined[0].length > found[0].length):
+                keys = {m.key for m in joined}
+                return joined + [m for m in found if m.key not in keys]
+        if found:
+            return found
+        # ASR picks the wrong kanji for the right sound (放丁 for 包丁), and g2p then reads the
+        # wrong word (ホーテー). Read each kanji of a short run alone; only a whole item counts.
+        for run in _KANJI_RUN.findall(text):
+            if hits := self.items.by_whole_reading(charwise_reading(run)):
+                return hits[:1]
+        return found
 
     def find_category(self, text: str) -> Category | None:
         m = self.categories.best(text, CATEGORY_MIN_SCORE)

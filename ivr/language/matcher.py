@@ -21,7 +21,7 @@ import jaconv
 from rapidfuzz import fuzz
 
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, reading
+from ivr.language.readings import indexed_reading, long_vowels, reading
 
 K = TypeVar("K")
 
@@ -34,6 +34,8 @@ EXACT_SURFACE = 100.0
 SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside longer words
 SHORT_SURFACE_CHARS = 2
 EXACT_READING = 97.0  # the sound matched but not the kanji: nearly as good
+DEVOICED_READING = 94.0  # matched but for voicing (ビニールカサ for ビニールガサ): rendaku varies by speaker
+MIN_DEVOICED = 6  # shorter ones differing only in voicing are other words (ハンゴー 飯ごう, バンゴー 番号)
 FUZZY_DISCOUNT = 0.95  # a fuzzy hit never outranks an exact one of the same length
 CORROBORATION = 2.0
 LENGTH_WEIGHT = 5.0  # a longer phrase wins over a short one inside it (スプレー缶 over 缶)
@@ -56,6 +58,13 @@ SHORT_MATCH = 3  # a match this short must stand at word edges: ふるい is not
 # Particles (in katakana, as both surface and reading strings are) that may border a word.
 _BEFORE = set("ハガヲノモトヤデニワオ、。,.?!？！ ")
 _AFTER = set("ハガヲノモトヤッワオテ、。,.?!？！ ")
+# Words callers put straight after an item, the particle dropped (はがきぎょうさん, 傘ほかしたい).
+_FOLLOWERS = ("ギョーサン", "ギョウサン", "ヨーケ", "ヨウケ", "タクサン", "イッパイ", "ホカシ", "ホカス", "ステ",
+              "ダシ", "ドー", "ドウ", "ナニ", "ナン", "イツ", "ドコ")
+
+
+def _followed(rest: str) -> bool:
+    return jaconv.hira2kata(rest[:5]).startswith(_FOLLOWERS)
 
 
 def _is_kana(ch: str) -> bool:
@@ -85,14 +94,15 @@ def _at_word_edges(text: str, start: int, end: int) -> bool:
         return not (before and _is_katakana(before)) and not (after and _is_katakana(after))
     kana_word = jaconv.hira2kata
     ok_before = not before or not _is_kana(before) or kana_word(before) in _BEFORE or before in "たい"
-    ok_after = not after or not _is_kana(after) or kana_word(after) in _AFTER or not before
+    ok_after = not after or not _is_kana(after) or kana_word(after) in _AFTER or not before or _followed(text[end:])
     return ok_before and ok_after
 
 
 def _reading_edges(text: str, start: int, end: int) -> bool:
     """The same test on a katakana reading, where only particles can mark the edges."""
     before, after = text[start - 1] if start else "", text[end] if end < len(text) else ""
-    return (not before or before in _BEFORE or before in "タイ") and (not after or after in _AFTER or not before)
+    return (not before or before in _BEFORE or before in "タイ") and (
+        not after or after in _AFTER or not before or _followed(text[end:]))
 
 
 def _edit_budget(morae: int) -> int:
@@ -115,6 +125,15 @@ def _tail(r: str) -> str:
 
 def _surface(text: str) -> str:
     return jaconv.hira2kata(nfkc(text))
+
+
+_DEVOICE = str.maketrans(
+    "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴ", "カキクケコサシスセソタチツテトハヒフヘホハヒフヘホウ"
+)
+
+
+def _devoiced(r: str) -> str:
+    return r.translate(_DEVOICE)
 
 
 def _bigrams(text: str) -> set[str]:
@@ -144,18 +163,28 @@ class PhraseMatcher(Generic[K]):
         self._tails: dict[int, str] = {}
         surfaces: dict[str, list[int]] = defaultdict(list)
         readings_index: dict[str, list[int]] = defaultdict(list)
+        devoiced_index: dict[str, list[int]] = defaultdict(list)
         self._by_bigram: dict[str, list[int]] = defaultdict(list)
         seen: set[tuple[str, str, object]] = set()
         for key, phrase in phrases:
             surface = _surface(phrase)
-            variants = [x for x in ((readings or {}).get(phrase), indexed_reading(phrase)) if x] or [""]
+            curated = long_vowels((readings or {}).get(phrase) or "")
+            variants = [x for x in (curated, indexed_reading(phrase)) if x] or [""]
             for r in dict.fromkeys(variants):
                 if not surface or (surface, r, key) in seen:
                     continue
                 seen.add((surface, r, key))
                 self._index_one(key, phrase, surface, r, surfaces, readings_index)
+        for r, indexes in readings_index.items():
+            if len(r) >= MIN_DEVOICED:
+                devoiced_index[_devoiced(r)].extend(indexes)
+        for i, tail in self._tails.items():
+            if tail in readings_index:  # トーキ is 陶器, not キュートーキ clipped: the real word wins
+                self._tails[i] = ""
+        self._whole = readings_index
         self._surface_index = _automaton(surfaces)
         self._reading_index = _automaton(readings_index)
+        self._devoiced_index = _automaton(devoiced_index)
 
     def _index_one(
         self, key: K, phrase: str, surface: str, r: str,
@@ -180,6 +209,11 @@ class PhraseMatcher(Generic[K]):
         self._need[i] = max(1, need)
         for gram in _bigrams(r):
             self._by_bigram[gram].append(i)
+
+    def by_whole_reading(self, r: str) -> list[Match[K]]:
+        """Phrases read exactly ``r`` (a caller's word read another way), best first."""
+        return [Match(self._keys[i], self._forms[i], EXACT_READING, "reading", len(r))
+                for i in self._whole.get(r, ())]
 
     def __len__(self) -> int:
         return len(self._forms)
@@ -212,6 +246,10 @@ class PhraseMatcher(Generic[K]):
                     continue
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length)
+        if text_reading and self._devoiced_index is not None:
+            for _end, (length, indexes) in self._devoiced_index.iter(_devoiced(text_reading)):
+                for i in indexes:  # never above an exact match of the same phrase: it scores less
+                    offer(i, DEVOICED_READING, "fuzzy", length)
         if fuzzy and text_reading:
             self._fuzzy(text_reading, offer)
         return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import jaconv
 
+from ivr.language import user_dictionary
+
 _NOT_KATAKANA = re.compile(r"[^\u30a1-\u30faー]")
+READING_FORM = 3  # names the disk cache; bump when readings change form (3: long vowels as ー, per word)
 _BRACKETED = re.compile(r"[（(【\[〔［][^）)】\]〕］]*[）)】\]〕］]")
 
 
@@ -24,17 +27,19 @@ _BRACKETED = re.compile(r"[（(【\[〔［][^）)】\]〕］]*[）)】\]〕］]"
 def _g2p():  # noqa: ANN202 - the import is slow (dictionary load), so it is done once, lazily
     import pyopenjtalk
 
+    user_dictionary.ensure_installed()  # place-name and term readings (readings.csv) first
     return pyopenjtalk.g2p
 
 
 # Readings of the knowledge base's few thousand phrases, kept on disk between runs: g2p costs
-# ~0.5 ms a phrase, which made start-up seconds slower. Keyed by the g2p version.
+# ~0.5 ms a phrase, which made start-up seconds slower. Keyed by the g2p version and user dictionary.
 _known: dict[str, str] = {}
 _new = 0
 
 
 def _cache_file(cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"readings-pyopenjtalk-{version('pyopenjtalk-plus')}.json"
+    words = user_dictionary.ensure_installed() or "none"
+    return Path(cache_dir) / f"readings-{READING_FORM}-pyopenjtalk-{version('pyopenjtalk-plus')}-dict-{words}.json"
 
 
 def load_reading_cache(cache_dir: Path) -> None:
@@ -69,8 +74,38 @@ def reading(text: str) -> str:
     known = _known.get(text)
     if known is not None:
         return known
-    kana = _g2p()(text, kana=True)
-    return _NOT_KATAKANA.sub("", jaconv.hira2kata(kana))
+    words = _g2p()(text, kana=True, join=False)  # one reading per word: long vowels never span two
+    return "".join(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))) for w in words)
+
+
+def _vowel(ch: str) -> str:
+    roman = jaconv.kana2alphabet(jaconv.kata2hira(ch))
+    return roman[-1] if roman and roman[-1] in "aiueo" else ""
+
+
+# The vowel each katakana ends in (キ → i, ョ → o); ン, ッ and ー have none.
+_VOWEL_OF = {chr(c): _vowel(chr(c)) for c in range(0x30A1, 0x30F7)} | {"ャ": "a", "ュ": "u", "ョ": "o"}
+_LENGTHENS = {("o", "ウ"), ("u", "ウ"), ("e", "イ"), ("o", "オ"), ("a", "ア"), ("i", "イ"), ("u", "ウ"), ("e", "エ")}
+
+
+def long_vowels(kana: str) -> str:
+    """Write every long vowel as ー: g2p reads 冷蔵庫 レーゾーコ but れいぞうこ レイゾーコ, and
+    ASR output comes in both spellings, so readings are compared in one form."""
+    out: list[str] = []
+    vowel = ""
+    for ch in kana:
+        if out and (vowel, ch) in _LENGTHENS:
+            out.append("ー")
+            continue  # the vowel carries on: コウウ stays コーー only in theory
+        out.append(ch)
+        vowel = _VOWEL_OF.get(ch, "") if ch != "ー" else vowel
+    return "".join(out)
+
+
+def charwise_reading(text: str) -> str:
+    """``text`` with each kanji replaced by its reading alone (放丁 → ホーチョー), for words ASR
+    spelled with homophone kanji that g2p, reading the pair as one word, would read otherwise."""
+    return "".join(reading(ch) or ch if "\u4e00" <= ch <= "\u9fff" else ch for ch in text)
 
 
 def indexed_reading(text: str) -> str:
@@ -85,6 +120,17 @@ def indexed_reading(text: str) -> str:
         _known[key] = out
         _new += 1
     return out
+
+
+def _forget() -> None:
+    """Another user dictionary was installed: readings computed with the old one are stale."""
+    global _new
+    reading.cache_clear()
+    _known.clear()
+    _new = 0
+
+
+user_dictionary.on_change(_forget)
 
 
 def reading_of_name(name: str) -> str:

@@ -27,6 +27,7 @@ OVERSIZE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費�
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
+MIN_HEAD = 3
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 
 
@@ -40,11 +41,19 @@ def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
     return False
 
 
+def _head(name: str) -> str:
+    """スマホのバッテリー → バッテリー: a topic about a kind of thing owns other things of that kind
+    (電動工具のバッテリー). Heads shorter than MIN_HEAD (缶, 皿) name too many kinds to decide."""
+    head = name.rsplit("の", 1)[-1]
+    return head if len(head) >= MIN_HEAD and head != name else name
+
+
 class IntentRouter:
     def __init__(self, kb: KnowledgeBase, entities: EntityExtractor) -> None:
         self.kb = kb
         self.entities = entities
         self.topic_items = self._items_per_topic()
+        self.topic_heads = {t: {_head(n) for n in names} for t, names in self.topic_items.items()}
         self.category_topic = self._topic_per_category()
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
 
@@ -133,7 +142,7 @@ class IntentRouter:
         if item is None or intent not in family:
             return intent, confidence
         share = sum(probs.get(t, 0.0) for t in family)
-        owners = [t for t in family if t != ITEM_QUESTION and item.name in self.topic_items[t]]
+        owners = [t for t in family if t != ITEM_QUESTION and _head(item.name) in self.topic_heads[t]]
         by_category = self.category_topic.get(item.category)
         if not owners and by_category in family:
             owners = [by_category]
