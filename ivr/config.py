@@ -51,6 +51,25 @@ class Settings(BaseSettings):
     no_input_timeout_ms: int = Field(8000, description="Silence after the bot finishes before a no-input turn.")
     barge_in_ms: int = Field(300, description="Caller speech this long over the bot's audio stops playback.")
 
+    # --- the server (`ivr serve`) ------------------------------------------------------------
+    host: str = Field("0.0.0.0", description="Address `ivr serve` listens on for HTTP and websockets.")
+    port: int = Field(8000, description="HTTP port: Twilio webhooks, the media websocket, health.")
+    public_url: str = Field(
+        "", description="How Twilio reaches this server, e.g. https://ivr.example.jp ('' → the request's own URL)."
+    )
+    twilio_auth_token: str = Field(
+        "", description="Twilio auth token: every webhook's X-Twilio-Signature is checked with it ('' → all refused)."
+    )
+    twilio_mode: str = Field("stream", description="'stream' (Media Streams, our ASR) or 'gather' (Twilio's ASR).")
+    staff_number: str = Field("", description="Where Twilio transfers callers (<Dial>); '' → the staff queue.")
+    staff_queue: str = Field("gomi-staff", description="Twilio <Enqueue> / Asterisk queue name for staff.")
+    audiosocket_port: int = Field(0, description="Asterisk AudioSocket TCP port (0 = off; 9092 is usual).")
+    ami_host: str = Field("", description="Asterisk manager host ('' = no AMI: transfers go back to the dialplan).")
+    ami_port: int = Field(5038, description="Asterisk manager port.")
+    ami_user: str = Field("", description="AMI user (manager.conf).")
+    ami_secret: str = Field("", description="AMI secret (manager.conf).")
+    ami_staff_context: str = Field("gomi-staff", description="Dialplan context a transfer Redirects the caller to.")
+
     # --- speech synthesis --------------------------------------------------------------------
     tts_speed: float = Field(1.0, description="Speaking rate (1.0 normal); older callers may want 0.9.")
     voices_dir: Path | None = Field(

@@ -30,17 +30,54 @@ def sim(
     data: DataOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Read caller lines from stdin, print JSON turns.")] = False,
     script: Annotated[list[Path] | None, typer.Option("--script", help="Run YAML scenario file(s).")] = None,
-    more: Annotated[list[Path] | None, typer.Argument(help="More scenario files (with --script).")] = None,
+    audio: Annotated[list[Path] | None, typer.Option("--audio", help="WAV file(s), one caller turn each.")] = None,
+    save_audio: Annotated[Path | None, typer.Option("--save-audio", help="With --audio: write the bot's audio here.")]
+    = None,
+    caller: Annotated[str, typer.Option("--caller", help="The caller's number, as a carrier would give it.")] = "",
+    more: Annotated[list[Path] | None, typer.Argument(help="More files (with --script or --audio).")] = None,
 ) -> None:
     """A whole call in the console: type what the caller says; /dtmf 1, /silence, /hangup."""
-    if more and not script:
-        raise typer.BadParameter("scenario files go after --script")
+    if more and not (script or audio):
+        raise typer.BadParameter("files go after --script or --audio")
     simulator = _simulator(data, now)
     if script:
         raise typer.Exit(_run_scripts(simulator, [*script, *(more or [])]))
+    if audio:
+        raise typer.Exit(_run_audio(simulator, [*audio, *(more or [])], as_json, save_audio, caller))
     from simulator.console import run_console
 
     raise typer.Exit(run_console(simulator, as_json))
+
+
+def _run_audio(simulator, files: list[Path], as_json: bool, save_audio: Path | None, caller: str) -> int:  # noqa: ANN001
+    from ivr.speech.services import SpeechServices
+    from simulator.audio import run_audio_call, turn_json
+
+    for path in files:
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {path}")
+    speech = SpeechServices.load()
+    try:
+        records, transport = asyncio.run(run_audio_call(simulator, speech, files, caller, save_audio))
+    finally:
+        speech.close()
+    console = Console(soft_wrap=True)
+    for record in records:
+        turn = turn_json(record)
+        if as_json:
+            typer.echo(json.dumps(turn, ensure_ascii=False))
+            continue
+        if record.transcript:
+            console.print(f"caller: {record.transcript}", markup=False, highlight=False)
+        console.print(f"bot[{turn['action']}/{turn['intent']}]: {turn['reply']}", markup=False, highlight=False)
+        for event in turn["events"]:
+            console.print(f"  ({event['kind']}: {event})", markup=False, highlight=False)
+    for action in transport.actions:
+        if as_json:
+            typer.echo(json.dumps({"carrier": action}, ensure_ascii=False))
+        else:
+            console.print(f"[carrier] {action}", markup=False, highlight=False)
+    return 0
 
 
 def _run_scripts(simulator, paths: list[Path]) -> int:  # noqa: ANN001

@@ -35,3 +35,40 @@ def brain(tmp_path_factory):
     from ivr.dialogue.state import Brain
 
     return Brain.load(NARA_DATA, "", tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory):
+    """The real speech models (Whisper base from the pip packages, Silero VAD, pyopenjtalk),
+    loaded once per run and shared by every audio test. The Whisper model is assembled into
+    the user's cache (IVR_CACHE_DIR), as at a real start-up, so it is built once per machine."""
+    from ivr.config import Settings
+    from ivr.speech.services import SpeechServices
+
+    services = SpeechServices.load(Settings(voices_dir=tmp_path_factory.mktemp("voices")))
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def server_runtime(brain, speech):
+    """What `ivr serve` shares between calls, on the session's brain and speech models.
+
+    The clock is fixed inside office hours (a Wednesday 10:00) so transfers go to staff."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from escalation.staff import OfficeHoursStaffLine
+    from escalation.tickets import InMemoryTicketQueue
+    from ivr.config import Settings
+    from ivr.server.runtime import Runtime
+
+    tz = ZoneInfo(brain.kb.municipality.timezone)
+    return Runtime(
+        settings=Settings(twilio_auth_token="test-auth-token", public_url="https://ivr.example.test"),
+        brain=brain,
+        speech=speech,
+        tickets=InMemoryTicketQueue(),
+        staff=OfficeHoursStaffLine(brain.kb.municipality.business_hours),
+        clock=lambda: datetime(2016, 6, 1, 10, 0, tzinfo=tz),
+    )

@@ -86,6 +86,22 @@ class CallSession:
             self.state.ended = True
         return reply
 
+    async def system_error(self, reason: str) -> BotTurn:
+        """Something outside the dialogue (ASR, TTS, the carrier) failed mid-call: staff now, or
+        a ticket after hours. Never raises."""
+        reply = await self._escalate(reason, prompts.SYSTEM_ERROR, complete=False)
+        reply.events.append(Event("error", {"call_id": self.call_id, "reason": reason}))
+        self.state.transcript.append(f"bot: {reply.text}")
+        if reply.action in (Action.transfer, Action.end):
+            self.state.ended = True
+        return reply
+
+    def wants_number(self) -> bool:
+        """Whether the bot is asking for a phone number: keypad digits then come as one string
+        ending in #, not as single menu keys."""
+        pending = self.state.pending
+        return isinstance(pending, CallbackFlow.Step) and pending.name == "phone"
+
     # --- dispatch ---------------------------------------------------------------------
 
     async def _dispatch(self, turn: CallerTurn) -> BotTurn:

@@ -1,0 +1,31 @@
+"""``ivr serve``: load the models once, then serve every carrier from one process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from ivr.config import get_settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default IVR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default IVR_PORT).")] = None,
+) -> None:
+    """Run the hotline: Twilio webhooks and media websocket, Asterisk AudioSocket/AMI, health."""
+    import uvicorn
+
+    from ivr.server.app import create_app
+    from ivr.server.runtime import Runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    runtime = Runtime.load(settings)
+    typer.echo(f"ivr-gomi: {runtime.brain.kb.municipality.name} ready on http://{host or settings.host}:"
+               f"{port or settings.port} (twilio: {settings.twilio_mode})")
+    try:
+        uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port, log_level="info")
+    finally:
+        runtime.close()

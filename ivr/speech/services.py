@@ -1,0 +1,34 @@
+"""The speech models every call shares, loaded once per process.
+
+Whisper (~150 MB) and the voice cache are loaded once and shared; only the endpointer and VAD
+state are per call. ``SpeechServices.load`` is slow (a few seconds: the Whisper model, the
+voice cache), so servers do it at start-up, before the first call rings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.config import Settings, get_settings
+from ivr.speech.asr_pool import AsrPool
+from ivr.speech.endpoint import EndpointConfig
+from ivr.speech.tts import Synthesizer
+
+
+@dataclass
+class SpeechServices:
+    asr: AsrPool
+    tts: Synthesizer
+    endpoint: EndpointConfig
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> SpeechServices:
+        settings = settings or get_settings()
+        return cls(
+            asr=AsrPool.from_settings(settings),
+            tts=Synthesizer.from_settings(settings),
+            endpoint=EndpointConfig.from_settings(settings),
+        )
+
+    def close(self) -> None:
+        self.asr.close(wait=False)

@@ -1,0 +1,1 @@
+"""Carriers: Twilio (webhooks, Media Streams) and Asterisk (AudioSocket, AMI)."""

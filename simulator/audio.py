@@ -1,0 +1,110 @@
+"""``ivr sim --audio``: WAV files as caller turns, through the same audio path as a phone call.
+
+Each file is cut into 20 ms telephone frames (8 kHz, int16) and fed to a ``VoiceCall`` —
+endpointer, Silero VAD, Whisper, the dialogue, TTS — exactly as Twilio or AudioSocket would,
+only without waiting 20 ms between frames. Silence is appended after each turn so the
+endpointer hears the caller finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ivr.audio.codec import frames, read_wav, write_wav
+from ivr.speech.services import SpeechServices
+from ivr.speech.voice_call import TurnRecord, VoiceCall
+from simulator.runtime import Simulator
+
+TRAILING_SILENCE_MS = 1500  # > end-of-turn silence (700 ms) with margin: the turn must end in the file
+TURN_TIMEOUT_S = 60.0  # ASR + TTS of one turn take ~1–2 s here; a minute means something hung
+
+
+@dataclass
+class RecordingTransport:
+    """A carrier that keeps the bot's audio per prompt and notes transfers and hang-ups."""
+
+    call: VoiceCall | None = None
+    audio: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    _prompt: int = 0
+
+    async def send_audio(self, frame: np.ndarray) -> None:
+        self.audio.setdefault(self._prompt, []).append(frame)
+
+    async def prompt_done(self, prompt: int) -> None:
+        if self.call is not None:
+            self.call.heard(prompt)  # no network between us and the "caller": heard at once
+        self._prompt = prompt + 1
+
+    async def clear(self) -> None:
+        self.actions.append({"kind": "clear"})
+
+    async def transfer(self, data: dict[str, Any]) -> None:
+        self.actions.append({"kind": "transfer", **data})
+
+    async def hangup(self, reason: str) -> None:
+        self.actions.append({"kind": "hangup", "reason": reason})
+
+    def prompt_audio(self, prompt: int) -> np.ndarray:
+        return np.concatenate(self.audio.get(prompt, [np.zeros(0, np.int16)]))
+
+
+def turn_json(record: TurnRecord) -> dict[str, Any]:
+    out = record.reply.to_json(record.transcript)
+    out["transcript"] = out.pop("text")
+    if record.dropped:
+        out["dropped"] = record.dropped
+    out["asr_ms"] = round(record.asr_ms)
+    return out
+
+
+async def run_audio_call(
+    simulator: Simulator,
+    speech: SpeechServices,
+    files: list[Path],
+    caller_number: str = "",
+    save_audio: Path | None = None,
+) -> tuple[list[TurnRecord], RecordingTransport]:
+    """Play ``files`` as the caller's turns; returns every bot turn (greeting first)."""
+    transport = RecordingTransport()
+    call = VoiceCall(simulator.session(caller_number), speech, transport, pace=False)
+    transport.call = call
+    silence = np.zeros(TRAILING_SILENCE_MS * 8, np.int16)
+    await call.start()
+    await _settle(call)
+    for path in files:
+        if call.ended:
+            break
+        for frame in frames(np.concatenate([read_wav(path), silence])):
+            await call.audio(frame)
+        await _settle(call)
+    await _settle(call)
+    if not call.ended:
+        await call.hangup()
+    await call.close()
+    if save_audio is not None:
+        save_audio.mkdir(parents=True, exist_ok=True)
+        for record in call.records:
+            pcm = transport.prompt_audio(record.prompt)
+            if len(pcm):
+                write_wav(save_audio / f"bot-{record.prompt:02d}.wav", pcm)
+    return call.records, transport
+
+
+async def _settle(call: VoiceCall) -> None:
+    """Wait until the call has taken every turn and played every frame."""
+    deadline = time.monotonic() + TURN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if call.idle and call.player.idle:
+            await asyncio.sleep(0.02)  # the player may be handing over its last frames
+            if call.idle and call.player.idle:
+                return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the call did not answer within a minute")
+
