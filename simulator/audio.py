@@ -32,7 +32,7 @@ class RecordingTransport:
     call: VoiceCall | None = None
     audio: dict[int, list[np.ndarray]] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)
-    _prompt: int = 0
+    _prompt: int = 1  # prompts are numbered from 1 (the greeting)
 
     async def send_audio(self, frame: np.ndarray) -> None:
         self.audio.setdefault(self._prompt, []).append(frame)
