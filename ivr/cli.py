@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from ivr.knowledge.cli import data_app
+from ivr.server.cli import serve
+from ivr.speech.cli import transcribe
 from simulator.cli import ask, sim
+from voices.cli import say, voices_app
 
 app = typer.Typer(
     help="Japanese telephone voice bot for municipal garbage hotlines.",
@@ -13,8 +16,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(voices_app, name="voices")
+app.command()(serve)
 app.command()(sim)
 app.command()(ask)
+app.command()(say)
+app.command()(transcribe)
 
 
 @app.command()

@@ -20,8 +20,11 @@ class Brain:
 
     @classmethod
     def load(cls, data_dir: Path | str, embedding_model: str = "", cache_dir: Path | None = None) -> Brain:
+        from ivr.config import get_settings
         from ivr.language.embeddings import get_embedder
+        from ivr.language.user_dictionary import install
 
+        install(Path(data_dir), cache_dir or get_settings().cache_dir)  # this city's readings, before any g2p
         kb = load_knowledge(data_dir)
         return cls(kb, Understanding(kb, get_embedder(embedding_model), cache_dir))
 

@@ -81,7 +81,9 @@ class EntityExtractor:
         for area in kb.areas:
             towns.setdefault(area.town, []).append(area)
         self._towns = towns
-        self.areas = PhraseMatcher([(town, town) for town in towns])
+        # Callers say 町 both ways (三条町: さんじょうちょう, さんじょうまち), whatever the city says.
+        area_phrases = [(town, town) for town in towns] + [(t, t[:-1] + "まち") for t in towns if t.endswith("町")]
+        self.areas = PhraseMatcher(area_phrases, {town: rows[0].reading for town, rows in towns.items()})
         self.categories = PhraseMatcher(
             [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
         )

@@ -1,0 +1,36 @@
+"""``ivr transcribe``: what the bot hears in a WAV file, with the bundled (or configured) Whisper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ivr.config import get_settings
+
+
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(help="WAV file(s): any rate, PCM or μ-law; heard as 8 kHz.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+) -> None:
+    """Transcribe WAV files as a telephone caller's turns (8 kHz, the hotline's domain prompt)."""
+    from ivr.audio.codec import read_wav
+    from ivr.language.readings import reading
+    from ivr.speech.asr import Transcriber
+
+    for path in files:
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {path}")
+    transcriber = Transcriber.from_settings(get_settings())
+    for path in files:
+        result = transcriber.transcribe(read_wav(path))
+        if as_json:
+            typer.echo(json.dumps({"file": str(path), "text": result.text, "reading": reading(result.text),
+                                   "dropped": result.dropped, "prompt_leak": result.prompt_leak,
+                                   "audio_ms": result.audio_ms, "decode_ms": result.decode_ms},
+                                  ensure_ascii=False))
+        else:
+            note = f"  (dropped: {result.dropped})" if result.dropped else ""
+            typer.echo(f"{path}: {result.text}{note}")
