@@ -23,12 +23,13 @@ from pathlib import Path
 
 READINGS_FILE = "readings.csv"
 COLUMNS = ["surface", "reading", "accent", "kind", "note"]
-DICTIONARY_FORMAT = 1  # bump when the compiled entries change for the same CSV (costs, POS)
+DICTIONARY_FORMAT = 1  # bump when entries are compiled differently (costs and POS are hashed already)
 
 # MeCab word costs (lower is preferred). The bundled dictionary's nouns cost ~5000-8000.
 PLACE_COST = 2000  # a whole place name must win over any split of it into dictionary words
 NOUN_COST = 3000  # a term must beat the split that misreads it, but not swallow longer words
-SUFFIX_COST = 7000  # just under the bundled 町 (マチ, 7725): changes the reading, not the split
+SUFFIX_COST = 5000  # under the bundled 町 suffix (マチ, 7725) and 町 the noun before の (三棟町の…);
+# a 町 standing alone (町の中, その町) stays マチ
 
 # kind → the naist-jdic part of speech (the 4 POS columns) and accent-combination rule.
 KINDS: dict[str, tuple[str, str]] = {
@@ -99,8 +100,8 @@ def mecab_rows(readings: list[Reading]) -> list[list[str]]:
 
 
 def csv_hash(path: Path) -> str:
-    """Names the compiled dictionary: the CSV, the pyopenjtalk build and our entry format."""
-    key = f"{DICTIONARY_FORMAT}\n{version('pyopenjtalk-plus')}\n".encode() + path.read_bytes()
+    """Names the compiled dictionary: the CSV, the pyopenjtalk build and how entries are made."""
+    key = f"{DICTIONARY_FORMAT}\n{COSTS}\n{KINDS}\n{version('pyopenjtalk-plus')}\n".encode() + path.read_bytes()
     return hashlib.sha256(key).hexdigest()[:16]
 
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ivr.dialogue.turns import Action, BotTurn, CallerTurn
-from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Utterance
+from ivr.speech.asr_pool import AsrBusy
+from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, Utterance
 from ivr.speech.playback import CallTransport, Player
 from ivr.speech.vad import SileroVad, check_frame
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ivr.dialogue.session import CallSession
+    from ivr.speech.asr import AsrResult
     from ivr.speech.services import SpeechServices
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class VoiceCall:
         self._digits = _Pending()
         self._worker: asyncio.Task[None] | None = None
         self._busy = False
+        # ASR started at a pause, before the end-of-turn silence is over: (start_ms, end_ms) → result
+        self._guess: tuple[tuple[int, int], asyncio.Future[AsrResult]] | None = None
 
     @property
     def idle(self) -> bool:
@@ -104,6 +108,8 @@ class VoiceCall:
         for event in self.endpointer.push(frame, bot_speaking=self._speaking):
             if isinstance(event, BargeIn):
                 await self._barge_in()
+            elif isinstance(event, Pause):
+                self._speculate(event)
             elif isinstance(event, Utterance):
                 self._turns.put_nowait(event)
             elif isinstance(event, NoInput):
@@ -177,7 +183,7 @@ class VoiceCall:
         if isinstance(turn, Utterance):
             record.speech_end = time.monotonic() - (self._ms - turn.end_ms) / 1000
             started = time.perf_counter()
-            result = await self.speech.asr.transcribe(turn.pcm)
+            result = await self._transcribe(turn)
             record.asr_ms = (time.perf_counter() - started) * 1000
             record.transcript, record.dropped = result.text, result.dropped or ""
             if not result.text:  # noise, a cough, a hallucination: not a turn; keep listening
@@ -190,6 +196,35 @@ class VoiceCall:
         reply = await self.session.handle(caller)
         await self._speak(reply, record)
 
+    def _speculate(self, pause: Pause) -> None:
+        """Start ASR on a pause: if the caller stays silent the text is ready sooner by the rest
+        of the end-of-turn silence (~500 ms). Only with the pool idle: under load a wasted guess
+        would delay other callers' real turns."""
+        self._drop_guess()
+        if self.speech.asr.waiting or not self._turns.empty() or self._busy:
+            return
+        try:
+            future = asyncio.wrap_future(self.speech.asr.submit(pause.pcm))
+        except AsrBusy:
+            return
+        except Exception:  # a guess is optional; the real turn will meet (and escalate) the fault
+            log.warning("call %s: speculative ASR refused", self.session.call_id, exc_info=True)
+            return
+        self._guess = ((pause.start_ms, pause.end_ms), future)
+
+    def _drop_guess(self) -> None:
+        if self._guess is not None:
+            self._guess[1].cancel()  # a queued job is dropped; a running one finishes unused
+            self._guess = None
+
+    async def _transcribe(self, utterance: Utterance) -> AsrResult:
+        guess, self._guess = self._guess, None
+        if guess is not None and guess[0] == (utterance.start_ms, utterance.end_ms):
+            return await guess[1]  # the caller did stop at the pause: same audio, same text
+        if guess is not None:
+            guess[1].cancel()
+        return await self.speech.asr.transcribe(utterance.pcm)
+
     async def _speak(self, reply: BotTurn, record: TurnRecord) -> None:
         self._prompt += 1
         prompt = self._prompt
@@ -201,11 +236,12 @@ class VoiceCall:
         seconds = 0.0
         if reply.text:
             self._speaking = True
-            async for pcm in self.speech.tts.stream(reply.text):
-                if prompt != self._prompt or not self._speaking:
-                    break  # the caller barged in: say no more of it
-                seconds += len(pcm) / 8000
-                self.player.play(prompt, pcm)
+            async with contextlib.aclosing(self.speech.tts.stream(reply.text)) as sentences:
+                async for pcm in sentences:
+                    if prompt != self._prompt or not self._speaking:
+                        break  # the caller barged in: say no more of it (aclosing stops the synthesis)
+                    seconds += len(pcm) / 8000
+                    self.player.play(prompt, pcm)
             self.player.end_prompt(prompt)
         else:
             heard.set()

