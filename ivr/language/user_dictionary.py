@@ -159,9 +159,10 @@ def install(data_dir: Path, cache_dir: Path) -> str:
     Idempotent: the same CSV installs once per process. Call it before building models when
     the knowledge base is not the configured one (``ivr sim --data``).
     """
-    global _installed
+    global _installed, installed_from
     import pyopenjtalk
 
+    installed_from = (Path(data_dir), Path(cache_dir))
     csv_path = Path(data_dir) / READINGS_FILE
     with _lock:
         digest = csv_hash(csv_path) if csv_path.exists() else ""
@@ -178,6 +179,9 @@ def install(data_dir: Path, cache_dir: Path) -> str:
         for callback in _listeners:
             callback()
     return digest
+
+
+installed_from: tuple[Path, Path] | None = None  # (data_dir, cache_dir) last installed: for worker processes
 
 
 def ensure_installed() -> str:

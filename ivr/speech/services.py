@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ivr.config import Settings, get_settings
 from ivr.speech.asr_pool import AsrPool
 from ivr.speech.endpoint import EndpointConfig
-from ivr.speech.tts import Synthesizer
+from ivr.speech.tts import Synthesizer, render_unit, synthesis_executor
 
 
 @dataclass
@@ -24,6 +24,7 @@ class SpeechServices:
     @classmethod
     def load(cls, settings: Settings | None = None) -> SpeechServices:
         settings = settings or get_settings()
+        synthesis_executor().submit(render_unit, "あ", 1.0).result()  # start the TTS process now, not mid-call
         return cls(
             asr=AsrPool.from_settings(settings),
             tts=Synthesizer.from_settings(settings),

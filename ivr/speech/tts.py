@@ -6,18 +6,21 @@ units are added here, at a controlled length). A reply is synthesised unit by un
 ``sentences``) so the first one can play while the rest are made: ~27 ms + ~6.5 ms of CPU
 per character, which at ≤ 18 characters a unit keeps the first audio near 150 ms.
 
-Threads: pyopenjtalk-plus serialises its engines itself (a lock per OpenJTalk instance, an
-exclusive HTS engine) and holds the GIL while synthesising; two threads measured as slow as
-two calls in a row. So synthesis runs on one shared worker thread, off the event loop.
+Processes: pyopenjtalk-plus serialises its engines itself and holds the GIL while it
+synthesises (two threads ran as slow as two calls in a row). On a worker thread it stalled the
+event loop up to ~50 ms — longer than a 20 ms frame slot, so live calls' audio would stutter.
+Live calls (``stream``) therefore synthesise in one shared worker *process*; ``synthesize`` and
+``render`` (prompts built offline, tests) run in the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -40,19 +43,50 @@ EDGE_MS = 30  # silence kept at each end of a unit so trimming does not clip the
 SENTENCE_PAUSE_MS = 300  # after 。！？: about what the engine itself leaves between sentences
 CLAUSE_PAUSE_MS = 150  # after a unit cut at 、: a comma pause, so the cut is not heard
 LRU_UNITS = 512  # uncached units kept (area/item answers recur across calls): ≤ ~25 MB at 8 kHz
-SYNTH_THREADS = 1  # pyopenjtalk holds the GIL and serialises itself: more threads add nothing
+SYNTH_PROCESSES = 1  # one core's worth: the other core is Whisper's; more would only contend
 
-_executor: ThreadPoolExecutor | None = None
+_executor: ProcessPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
-def synthesis_executor() -> ThreadPoolExecutor:
-    """The worker shared by every call, so calls interleave unit by unit instead of piling up."""
+def _start_worker(dictionary: tuple[str, str] | None) -> None:
+    """In the synthesis process: the parent's reading dictionary, and the engine warmed up."""
+    from pathlib import Path
+
+    if dictionary is not None:
+        user_dictionary.install(Path(dictionary[0]), Path(dictionary[1]))
+    render_unit("あ", 1.0)
+
+
+def synthesis_executor() -> ProcessPoolExecutor:
+    """The worker process shared by every call, so calls interleave unit by unit instead of piling
+    up. Spawned (not forked): the parent runs threads (ASR, onnxruntime) that fork would break."""
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=SYNTH_THREADS, thread_name_prefix="tts")
+            user_dictionary.ensure_installed()
+            where = user_dictionary.installed_from
+            _executor = ProcessPoolExecutor(
+                max_workers=SYNTH_PROCESSES,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=((str(where[0]), str(where[1])) if where else None,),
+            )
         return _executor
+
+
+def render_unit(unit: str, speed: float) -> np.ndarray:
+    """Synthesise one unit to 8 kHz int16 (CPU-bound: ~7 ms a character); picklable for the worker."""
+    import pyopenjtalk
+
+    if not spoken_length(unit):
+        return silence(0)
+    user_dictionary.ensure_installed()
+    wave, rate = pyopenjtalk.tts(unit, speed=speed)
+    if not len(wave):
+        return silence(0)
+    pcm = codec.to_int16(codec.resample(wave.astype(np.float32) * OUTPUT_GAIN, rate, SAMPLE_RATE))
+    return trim(pcm)
 
 
 def voice_key(speed: float) -> str:
@@ -125,31 +159,32 @@ class Synthesizer:
             return hit
 
     def render(self, unit: str) -> np.ndarray:
-        """Synthesise one unit, bypassing the caches (CPU-bound: ~7 ms a character)."""
-        import pyopenjtalk
-
-        if not spoken_length(unit):
-            return silence(0)
-        user_dictionary.ensure_installed()
-        wave, rate = pyopenjtalk.tts(unit, speed=self.speed)
-        self.rendered += 1
-        if not len(wave):
-            return silence(0)
-        pcm = codec.to_int16(codec.resample(wave.astype(np.float32) * OUTPUT_GAIN, rate, SAMPLE_RATE))
-        return trim(pcm)
+        """Synthesise one unit in this thread, bypassing the caches."""
+        if spoken_length(unit):
+            self.rendered += 1
+        return render_unit(unit, self.speed)
 
     def sentence_audio(self, sentence: str) -> np.ndarray:
         """One unit's audio: the caches first, else synthesised and kept for the rest of the run."""
         hit = self.cached(sentence)
         if hit is not None:
             return hit
-        pcm = self.render(sentence)
+        return self._remember(sentence, self.render(sentence))
+
+    def _remember(self, sentence: str, pcm: np.ndarray) -> np.ndarray:
         with self._lock:
             self._recent[sentence] = pcm
             self._recent.move_to_end(sentence)
             while len(self._recent) > LRU_UNITS:
                 self._recent.popitem(last=False)
         return pcm
+
+    async def _render_elsewhere(self, unit: str) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        pcm = await loop.run_in_executor(synthesis_executor(), render_unit, unit, self.speed)
+        if spoken_length(unit):
+            self.rendered += 1
+        return self._remember(unit, pcm)
 
     # --- whole replies -----------------------------------------------------------------------
 
@@ -182,7 +217,7 @@ class Synthesizer:
                 done: asyncio.Future[np.ndarray] = loop.create_future()
                 done.set_result(hit)
                 return done
-            return loop.run_in_executor(synthesis_executor(), self.sentence_audio, units[i])
+            return asyncio.ensure_future(self._render_elsewhere(units[i]))
 
         upcoming = start(0) if units else None
         try:
