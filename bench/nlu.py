@@ -84,11 +84,19 @@ def main() -> int:
     ap.add_argument("--split", choices=["dev", "heldout", "all"], default="all")
     ap.add_argument("--calibrate", action="store_true", help="fit the temperature on the dev split and use it")
     ap.add_argument("--errors", action="store_true", help="list the misclassified utterances")
+    ap.add_argument("--without-dev", action="store_true",
+                    help="train without phrasings.csv, so the dev split is unseen: for tuning decisions on dev")
     args = ap.parse_args()
 
     settings = get_settings()
     started = time.perf_counter()
     brain = Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir)
+    if args.without_dev:
+        from ivr.language.embeddings import get_embedder
+        from ivr.language.understand import Understanding
+
+        brain.kb.phrasings = []
+        brain = Brain(brain.kb, Understanding(brain.kb, get_embedder(settings.embedding_model), settings.cache_dir))
     print(f"models loaded in {time.perf_counter() - started:.1f} s "
           f"({len(brain.kb.items)} items, {len(brain.kb.areas)} areas, {len(brain.kb.topics)} topics)")
     rows = load(args.data)
@@ -126,6 +134,7 @@ def main() -> int:
         n = len(subset)
         acc = sum(sum(v) for v in per_intent.values()) / n
         note = " (also training data: phrasings.csv)" if split == "dev" else " (never trained or tuned on)"
+        note = " (not trained on: --without-dev)" if split == "dev" and args.without_dev else note
         print(f"\n== {split}: {n} utterances{note}")
         print(f"intent accuracy: {acc:.3f}")
         if item_hits:
