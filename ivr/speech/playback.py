@@ -135,6 +135,8 @@ class Player:
                 if item.prompt < self._dropped_below:
                     break  # cut off mid-sentence
                 await self._wait_for_slot()
+                if item.prompt < self._dropped_below:
+                    break  # cut while this frame waited for its slot
                 self.stats.first_audio.setdefault(item.prompt, self._clock())
                 await self.transport.send_audio(frame)
 
@@ -151,5 +153,7 @@ class Player:
             wait = self._next_slot - now
             if wait > 0:
                 await self._sleep(wait)
+            if self._next_slot is None:  # cut (barge-in) while waiting: the next audio starts a new clock
+                self._next_slot = self._clock()
             self.stats.record(max(0.0, (self._clock() - self._next_slot) * 1000))
         self._next_slot += FRAME_SECONDS

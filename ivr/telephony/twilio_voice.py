@@ -1,0 +1,255 @@
+"""Twilio's webhooks: answer a call, run gather mode, and say what follows a media stream.
+
+Two ways to run a call (IVR_TWILIO_MODE):
+
+- ``stream``: ``<Connect action="/twilio/after-stream"><Stream>`` to our websocket; our ASR, TTS,
+  barge-in and pacing (``twilio_stream``). When the stream ends Twilio asks the action URL, which
+  answers with staff (``<Dial>``/``<Enqueue>``) or ``<Hangup/>``, as the call decided.
+- ``gather``: Twilio's own ASR (``<Gather input="speech dtmf">``) with hints from the knowledge
+  base, our dialogue and our voice (``<Play>`` of clips this server synthesises), ``<Say>`` when
+  synthesis fails. A fallback for sites whose network cannot carry a media websocket.
+
+Every webhook is checked against Twilio's signature first (``twilio_auth``). TwiML is built with
+the official library's ``VoiceResponse``, never by string.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from twilio.twiml import TwiML
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.dialogue.turns import Action, BotTurn, CallerTurn
+from ivr.telephony.audio_store import AudioStore, ulaw_wav
+from ivr.telephony.twilio_auth import STREAM_TOKEN_PARAM, StreamTokens, public_base, signed_form, stream_url
+from ivr.telephony.twilio_stream import MediaStream, StreamOutcomes, StreamStats
+
+if TYPE_CHECKING:
+    from ivr.dialogue.session import CallSession
+    from ivr.knowledge.base import KnowledgeBase
+    from ivr.server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/twilio"
+MEDIA_PATH = f"{PREFIX}/media"
+GATHER_PATH = f"{PREFIX}/gather"
+AFTER_STREAM_PATH = f"{PREFIX}/after-stream"
+AUDIO_PATH = f"{PREFIX}/audio"
+LANGUAGE = "ja-JP"
+HINTS_MAX = 500  # Twilio's limit on hint entries (error 13330)
+HINT_MAX_CHARS = 100  # Twilio's limit per entry
+HINTS_MAX_CHARS = 6000  # whole attribute: keeps every gather response small; categories and towns fit first
+SYNTH_TIMEOUT_S = 8.0  # Twilio waits 15 s for TwiML; past this a reply is spoken by <Say> instead
+SESSION_IDLE_S = 1800.0  # a gather session unused this long is dropped even without a status callback
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+def speech_hints(kb: KnowledgeBase) -> str:
+    """Words Twilio's recogniser should expect, most useful first: category names, then town
+    names (proper nouns a general recogniser gets wrong), then item names, up to Twilio's limits."""
+    phrases = [c.name for c in kb.categories] + [a.town for a in kb.areas] + [i.name for i in kb.items]
+    hints: list[str] = []
+    seen: set[str] = set()
+    size = 0
+    for phrase in phrases:
+        phrase = phrase.replace(",", " ").replace("、", " ").strip()[:HINT_MAX_CHARS]
+        if not phrase or phrase in seen:
+            continue
+        if len(hints) >= HINTS_MAX or size + len(phrase) + 1 > HINTS_MAX_CHARS:
+            break
+        seen.add(phrase)
+        hints.append(phrase)
+        size += len(phrase) + 1
+    return ",".join(hints)
+
+
+class GatherSessions:
+    """Gather-mode dialogue state by CallSid, between webhooks (Twilio holds the call, we the talk)."""
+
+    def __init__(self, idle_s: float = SESSION_IDLE_S) -> None:
+        self.idle_s = idle_s
+        self._sessions: dict[str, tuple[CallSession, float]] = {}
+
+    def get(self, call_sid: str) -> CallSession | None:
+        now = time.monotonic()
+        for sid in [sid for sid, (_, used) in self._sessions.items() if now - used > self.idle_s]:
+            del self._sessions[sid]
+        hit = self._sessions.get(call_sid)
+        if hit is None:
+            return None
+        self._sessions[call_sid] = (hit[0], now)
+        return hit[0]
+
+    def put(self, call_sid: str, session: CallSession) -> None:
+        self._sessions[call_sid] = (session, time.monotonic())
+
+    def pop(self, call_sid: str) -> CallSession | None:
+        hit = self._sessions.pop(call_sid, None)
+        return hit[0] if hit is not None else None
+
+    def __contains__(self, call_sid: object) -> bool:
+        return call_sid in self._sessions
+
+
+@dataclass
+class TwilioState:
+    """What the Twilio routes keep between requests, in memory (one process serves the line)."""
+
+    tokens: StreamTokens = field(default_factory=StreamTokens)
+    outcomes: StreamOutcomes = field(default_factory=StreamOutcomes)
+    sessions: GatherSessions = field(default_factory=GatherSessions)
+    audio: AudioStore = field(default_factory=AudioStore)
+    stats: StreamStats = field(default_factory=StreamStats)
+    hints: str | None = None
+
+
+def twiml(response: TwiML) -> Response:
+    return Response(content=str(response), media_type="application/xml")
+
+
+def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRouter:
+    """Routes for Twilio; ``state`` is made here unless a test wants to look into it."""
+    state = state or TwilioState()
+    router = APIRouter(tags=["twilio"])
+
+    def staff(response: VoiceResponse) -> None:
+        settings = runtime.settings
+        if settings.staff_number:
+            response.dial(settings.staff_number)
+        else:
+            response.enqueue(settings.staff_queue)
+
+    async def clip(text: str) -> str | None:
+        """Id of our TTS audio of ``text`` in the store; None when synthesis failed."""
+        try:
+            async with asyncio.timeout(SYNTH_TIMEOUT_S):
+                chunks = [pcm async for pcm in runtime.speech.tts.stream(text)]
+            pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            if not pcm.size:
+                raise ValueError("no audio")
+            return state.audio.put(await asyncio.to_thread(ulaw_wav, pcm))
+        except Exception as e:
+            log.warning("synthesis failed (%r); Twilio will <Say> the reply instead", e)
+            return None
+
+    async def speak(parent: VoiceResponse | Gather, text: str) -> None:
+        if not text:
+            return
+        clip_id = await clip(text)
+        if clip_id is None:
+            parent.say(text, language=LANGUAGE)
+        else:
+            parent.play(f"{public_base(runtime.settings)}{AUDIO_PATH}/{clip_id}.wav")
+
+    def hints() -> str:
+        if state.hints is None:
+            state.hints = speech_hints(runtime.brain.kb)
+        return state.hints
+
+    async def gather_reply(call_sid: str, session: CallSession, reply: BotTurn) -> Response:
+        response = VoiceResponse()
+        if reply.action is Action.transfer:
+            state.sessions.pop(call_sid)
+            await speak(response, reply.text)
+            staff(response)
+        elif reply.action is Action.end or session.state.ended:
+            state.sessions.pop(call_sid)
+            await speak(response, reply.text)
+            response.hangup()
+        else:
+            number = session.wants_number()  # a phone number: digits until #, not one menu key
+            gather = response.gather(
+                input="speech dtmf", action=GATHER_PATH, method="POST", language=LANGUAGE, hints=hints(),
+                speech_timeout="auto", timeout=math.ceil(runtime.settings.no_input_timeout_ms / 1000),
+                num_digits=None if number else 1, finish_on_key="#",
+            )
+            await speak(gather, reply.text)
+            response.redirect(GATHER_PATH, method="POST")  # no input: Twilio falls through to here
+        return twiml(response)
+
+    @router.post(f"{PREFIX}/voice")
+    async def voice(request: Request) -> Response:
+        """A call rings: stream it to our websocket, or start a gather dialogue."""
+        form = await signed_form(request, runtime.settings)
+        call_sid = form.get("CallSid", "")
+        if not call_sid:
+            raise HTTPException(status_code=400, detail="CallSid missing")
+        if runtime.settings.twilio_mode == "gather":
+            session = runtime.session(call_sid, form.get("From", ""))
+            state.sessions.put(call_sid, session)
+            return await gather_reply(call_sid, session, await session.start())
+        if runtime.settings.twilio_mode != "stream":
+            log.error("unknown IVR_TWILIO_MODE %r; streaming", runtime.settings.twilio_mode)
+        response = VoiceResponse()
+        connect = response.connect(action=AFTER_STREAM_PATH, method="POST")
+        stream = connect.stream(url=stream_url(request, runtime.settings, MEDIA_PATH))
+        stream.parameter(name=STREAM_TOKEN_PARAM, value=state.tokens.issue(call_sid))
+        stream.parameter(name="from", value=form.get("From", ""))
+        return twiml(response)
+
+    @router.post(GATHER_PATH)
+    async def gathered(request: Request) -> Response:
+        """What Twilio heard (SpeechResult) or the keys pressed (Digits); nothing on a timeout."""
+        form = await signed_form(request, runtime.settings)
+        call_sid = form.get("CallSid", "")
+        if not call_sid:
+            raise HTTPException(status_code=400, detail="CallSid missing")
+        session = state.sessions.get(call_sid)
+        if session is None:  # restarted or expired: the caller's words still deserve an answer
+            log.warning("gather for unknown call %s: starting a fresh session", call_sid)
+            session = runtime.session(call_sid, form.get("From", ""))
+            state.sessions.put(call_sid, session)
+        speech, digits = form.get("SpeechResult", "").strip(), form.get("Digits", "").strip()
+        turn = CallerTurn.speech(speech) if speech else CallerTurn.dtmf(digits) if digits else CallerTurn.silence()
+        return await gather_reply(call_sid, session, await session.handle(turn))
+
+    @router.post(AFTER_STREAM_PATH)
+    async def after_stream(request: Request) -> Response:
+        """The media stream ended (<Connect action>): staff, or hang up if the bot said goodbye."""
+        form = await signed_form(request, runtime.settings)
+        call_sid = form.get("CallSid", "")
+        outcome = state.outcomes.pop(call_sid)
+        response = VoiceResponse()
+        if outcome is not None and outcome.action == "hangup":
+            response.hangup()
+        else:
+            if outcome is None:
+                log.warning("call %s: stream ended without a decision; to staff", call_sid)
+            staff(response)
+        return twiml(response)
+
+    @router.post(f"{PREFIX}/status")
+    async def call_status(request: Request) -> Response:
+        """Status callback (set on the number): a finished call's state is dropped."""
+        form = await signed_form(request, runtime.settings)
+        call_sid = form.get("CallSid", "")
+        if form.get("CallStatus", "") in FINAL_STATUSES:
+            session = state.sessions.pop(call_sid)
+            if session is not None and not session.state.ended:
+                await session.handle(CallerTurn.hangup())  # keeps a ticket being taken
+            state.outcomes.pop(call_sid)
+            state.tokens.forget(call_sid)
+        return Response(status_code=204)
+
+    @router.get(AUDIO_PATH + "/{clip_id}.wav")
+    async def audio(clip_id: str) -> Response:
+        """A reply clip for <Play>; the random id is the key (Twilio fetches it unauthenticated)."""
+        wav = state.audio.get(clip_id)
+        if wav is None:
+            raise HTTPException(status_code=404)
+        return Response(content=wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+    @router.websocket(MEDIA_PATH)
+    async def media(websocket: WebSocket) -> None:
+        await MediaStream(websocket, runtime, state.tokens, state.outcomes, state.stats).run()
+
+    return router
