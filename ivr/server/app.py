@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from ivr.server.runtime import Runtime
+from ivr.telephony.twilio_voice import twilio_router
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,23 @@ def create_app(runtime: Runtime) -> FastAPI:
         return {"status": "ok", "city": kb.municipality.name, "calls": len(runtime.calls),
                 "twilio_mode": runtime.settings.twilio_mode}
 
+    app.include_router(twilio_router(runtime))
     return app
 
 
 def _carriers_to_start(runtime: Runtime) -> list[contextlib.AbstractAsyncContextManager[object]]:
-    return []
+    """Asterisk: the AMI link (IVR_AMI_HOST) first, so it is still up while AudioSocket calls are
+    handed to staff at shutdown; then the AudioSocket server (IVR_AUDIOSOCKET_PORT)."""
+    from ivr.telephony.ami import AmiBridge
+    from ivr.telephony.audiosocket_server import AudioSocketServer
+
+    settings = runtime.settings
+    starters: list[contextlib.AbstractAsyncContextManager[object]] = []
+    ami: AmiBridge | None = None
+    if settings.ami_host:
+        shared = getattr(runtime.staff, "ami", None)  # the Asterisk staff line asks the queue over the same link
+        ami = shared if isinstance(shared, AmiBridge) else AmiBridge.from_settings(settings)
+        starters.append(ami.running())
+    if settings.audiosocket_port:
+        starters.append(AudioSocketServer(runtime, ami).running())
+    return starters

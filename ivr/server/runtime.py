@@ -38,12 +38,18 @@ class Runtime:
         settings = settings or get_settings()
         brain = Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir)
         tz = ZoneInfo(brain.kb.municipality.timezone)
+        hours = brain.kb.municipality.business_hours
+        staff: StaffLine = OfficeHoursStaffLine(hours)
+        if settings.ami_host:  # Asterisk: office hours AND someone logged into the staff queue
+            from escalation.asterisk_staff import AsteriskStaffLine
+
+            staff = AsteriskStaffLine.from_settings(settings, hours)
         return cls(
             settings=settings,
             brain=brain,
             speech=speech or SpeechServices.load(settings),
             tickets=InMemoryTicketQueue(),
-            staff=OfficeHoursStaffLine(brain.kb.municipality.business_hours),
+            staff=staff,
             clock=lambda: datetime.now(tz),
         )
 

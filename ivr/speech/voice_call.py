@@ -246,8 +246,9 @@ class VoiceCall:
         else:
             heard.set()
         if reply.action in (Action.transfer, Action.end):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(heard.wait(), seconds + HEARD_GRACE_S)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: 3.11's wait_for can swallow a cancel
+                async with asyncio.timeout(seconds + HEARD_GRACE_S):
+                    await heard.wait()
             await self._finish(reply)
 
     async def _finish(self, reply: BotTurn) -> None:
