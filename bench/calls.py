@@ -6,7 +6,9 @@ Starts `ivr serve` in a subprocess (Twilio stream mode, a bench auth token), the
 at once. Each call is placed like Twilio does (signed POST /twilio/voice, then the signed
 websocket with the one-time token), listens to the greeting (echoing marks), then asks
 ``--turns`` questions from the telephone test set in real time (20 ms μ-law frames), with a
-pause of 1–3 s between hearing an answer and asking again; call starts are spread over 3 s.
+pause of 1–3 s between hearing an answer and asking again. Calls start at random within the
+greeting's length (~25 s), so their turns fall independently, as real callers' do; all N calls
+are then on the line together.
 Prints end of caller speech → first bot audio p50/p95, outbound frames late by more than
 40 ms against their 20 ms slots (and the worst), and the server's CPU use (with its TTS worker).
 """
@@ -21,6 +23,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -44,6 +47,7 @@ TOKEN = "bench-auth-token"
 LATE_MS = 40.0
 TRAIL_MS = 300  # the test set's trailing silence inside each sample: speech ends this long before its end
 SILENCE_AFTER_MS = 1500  # the caller then stays quiet while the bot answers
+START_SPREAD_S = 25.0  # about the greeting's length: call phases independent, not all asking at once
 
 
 @dataclass
@@ -133,7 +137,7 @@ class Caller:
 
 
 async def one_call(i: int, base: str, samples: list, turns: int, result: CallResult) -> None:
-    await asyncio.sleep(random.uniform(0, 3))
+    await asyncio.sleep(random.uniform(0, START_SPREAD_S))
     sid = f"CA{i:032d}"
     url, token = await asyncio.to_thread(_post_voice, base, sid)
     ws_url = url.replace("wss://", "ws://")
@@ -161,11 +165,12 @@ async def one_call(i: int, base: str, samples: list, turns: int, result: CallRes
         await ws.send(json.dumps({"event": "stop", "streamSid": stream_sid, "stop": {"callSid": sid}}))
 
 
-def _start_server(port: int) -> subprocess.Popen:
+def _start_server(port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "IVR_TWILIO_MODE": "stream"}
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ivr"), "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=log.open("wb"))  # a file: an unread pipe would fill and stall the server
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -173,7 +178,7 @@ def _start_server(port: int) -> subprocess.Popen:
                 return server
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode() if server.stderr else "server died") from None
+                raise RuntimeError(log.read_text(errors="replace")[-2000:]) from None
             time.sleep(0.5)
     server.kill()
     raise RuntimeError("server did not start in 3 minutes")
@@ -183,7 +188,8 @@ async def run(args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{args.port}"
     samples = [s for s in build() if s.snr_db == 20.0]
     results = [CallResult() for _ in range(args.calls)]
-    server = _start_server(args.port)
+    log = Path(tempfile.gettempdir()) / "bench-calls-server.log"
+    server = _start_server(args.port, log)
     try:
         cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
         outcome = await asyncio.gather(*(one_call(i, base, samples, args.turns, r) for i, r in enumerate(results)),
@@ -207,6 +213,7 @@ async def run(args: argparse.Namespace) -> None:
     frames_ = sum(r.frames for r in results)
     print(f"  outbound frames: {frames_}, later than {LATE_MS:.0f} ms behind their slot: "
           f"{sum(r.late for r in results)}, worst {max(r.worst_late_ms for r in results):.1f} ms")
+    print(f"  server log: {log}")
     print(f"  server CPU (with the TTS worker): {cpu * 100:.0f}% of one core ({cpu * 50:.0f}% of this 2-core machine)")
 
 

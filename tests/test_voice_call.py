@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 from ivr.audio.codec import frames, ulaw_decode, ulaw_encode
 from ivr.language.readings import reading
 from ivr.speech.asr_pool import AsrPool
-from ivr.speech.playback import LATE_FRAME_MS, Player
+from ivr.speech.playback import LATE_FRAME_MS, PLAYOUT_LEAD_MS, Player
 from ivr.speech.services import SpeechServices
 from ivr.speech.voice_call import VoiceCall
 from simulator.audio import RecordingTransport
@@ -80,18 +80,21 @@ async def test_player_paces_frames_on_a_20ms_clock_and_cut_drops_the_rest():
     transport.send_audio = send  # type: ignore[method-assign]
     player = Player(transport, pace=True, clock=clock, sleep=clock.sleep)
     player.start()
-    player.play(1, np.ones(160 * 10, np.int16))
+    player.play(1, np.ones(160 * 30, np.int16))
     player.end_prompt(1)
-    for _ in range(50):
+    for _ in range(100):
         await asyncio.sleep(0)
-    gaps = np.diff(sent)
-    assert len(sent) == 10 and np.allclose(gaps, 0.02)
+    lead = int(PLAYOUT_LEAD_MS / 20)
+    assert len(sent) == 30
+    assert np.allclose(sent[: lead + 1], sent[0])  # the carrier gets a lead at once …
+    assert np.allclose(np.diff(sent[lead:]), 0.02)  # … then one frame per 20 ms slot
     assert player.stats.late_frames == 0 and player.stats.max_late_ms < LATE_FRAME_MS
+    sent.clear()
     player.play(2, np.ones(160 * 10, np.int16))
     await player.cut(below=3)  # barge-in before the player took it
     for _ in range(20):
         await asyncio.sleep(0)
-    assert len(sent) == 10 and {"kind": "clear"} in transport.actions
+    assert len(sent) == 0 and {"kind": "clear"} in transport.actions
     await player.stop()
 
 

@@ -38,6 +38,7 @@ class Runtime:
         settings = settings or get_settings()
         brain = Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir)
         tz = ZoneInfo(brain.kb.municipality.timezone)
+        brain.nlu.parse("あの、冷蔵庫は何ごみですか", datetime.now(tz).date())  # lazy parts load now, not mid-call
         hours = brain.kb.municipality.business_hours
         staff: StaffLine = OfficeHoursStaffLine(hours)
         if settings.ami_host:  # Asterisk: office hours AND someone logged into the staff queue

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = FRAME_MS / 1000
 LATE_FRAME_MS = 40.0  # a frame this far behind its slot is an audible gap (the issue's limit)
 REANCHOR_MS = 200.0  # after a stall this long, restart the clock instead of bursting to catch up
+# Each prompt's first frames go out at once, so the carrier holds this much ahead of its playout:
+# a stall of the server (a CPU burst from ASR on 2 cores) up to this long is not heard. Twilio's
+# `clear` and AudioSocket's short socket buffer keep barge-in as quick as before.
+PLAYOUT_LEAD_MS = 200.0
 
 
 class CallTransport(Protocol):
@@ -141,16 +145,20 @@ class Player:
                 await self.transport.send_audio(frame)
 
     async def _wait_for_slot(self) -> None:
+        """Wait until PLAYOUT_LEAD_MS before this frame's playout slot; record how late it went."""
         if not self.pace:
             self.stats.record(0.0)
             return
+        lead = PLAYOUT_LEAD_MS / 1000
         now = self._clock()
         if self._next_slot is None or (now - self._next_slot) * 1000 > REANCHOR_MS:
             stalled = 0.0 if self._next_slot is None else (now - self._next_slot) * 1000
+            if stalled:
+                log.warning("playout %.0f ms behind (audio came late or the loop stalled); clock restarted", stalled)
             self.stats.record(stalled)  # a stall counts as one late frame; the first frame is on time
-            self._next_slot = now
+            self._next_slot = now  # frame 0 plays now; the next frames up to the lead follow at once
         else:
-            wait = self._next_slot - now
+            wait = self._next_slot - lead - now
             if wait > 0:
                 await self._sleep(wait)
             if self._next_slot is None:  # cut (barge-in) while waiting: the next audio starts a new clock

@@ -25,11 +25,11 @@ class SpeechServices:
     def load(cls, settings: Settings | None = None) -> SpeechServices:
         settings = settings or get_settings()
         synthesis_executor().submit(render_unit, "あ", 1.0).result()  # start the TTS process now, not mid-call
-        return cls(
-            asr=AsrPool.from_settings(settings),
-            tts=Synthesizer.from_settings(settings),
-            endpoint=EndpointConfig.from_settings(settings),
-        )
+        asr = AsrPool.from_settings(settings)
+        # The first decode sets up CTranslate2's buffers and stalled the whole process ~300 ms:
+        # pay that here, before any call's audio is flowing.
+        asr.transcriber.transcribe(render_unit("ごみの日", 1.0))
+        return cls(asr=asr, tts=Synthesizer.from_settings(settings), endpoint=EndpointConfig.from_settings(settings))
 
     def close(self) -> None:
         self.asr.close(wait=False)
