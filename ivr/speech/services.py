@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ivr.config import Settings, get_settings
 from ivr.speech.asr_pool import AsrPool
 from ivr.speech.endpoint import EndpointConfig
-from ivr.speech.tts import Synthesizer, render_unit, synthesis_executor
+from ivr.speech.tts import Synthesizer, render_unit, shutdown_synthesis, synthesis_executor
 
 
 @dataclass
@@ -33,3 +33,4 @@ class SpeechServices:
 
     def close(self) -> None:
         self.asr.close(wait=False)
+        shutdown_synthesis()

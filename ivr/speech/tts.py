@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +45,7 @@ EDGE_MS = 30  # silence kept at each end of a unit so trimming does not clip the
 SENTENCE_PAUSE_MS = 300  # after 。！？: about what the engine itself leaves between sentences
 CLAUSE_PAUSE_MS = 150  # after a unit cut at 、: a comma pause, so the cut is not heard
 LRU_UNITS = 512  # uncached units kept (area/item answers recur across calls): ≤ ~25 MB at 8 kHz
+ORPHAN_CHECK_S = 2.0  # how often the worker checks that the server that started it is still there
 SYNTH_PROCESSES = 1  # one core's worth: the other core is Whisper's; more would only contend
 
 _executor: ProcessPoolExecutor | None = None
@@ -56,6 +59,23 @@ def _start_worker(dictionary: tuple[str, str] | None) -> None:
     if dictionary is not None:
         user_dictionary.install(Path(dictionary[0]), Path(dictionary[1]))
     render_unit("あ", 1.0)
+    parent = os.getppid()
+
+    def orphaned() -> None:  # a killed server (SIGKILL, OOM) must not leave its TTS worker behind
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True, name="tts-parent-watch").start()
+
+
+def shutdown_synthesis() -> None:
+    """Stop the worker process (at server shutdown)."""
+    global _executor
+    with _executor_lock:
+        if _executor is not None:
+            _executor.shutdown(wait=False, cancel_futures=True)
+            _executor = None
 
 
 def synthesis_executor() -> ProcessPoolExecutor:
