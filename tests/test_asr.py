@@ -163,6 +163,9 @@ def test_prompt_leak_detector() -> None:
     assert not is_prompt_leak("プラスチック。", DOMAIN_PROMPT)
     assert not is_prompt_leak("冷蔵庫を捨てたいです", DOMAIN_PROMPT)
     assert not is_prompt_leak("", DOMAIN_PROMPT)
+    # seen on noisy 8 kHz audio: prompt pieces stitched together, not one verbatim stretch
+    assert is_prompt_leak("冷蔵庫について、冷蔵庫について質問します。", DOMAIN_PROMPT)
+    assert not is_prompt_leak("燃えるごみの収集日はいつですか", DOMAIN_PROMPT)
 
 
 class LeakyTranscriber(Transcriber):

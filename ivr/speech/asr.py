@@ -49,6 +49,8 @@ NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was sai
 AVG_LOGPROB_MAX = -1.0  # a confident decode is kept even when the no-speech head is unsure
 LEAK_MIN_CHARS = 7  # shorter matches are single prompt words (冷蔵庫, プラスチック) callers really say
 LEAK_PARTIAL_RATIO = 90  # transcript found near-verbatim inside the prompt (rapidfuzz 0–100)
+LEAK_PIECE = 3  # prompt stretches this long or longer count as echoed (2 would match ごみ, 収集 in real speech)
+LEAK_COVERAGE = 0.8  # … when they make up this share of the transcript; a retry then decides
 LEAK_SAME_SOUND_RATIO = 70  # reading similarity at which the unprompted retry confirms the prompted text
 _PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
 
@@ -125,7 +127,17 @@ def is_prompt_leak(text: str, prompt: str) -> bool:
     t, p = _squash(text), _squash(prompt)
     if len(t) < LEAK_MIN_CHARS or not p:
         return False
-    return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO
+    return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO or _prompt_coverage(t, p) >= LEAK_COVERAGE
+
+
+def _prompt_coverage(t: str, p: str) -> float:
+    """Share of ``t`` made of stretches (≥ LEAK_PIECE chars) found in the prompt: a leak may
+    stitch prompt pieces together (冷蔵庫について、冷蔵庫について質問します) rather than copy one."""
+    covered = [False] * len(t)
+    for i in range(len(t) - LEAK_PIECE + 1):
+        if t[i : i + LEAK_PIECE] in p:
+            covered[i : i + LEAK_PIECE] = [True] * LEAK_PIECE
+    return sum(covered) / len(t)
 
 
 def hallucination(text: str) -> Hallucination | None:
