@@ -28,6 +28,7 @@ RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
 MIN_HEAD = 3
+DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 
 
@@ -69,7 +70,7 @@ class IntentRouter:
                 if _slots_agree(alternative, ents, has_date):
                     intent = alternative
                     break
-        ruled = self._schedule_or_oversize(intent, normalised, ents)
+        ruled = self._schedule_or_oversize(intent, normalised, ents, has_date)
         if ruled != intent or _slots_agree(ruled, ents, has_date):
             # an explicit cue (category + いつ; an item without fee words), or the very slot the
             # topic needs (a date for 「明日何ごみ」), is strong evidence
@@ -103,13 +104,18 @@ class IntentRouter:
                 return (topic, p) if topic != intent else (intent, confidence)
         return intent, confidence
 
-    def _schedule_or_oversize(self, intent: str, text: str, ents: Entities) -> str:
-        """Two cues the classifier misses: a category + 「いつ」 asks for a day; an item named
-        without fee or booking words asks what it is, not what 大型ごみ costs."""
-        if ents.category and not ents.item and any(w in text for w in SCHEDULE_WORDS):
-            if intent not in ("collection_day", "next_collection", "today_collection", "holiday_collection",
-                              "year_end_collection", "week_counting"):
-                return "next_collection" if any(w in text for w in NEXT_WORDS) else "collection_day"
+    def _schedule_or_oversize(self, intent: str, text: str, ents: Entities, has_date: bool) -> str:
+        """Cues the classifier misses: a category + 「いつ」 asks for a day (「次の」: the next one);
+        a category + a date asks about that date; an item named without fee or booking words
+        asks what it is, not what 大型ごみ costs."""
+        nxt = any(w in text for w in NEXT_WORDS)
+        if intent == "collection_day" and nxt:
+            return "next_collection"
+        if ents.category and not ents.item and intent not in DAY_TOPICS:
+            if has_date:
+                return "today_collection"
+            if any(w in text for w in SCHEDULE_WORDS) and intent != "week_counting":
+                return "next_collection" if nxt else "collection_day"
         if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
             return ITEM_QUESTION
         return intent
