@@ -45,7 +45,6 @@ from ivr.audio.codec import frames, ulaw_encode  # noqa: E402
 
 TOKEN = "bench-auth-token"
 LATE_MS = 40.0
-TRAIL_MS = 300  # the test set's trailing silence inside each sample: speech ends this long before its end
 SILENCE_AFTER_MS = 1500  # the caller then stays quiet while the bot answers
 START_SPREAD_S = 25.0  # about the greeting's length: call phases independent, not all asking at once
 
@@ -120,9 +119,9 @@ class Caller:
             elif msg["event"] == "clear":
                 self._slot0 = None
 
-    async def send(self, pcm: np.ndarray) -> float:
-        """Real-time audio; returns when the caller's speech ended (monotonic)."""
-        speech_frames = (len(pcm) - TRAIL_MS * 8) // 160
+    async def send(self, pcm: np.ndarray, speech_end: int) -> float:
+        """Real-time audio; returns when the caller's last audible sound was sent (monotonic)."""
+        speech_frames = speech_end // 160
         ended = 0.0
         next_at = time.monotonic()
         for i, frame in enumerate(frames(np.concatenate([pcm, np.zeros(SILENCE_AFTER_MS * 8, np.int16)]))):
@@ -156,7 +155,7 @@ async def one_call(i: int, base: str, samples: list, turns: int, result: CallRes
         for t in range(turns):
             sample = samples[(i * turns + t) % len(samples)]
             caller.first_frame.clear()
-            ended = await caller.send(sample.pcm)
+            ended = await caller.send(sample.pcm, sample.speech_end)
             await asyncio.wait_for(caller.first_frame.wait(), 60)
             result.waits.append(max(0.0, caller.frame_at - ended))
             await asyncio.wait_for(caller.marks.get(), 120)

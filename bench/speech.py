@@ -112,9 +112,13 @@ async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> f
     call.player.pace = True
     greeted = len(call.records)
     audio = np.concatenate([sample.pcm, np.zeros(TRAILING_SILENCE_MS * 8, np.int16)])
+    last_speech_frame = sample.speech_end // 160  # the frame holding the caller's last audible sound
+    speech_end = 0.0
     next_at = time.monotonic()
-    for frame in frames(audio):  # in real time, as a phone line delivers it
+    for i, frame in enumerate(frames(audio)):  # in real time, as a phone line delivers it
         await call.audio(frame)
+        if i == last_speech_frame:
+            speech_end = time.monotonic()  # the caller's last sound was just delivered
         next_at += FRAME_MS / 1000
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
     deadline = time.monotonic() + 30
@@ -124,7 +128,11 @@ async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> f
             first = call.player.stats.first_audio.get(record.prompt)
             if first is not None:
                 await call.close()
-                return first - record.speech_end
+                wait = first - speech_end
+                print(f"  {wait * 1000:5.0f} ms  asr {record.asr_ms:4.0f} ms"
+                      f" {'(started at the pause)' if record.speculated else '(after the turn ended)':24}"
+                      f" {sample.label:>16}  {record.transcript}", flush=True)
+                return wait
         elif call.idle and call.player.idle and time.monotonic() > next_at + 3:
             break  # nothing heard (ASR dropped it)
         await asyncio.sleep(0.005)

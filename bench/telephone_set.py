@@ -56,13 +56,17 @@ class Sample:
     pitch: float
     snr_db: float
     pcm: np.ndarray  # int16 at 8 kHz, after μ-law
+    speech_end: int  # sample index just after the voice's last audible sound (before noise was added)
 
     @property
     def label(self) -> str:
         return f"x{self.speed:g} {self.pitch:+g}st {self.snr_db:g}dB"
 
 
-def _telephone(audio48k: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+SPEECH_FLOOR = 10 ** (-45 / 20)  # quieter than this (dBFS) the voice has ended: the engine's tail silence
+
+
+def _telephone(audio48k: np.ndarray, snr_db: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     pcm = resample(audio48k.astype(np.float32) / 32768.0, 48000, SAMPLE_RATE)
     sos = butter(4, BAND_HZ, btype="bandpass", fs=SAMPLE_RATE, output="sos")
     voice = sosfilt(sos, pcm)
@@ -71,7 +75,8 @@ def _telephone(audio48k: np.ndarray, snr_db: float, rng: np.random.Generator) ->
     power = float(np.mean(voice[len(lead) : -len(lead)] ** 2)) or 1e-9
     noise = sosfilt(sos, rng.standard_normal(len(voice))) * np.sqrt(power / 10 ** (snr_db / 10))
     mixed = np.clip((voice + noise) * 32767.0, -32768, 32767).astype(np.int16)
-    return ulaw_decode(ulaw_encode(mixed))
+    end = int(np.flatnonzero(np.abs(voice) > SPEECH_FLOOR)[-1]) + 1
+    return ulaw_decode(ulaw_encode(mixed)), end
 
 
 def build(limit: int | None = None) -> list[Sample]:
@@ -82,5 +87,6 @@ def build(limit: int | None = None) -> list[Sample]:
         speed, pitch = VOICES[i % len(VOICES)]
         audio, _sr = pyopenjtalk.tts(text, speed=speed, half_tone=pitch)
         for snr in NOISE_SNR_DB:
-            out.append(Sample(text, speed, pitch, snr, _telephone(audio, snr, rng)))
+            pcm, end = _telephone(audio, snr, rng)
+            out.append(Sample(text, speed, pitch, snr, pcm, end))
     return out[:limit] if limit else out

@@ -49,6 +49,7 @@ class TurnRecord:
     asr_ms: float = 0.0
     prompt: int = 0
     dropped: str = ""  # why the ASR text was dropped (hallucination, prompt echo)
+    speculated: bool = False  # the text came from ASR started at a pause, before the turn ended
 
 
 @dataclass
@@ -183,7 +184,7 @@ class VoiceCall:
         if isinstance(turn, Utterance):
             record.speech_end = time.monotonic() - (self._ms - turn.end_ms) / 1000
             started = time.perf_counter()
-            result = await self._transcribe(turn)
+            result, record.speculated = await self._transcribe(turn)
             record.asr_ms = (time.perf_counter() - started) * 1000
             record.transcript, record.dropped = result.text, result.dropped or ""
             if not result.text:  # noise, a cough, a hallucination: not a turn; keep listening
@@ -217,13 +218,13 @@ class VoiceCall:
             self._guess[1].cancel()  # a queued job is dropped; a running one finishes unused
             self._guess = None
 
-    async def _transcribe(self, utterance: Utterance) -> AsrResult:
+    async def _transcribe(self, utterance: Utterance) -> tuple[AsrResult, bool]:
         guess, self._guess = self._guess, None
         if guess is not None and guess[0] == (utterance.start_ms, utterance.end_ms):
-            return await guess[1]  # the caller did stop at the pause: same audio, same text
+            return await guess[1], True  # the caller did stop at the pause: same audio, same text
         if guess is not None:
             guess[1].cancel()
-        return await self.speech.asr.transcribe(utterance.pcm)
+        return await self.speech.asr.transcribe(utterance.pcm), False
 
     async def _speak(self, reply: BotTurn, record: TurnRecord) -> None:
         self._prompt += 1
