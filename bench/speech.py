@@ -182,6 +182,9 @@ def main() -> None:
     samples = build(args.limit)
     print(f"telephone test set: {len(samples)} utterances ({len({s.text for s in samples})} questions)")
     speech = SpeechServices.load(settings)
+    cache = speech.tts.cache
+    print(f"voice cache: {len(cache) if cache else 0} pre-rendered prompt units"
+          " (`ivr voices build`; `ivr serve` renders missing ones at start-up)")
     asyncio.run(speech.asr.transcribe(samples[0].pcm))  # warm-up: first call loads kernels
     try:
         asr_figures(speech, samples)

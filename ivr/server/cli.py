@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ivr.config import get_settings
+
+if TYPE_CHECKING:
+    from ivr.server.runtime import Runtime
+
+
+def _prerender_prompts(runtime: Runtime) -> None:
+    """Fixed prompts and FAQ answers play from the voice cache: render the missing ones before
+    the first call (~40 s once on 2 cores; later starts find them all and skip this)."""
+    from voices.build import build
+
+    tts = runtime.speech.tts
+    if tts.cache is not None:
+        report = build(runtime.brain.kb, tts, tts.cache, progress=True)
+        typer.echo(f"voice cache: {report.units} prompt units ({report.rendered} rendered now)")
 
 
 def serve(
@@ -24,6 +38,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     runtime = Runtime.load(settings)
+    _prerender_prompts(runtime)
     # The models are millions of long-lived objects; a full garbage collection walking them took
     # ~300 ms mid-call, long enough to stall every call's audio. Freeze them out of the collector.
     gc.collect()
