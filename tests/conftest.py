@@ -5,12 +5,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NARA_DATA = ROOT / "faq_data" / "nara"
 FIXTURE_5374 = FIXTURES / "5374"
+
+
+def line_audio(text: str) -> np.ndarray:
+    """What a caller's phone sends: pyopenjtalk speech at 8 kHz, peak -6 dBFS, through μ-law."""
+    import pyopenjtalk
+
+    from ivr.audio.codec import resample, to_int16, ulaw_decode, ulaw_encode
+
+    wav, sr = pyopenjtalk.tts(text)
+    x = resample((wav / np.abs(wav).max() * 0.5).astype(np.float32), sr, 8000)
+    return ulaw_decode(ulaw_encode(to_int16(x * 32767)))
 
 
 @pytest.fixture(scope="session")

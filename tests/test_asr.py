@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
+from conftest import line_audio
 from ivr.config import Settings
 from ivr.speech import model_files
 from ivr.speech.asr import DOMAIN_PROMPT, Decoded, Transcriber, hallucination, is_prompt_leak
@@ -28,15 +29,7 @@ from ivr.speech.vad import FRAME_SAMPLES, SileroVad
 
 
 def tts_8k(text: str) -> np.ndarray:
-    """pyopenjtalk speech (48 kHz) → 8 kHz int16 at a phone level, through a μ-law round trip."""
-    import pyopenjtalk
-    import soxr
-
-    wav, sr = pyopenjtalk.tts(text)
-    x = soxr.resample(wav / np.abs(wav).max() * 0.5, sr, 8000)  # peak -6 dBFS
-    mu = 255.0
-    coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
-    return (np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * 32767).astype(np.int16)
+    return line_audio(text)
 
 
 def kana(text: str) -> str:

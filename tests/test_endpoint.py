@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from conftest import line_audio
 from ivr.config import Settings
 from ivr.speech.endpoint import BargeIn, EndpointConfig, Endpointer, NoInput, Pause, SpeechStarted, Utterance
 from ivr.speech.vad import FRAME_SAMPLES, SileroVad
@@ -199,15 +200,7 @@ def test_config_from_settings_and_preroll_floor() -> None:
 
 
 def tts_8k(text: str) -> np.ndarray:
-    """pyopenjtalk speech (48 kHz) → 8 kHz int16 at a phone level, through a μ-law round trip."""
-    import pyopenjtalk
-    import soxr
-
-    wav, sr = pyopenjtalk.tts(text)
-    x = soxr.resample(wav / np.abs(wav).max() * 0.5, sr, 8000)  # peak -6 dBFS
-    mu = 255.0
-    coded = np.round(np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) * 127) / 127
-    return (np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(mu)) / mu * 32767).astype(np.int16)
+    return line_audio(text)
 
 
 def line_noise(ms: int, seed: int, level: float = 30.0) -> np.ndarray:

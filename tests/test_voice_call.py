@@ -41,7 +41,7 @@ class HeldTransport(RecordingTransport):
 
 
 def caller_audio(speech: SpeechServices, text: str) -> np.ndarray:
-    """What the caller's phone sends: our TTS voice through a μ-law line."""
+    """What the caller's phone sends: the bot's own TTS voice through a μ-law line."""
     return ulaw_decode(ulaw_encode(speech.tts.synthesize(text)))
 
 
@@ -58,6 +58,19 @@ async def settle(call: VoiceCall, seconds: float = 60.0) -> None:
                 return
         await asyncio.sleep(0.01)
     raise TimeoutError
+
+
+async def open_call(
+    sim: Simulator, speech: SpeechServices, transport: RecordingTransport | None = None, greet: bool = True
+) -> tuple[VoiceCall, RecordingTransport]:
+    """A call whose greeting has been played (or, with greet=False, is still playing)."""
+    transport = transport or RecordingTransport()
+    call = VoiceCall(sim.session(), speech, transport, pace=False)
+    transport.call = call
+    await call.start()
+    if greet:
+        await settle(call)
+    return call, transport
 
 
 def transcribe(speech: SpeechServices, pcm: np.ndarray) -> str:
@@ -100,11 +113,7 @@ async def test_player_paces_frames_on_a_20ms_clock_and_cut_drops_the_rest():
 
 def test_a_spoken_question_is_heard_answered_and_spoken_back(sim, speech):
     async def run():
-        transport = RecordingTransport()
-        call = VoiceCall(sim.session(), speech, transport, pace=False)
-        transport.call = call
-        await call.start()
-        await settle(call)
+        call, transport = await open_call(sim, speech)
         await feed(call, caller_audio(speech, "冷蔵庫を捨てたいんですけど"))
         await settle(call)
         await call.close()
@@ -121,11 +130,7 @@ def test_a_spoken_question_is_heard_answered_and_spoken_back(sim, speech):
 
 def test_operator_key_transfers_after_the_notice_is_heard(sim, speech):
     async def run():
-        transport = RecordingTransport()
-        call = VoiceCall(sim.session(), speech, transport, pace=False)
-        transport.call = call
-        await call.start()
-        await settle(call)
+        call, transport = await open_call(sim, speech)
         await call.dtmf("0")
         await settle(call)
         return call, transport
@@ -138,10 +143,7 @@ def test_operator_key_transfers_after_the_notice_is_heard(sim, speech):
 
 def test_caller_speech_over_the_prompt_stops_it(sim, speech):
     async def run():
-        transport = HeldTransport()
-        call = VoiceCall(sim.session(), speech, transport, pace=False)
-        transport.call = call
-        await call.start()  # the greeting is "playing": its mark never comes back
+        call, transport = await open_call(sim, speech, HeldTransport(), greet=False)  # its mark never comes back
         await asyncio.sleep(0.5)
         await feed(call, caller_audio(speech, "乾電池は何ごみですか"))
         await settle(call)
@@ -155,11 +157,7 @@ def test_caller_speech_over_the_prompt_stops_it(sim, speech):
 
 def test_malformed_frames_are_refused_and_the_call_goes_on(sim, speech):
     async def run():
-        transport = RecordingTransport()
-        call = VoiceCall(sim.session(), speech, transport, pace=False)
-        transport.call = call
-        await call.start()
-        await settle(call)
+        call, transport = await open_call(sim, speech)
         for bad in (np.zeros(100, np.int16), np.zeros(160, np.float32), b"\x00" * 320):
             with pytest.raises(ValueError):
                 await call.audio(bad)  # type: ignore[arg-type]
@@ -178,11 +176,7 @@ def test_a_broken_asr_ends_in_a_transfer_not_silence(sim, speech):
     services = SpeechServices(asr=broken, tts=speech.tts, endpoint=speech.endpoint)
 
     async def run():
-        transport = RecordingTransport()
-        call = VoiceCall(sim.session(), services, transport, pace=False)
-        transport.call = call
-        await call.start()
-        await settle(call)
+        call, transport = await open_call(sim, services)
         await feed(call, caller_audio(speech, "冷蔵庫を捨てたい"))
         await settle(call)
         return call, transport
