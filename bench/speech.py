@@ -108,8 +108,7 @@ async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> f
     transport.call = call
     call.player.pace = False  # the greeting is not what is measured: play it instantly
     await call.start()
-    while not (call.idle and call.player.idle):
-        await asyncio.sleep(0.01)
+    await call.settled()
     call.player.pace = True
     greeted = len(call.records)
     audio = np.concatenate([sample.pcm, np.zeros(TRAILING_SILENCE_MS * 8, np.int16)])

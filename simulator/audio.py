@@ -8,8 +8,6 @@ endpointer hears the caller finish.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +75,14 @@ async def run_audio_call(
     transport.call = call
     silence = np.zeros(TRAILING_SILENCE_MS * 8, np.int16)
     await call.start()
-    await _settle(call)
+    await call.settled(TURN_TIMEOUT_S)
     for path in files:
         if call.ended:
             break
         for frame in frames(np.concatenate([read_wav(path), silence])):
             await call.audio(frame)
-        await _settle(call)
-    await _settle(call)
+        await call.settled(TURN_TIMEOUT_S)
+    await call.settled(TURN_TIMEOUT_S)
     if not call.ended:
         await call.hangup()
     await call.close()
@@ -95,16 +93,4 @@ async def run_audio_call(
             if len(pcm):
                 write_wav(save_audio / f"bot-{record.prompt:02d}.wav", pcm)
     return call.records, transport
-
-
-async def _settle(call: VoiceCall) -> None:
-    """Wait until the call has taken every turn and played every frame."""
-    deadline = time.monotonic() + TURN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if call.idle and call.player.idle:
-            await asyncio.sleep(0.02)  # the player may be handing over its last frames
-            if call.idle and call.player.idle:
-                return
-        await asyncio.sleep(0.01)
-    raise TimeoutError("the call did not answer within a minute")
 

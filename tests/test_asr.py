@@ -28,10 +28,6 @@ from ivr.speech.model_files import MARKER_FILE, MODEL_FILE, ModelFilesError, ass
 from ivr.speech.vad import FRAME_SAMPLES, SileroVad
 
 
-def tts_8k(text: str) -> np.ndarray:
-    return line_audio(text)
-
-
 def kana(text: str) -> str:
     import pyopenjtalk
 
@@ -54,7 +50,7 @@ def transcriber(model_dir: Path) -> Transcriber:
 
 @pytest.fixture(scope="module")
 def request_audio() -> np.ndarray:
-    return tts_8k("冷蔵庫を捨てたいです")
+    return line_audio("冷蔵庫を捨てたいです")
 
 
 # --- model files ----------------------------------------------------------------------------
@@ -120,7 +116,7 @@ def test_configured_model_dir(model_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("said", ["冷蔵庫を捨てたいです", "燃えるごみの収集日はいつですか"])
 def test_transcribes_tts_speech(transcriber: Transcriber, said: str, request_audio: np.ndarray) -> None:
-    audio = request_audio if said == "冷蔵庫を捨てたいです" else tts_8k(said)
+    audio = request_audio if said == "冷蔵庫を捨てたいです" else line_audio(said)
     result = transcriber.transcribe(audio)
     assert result.dropped is None and result.prompt_used
     assert sounds_like(result.text, said) >= 75, result
@@ -184,7 +180,7 @@ def test_prompt_leak_is_decoded_again_without_the_prompt(transcriber: Transcribe
 
 def test_caller_words_from_the_prompt_survive_the_leak_check(transcriber: Transcriber) -> None:
     """粗大ごみの申し込み is verbatim in the prompt; the unprimed re-run sounds the same, so it stays."""
-    result = transcriber.transcribe(tts_8k("粗大ごみの申し込み"))
+    result = transcriber.transcribe(line_audio("粗大ごみの申し込み"))
     assert result.retried and not result.prompt_leak and result.prompt_used
     assert sounds_like(result.text, "粗大ごみの申し込み") >= 75, result
 
@@ -231,7 +227,7 @@ def test_hallucination_and_no_speech_come_back_empty(transcriber: Transcriber, r
 
 
 def test_batched_decode_keeps_utterances_apart(transcriber: Transcriber, request_audio: np.ndarray) -> None:
-    other = tts_8k("乾電池は何ごみですか")
+    other = line_audio("乾電池は何ごみですか")
     results = transcriber.transcribe_batch([request_audio, np.zeros(0, np.int16), other])
     assert sounds_like(results[0].text, "冷蔵庫を捨てたいです") >= 75, results[0]
     assert results[1].dropped == "empty_audio"

@@ -199,10 +199,6 @@ def test_config_from_settings_and_preroll_floor() -> None:
 # --- the real Silero VAD on synthesized speech ------------------------------------------------
 
 
-def tts_8k(text: str) -> np.ndarray:
-    return line_audio(text)
-
-
 def line_noise(ms: int, seed: int, level: float = 30.0) -> np.ndarray:
     return np.random.default_rng(seed).normal(0, level, ms * 8).astype(np.int16)
 
@@ -222,7 +218,7 @@ def feed(ep: Endpointer, audio: np.ndarray, bot: bool = False) -> list[object]:
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    return tts_8k("冷蔵庫を捨てたいです")
+    return line_audio("冷蔵庫を捨てたいです")
 
 
 def silero_endpointer() -> Endpointer:

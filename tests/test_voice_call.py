@@ -50,14 +50,8 @@ async def feed(call: VoiceCall, pcm: np.ndarray) -> None:
         await call.audio(frame)
 
 
-async def settle(call: VoiceCall, seconds: float = 60.0) -> None:
-    for _ in range(int(seconds * 100)):
-        if call.idle and call.player.idle:
-            await asyncio.sleep(0.05)
-            if call.idle and call.player.idle:
-                return
-        await asyncio.sleep(0.01)
-    raise TimeoutError
+async def settle(call: VoiceCall) -> None:
+    await call.settled(60.0)
 
 
 async def open_call(

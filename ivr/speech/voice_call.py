@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMBER_DIGIT_TIMEOUT_S = 4.0  # a phone number keyed without # is taken after this pause
+SETTLED_RECHECK_S = 0.05  # idle twice this far apart: the player has handed over its last frames
 HEARD_GRACE_S = 3.0  # wait this long past a prompt's length for the carrier's "heard" (a lost mark)
 
 
@@ -92,6 +93,17 @@ class VoiceCall:
     def idle(self) -> bool:
         """No caller turn waiting or being answered (the player may still be playing)."""
         return self._turns.empty() and not self._busy
+
+    async def settled(self, timeout_s: float = 60.0) -> None:
+        """Wait until every caller turn is answered and every frame played (simulator, tests,
+        bench: carriers never wait for this). Raises TimeoutError after ``timeout_s``."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if self.idle and self.player.idle:
+                    await asyncio.sleep(SETTLED_RECHECK_S)
+                    if self.idle and self.player.idle:
+                        return
+                await asyncio.sleep(0.01)
 
     # --- what the transport calls ------------------------------------------------------
 
@@ -156,11 +168,11 @@ class VoiceCall:
         self.ended = True
         if self._digits.timer is not None:
             self._digits.timer.cancel()
-        for task in (self._worker,):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        task = self._worker
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.player.stop()
 
     # --- the worker: one caller turn at a time -----------------------------------------
