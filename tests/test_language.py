@@ -76,11 +76,31 @@ def test_chome():
         ("クリーニング屋の針金のハンガー", "針金ハンガー"),  # 針金のハンガー is the item 針金ハンガー
         ("書き損じのはがきぎょうさんあんねん", "はがき"),  # particle dropped before ぎょうさん
         ("陶器のお皿を捨てたい", "陶器"),  # トーキ is a word: not キュートーキ (給湯器) with a clipped mora
+        ("ゅうしゃきの捨て方", "注射器"),  # ちゅうしゃき clipped: the small kana left is heard ユー
+        ("ょっきだなを捨てたい", "食器棚"),  # しょっきだな clipped: ョ heard as ヨ
     ],
 )
 def test_items_match_on_readings(brain, text, item):
     found = brain.nlu.entities.find_item(text)
     assert found and found[0].key == item
+
+
+def test_clipped_forms_of_long_and_small_kana_syllables():
+    """What is left when the VAD clips a long or contracted first syllable, as ASR writes it."""
+    from ivr.language.matcher import _tails
+
+    assert [t for t, _ in _tails("ホーチョー")] == ["ウチョー"]  # チョー alone is too short to name one thing
+    assert [t for t, _ in _tails("チューシャバリ")] == ["シャバリ", "ユーシャバリ"]
+    assert [t for t, _ in _tails("ニンギョー")] == []  # ンギョー hides inside サンギョー (産業)
+
+
+def test_content_lemmas_undo_dialect_conjugation():
+    from ivr.language.lemmas import content_lemmas
+
+    assert content_lemmas("家の前でハクビシン死んどんねんけど").split()[:4] == ["家", "前", "ハクビシン", "死ぬ"]
+    assert content_lemmas("収集の兄ちゃんごみ投げよってんけど").count("投げる") == 1
+    assert "〇〇" not in content_lemmas("〇〇を捨てたい")
+    assert content_lemmas("の") == "none"
 
 
 @pytest.mark.parametrize("text", ["明日何ごみの日", "住民票を取りたい", "人と話したい", "大宮町1丁目の北側の燃えない",
@@ -116,6 +136,13 @@ def test_categories_by_colloquial_name(brain):
         ("人と話したい", "operator"),
         ("ごみが回収されてへんねん", "missed_collection"),
         ("フライパンってなにごみ", "item_category"),
+        ("ソファの回収をお願いしたいです", "oversize_booking"),  # a 大型ごみ item + booking words
+        ("ベッド出すのになんぼかかるん", "oversize_fee"),  # a 大型ごみ item + fee words
+        ("ベッドは何ごみですか", "item_category"),
+        ("青山の燃えないごみっていつ？", "collection_day"),  # no 次: the weekdays, not one date
+        ("青山の次の燃えないごみはいつ？", "next_collection"),
+        ("青山の一番近い燃えないごみの日", "next_collection"),
+        ("学園南に住んどるんやけどペットボトルはいつ出せるん", "collection_day"),  # an area + いつ
     ],
 )
 def test_intents(brain, text, intent):

@@ -21,7 +21,7 @@ import jaconv
 from rapidfuzz import fuzz
 
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, long_vowels, reading
+from ivr.language.readings import indexed_reading, long_vowels, reading, vowel_of
 
 K = TypeVar("K")
 
@@ -29,6 +29,7 @@ MIN_READING_SUBSTRING = 3  # 2-mora readings (カン, ビン) hide inside too ma
 MIN_FUZZY_READING = 4  # below this one edit is a different word
 MIN_TAIL = 3  # a clipped reading must keep three morae (ー counts, ャ does not) to name one thing
 DROPPED_MORA_SCORE = 90.0
+HEARD_REST_SCORE = 89.0  # ウチョー is 包丁 clipped only by a guess at what was heard: a plain clip wins
 CLIPPED_AT = (0, 1)  # the clipped word opens the utterance (VAD cut it), maybe after a stray small kana
 EXACT_SURFACE = 100.0
 SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside longer words
@@ -115,12 +116,33 @@ def _edit_budget(morae: int) -> int:
 _SMALL_OR_LONG = set("ーャュョァィゥェォッン")
 
 
-def _tail(r: str) -> str:
-    """The reading without its first mora (レーゾーコ → ゾーコ): ASR often clips it."""
+# What is heard of a clipped long vowel or small kana: ほうちょう without ほ is うちょう,
+# ちゅうしゃ without ち is ゅうしゃ (written ユーシャ).
+_LONG_HEARD = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}
+_SMALL_HEARD = str.maketrans("ャュョァィゥェォ", "ヤユヨアイウエオ")
+
+
+def _morae(r: str) -> int:
+    return len(r) - sum(ch in "ャュョァィゥェォ" for ch in r)
+
+
+def _tails(r: str) -> list[tuple[str, float]]:
+    """The reading without its first mora, as ASR writes it when the VAD clips it: the next
+    whole mora on (レーゾーコ → ゾーコ), and, when the first syllable was long, carried a small
+    kana, also what is left of that syllable (ホーチョー → ウチョー, チューシャ → ユーシャ)."""
     cut = 1
     while cut < len(r) and r[cut] in _SMALL_OR_LONG:
         cut += 1
-    return r[cut:]
+    tails = [(r[cut:], DROPPED_MORA_SCORE)]
+    if cut > 1 and len(r) > 2:
+        rest = r[1:]
+        if rest[0] == "ー":
+            vowel = vowel_of(r[0])
+            if vowel:
+                tails.append((_LONG_HEARD[vowel] + rest[1:], HEARD_REST_SCORE))
+        elif rest[0] != "ン":  # ンギョー (人形 clipped) hides in サンギョー: an ん is never heard alone
+            tails.append((rest[0].translate(_SMALL_HEARD) + rest[1:], HEARD_REST_SCORE))
+    return [(t, score) for t, score in tails if _morae(t) >= MIN_TAIL]
 
 
 def _surface(text: str) -> str:
@@ -160,7 +182,7 @@ class PhraseMatcher(Generic[K]):
         self._forms: list[str] = []
         self._readings: list[str] = []
         self._need: dict[int, int] = {}  # bigrams a fuzzy candidate must share with the caller
-        self._tails: dict[int, str] = {}
+        self._tails: dict[int, list[tuple[str, float]]] = {}  # clipped forms and their scores
         surfaces: dict[str, list[int]] = defaultdict(list)
         readings_index: dict[str, list[int]] = defaultdict(list)
         devoiced_index: dict[str, list[int]] = defaultdict(list)
@@ -178,9 +200,8 @@ class PhraseMatcher(Generic[K]):
         for r, indexes in readings_index.items():
             if len(r) >= MIN_DEVOICED:
                 devoiced_index[_devoiced(r)].extend(indexes)
-        for i, tail in self._tails.items():
-            if tail in readings_index:  # トーキ is 陶器, not キュートーキ clipped: the real word wins
-                self._tails[i] = ""
+        for i, tails in self._tails.items():  # トーキ is 陶器, not キュートーキ clipped: the real word wins
+            self._tails[i] = [(t, score) for t, score in tails if t not in readings_index]
         self._whole = readings_index
         self._surface_index = _automaton(surfaces)
         self._reading_index = _automaton(readings_index)
@@ -199,13 +220,11 @@ class PhraseMatcher(Generic[K]):
             readings_index[r].append(i)
         if len(r) < MIN_FUZZY_READING:
             return
-        tail = _tail(r)
-        morae = len(tail) - sum(ch in "ャュョァィゥェォ" for ch in tail)
-        self._tails[i] = tail if morae >= MIN_TAIL else ""
+        self._tails[i] = _tails(r)
         # every edit breaks at most two bigrams; a clipped first mora breaks one or two
         need = len(r) - 1 - 2 * _edit_budget(len(r))
         if self._tails[i]:
-            need = min(need, len(tail) - 1)
+            need = min(need, *(len(_bigrams(t) & _bigrams(r)) for t, _ in self._tails[i]))
         self._need[i] = max(1, need)
         for gram in _bigrams(r):
             self._by_bigram[gram].append(i)
@@ -255,8 +274,10 @@ class PhraseMatcher(Generic[K]):
         return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]
 
     def _fuzzy(self, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
+        # a reading that opens with a clipped syllable's small kana (ュウシャバリ): as heard, ユーシャバリ
+        opening = long_vowels(text_reading[0].translate(_SMALL_HEARD) + text_reading[1:])
         shared: dict[int, int] = defaultdict(int)
-        for gram in _bigrams(text_reading):
+        for gram in _bigrams(text_reading) | _bigrams(opening):
             for i in self._by_bigram.get(gram, ()):
                 shared[i] += 1
         need = self._need
@@ -270,9 +291,10 @@ class PhraseMatcher(Generic[K]):
                 if score >= 100.0 * (1 - budget / len(r)):  # a substitution costs two indels
                     matched = round(len(r) * score / 100) - budget  # only what really matched counts
                     offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
-            tail = self._tails[i]
-            if tail and text_reading.find(tail) in CLIPPED_AT:
-                offer(i, DROPPED_MORA_SCORE * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
+            for tail, tail_score in self._tails[i]:
+                if opening.find(tail) in CLIPPED_AT:
+                    offer(i, tail_score * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
+                    break
 
     def best(self, text: str, min_score: float = 0.0) -> Match[K] | None:
         matches = self.find(text, limit=1)

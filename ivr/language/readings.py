@@ -85,6 +85,13 @@ def _vowel(ch: str) -> str:
 
 # The vowel each katakana ends in (キ → i, ョ → o); ン, ッ and ー have none.
 _VOWEL_OF = {chr(c): _vowel(chr(c)) for c in range(0x30A1, 0x30F7)} | {"ャ": "a", "ュ": "u", "ョ": "o"}
+
+
+def vowel_of(kana: str) -> str:
+    """The vowel (a i u e o) a katakana ends in; '' for ン, ッ and ー."""
+    return _VOWEL_OF.get(kana, "")
+
+
 _LENGTHENS = {("o", "ウ"), ("u", "ウ"), ("e", "イ"), ("o", "オ"), ("a", "ア"), ("i", "イ"), ("u", "ウ"), ("e", "エ")}
 
 

@@ -20,10 +20,13 @@ from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
 SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
-NEXT_WORDS = ("次", "つぎ", "今度", "こんど")
+NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近", "今週", "来週", "今月", "来月")
+CLIPPED_NEXT = "ぎの"  # つぎの with its first mora lost to the VAD
 OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
-OVERSIZE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "申し込", "申込", "予約", "取りに",
-                  "回収に来", "来て", "頼", "量", "何個", "何点", "大きさ", "サイズ", "どこまで")
+BOOKING_WORDS = ("申し込", "申込", "予約", "取りに", "回収に来", "回収をお願い", "収集をお願い", "回収して欲し",
+                 "回収してほし", "引き取", "来て", "頼")
+FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
+OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + ("量", "何個", "何点", "大きさ", "サイズ", "どこまで")
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
@@ -57,6 +60,9 @@ class IntentRouter:
         self.topic_heads = {t: {_head(n) for n in names} for t, names in self.topic_items.items()}
         self.category_topic = self._topic_per_category()
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
+        titles = [kb.topic_by_id[t].title for t in OVERSIZE_TOPICS if t in kb.topic_by_id]
+        # the category booked and paid for item by item (大型ごみ): its topics' titles all name it
+        self.booked_categories = {c.name for c in kb.categories if titles and all(c.name in t for t in titles)}
 
     def route(self, guess: IntentGuess, ents: Entities, normalised: str, has_date: bool) -> tuple[str, float]:
         """The classifier's guess, corrected by keywords, the named item and the slots present."""
@@ -105,19 +111,27 @@ class IntentRouter:
         return intent, confidence
 
     def _schedule_or_oversize(self, intent: str, text: str, ents: Entities, has_date: bool) -> str:
-        """Cues the classifier misses: a category + 「いつ」 asks for a day (「次の」: the next one);
+        """Cues the classifier misses: a category or an area + 「いつ」 asks for a day (「次の」: the next one);
         a category + a date asks about that date; an item named without fee or booking words
         asks what it is, not what 大型ごみ costs."""
-        nxt = any(w in text for w in NEXT_WORDS)
+        nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT)
         if intent == "collection_day" and nxt:
             return "next_collection"
-        if ents.category and not ents.item and intent not in DAY_TOPICS:
+        if intent == "next_collection" and not nxt and not has_date:
+            return "collection_day"  # 「燃えないごみっていつ？」 asks for the weekdays, not one date
+        if ((ents.category and not ents.item) or ents.area_town) and intent not in DAY_TOPICS:
+            # a category, or where the caller lives, with a day asked: the collection calendar
             if has_date:
                 return "today_collection"
             if any(w in text for w in SCHEDULE_WORDS) and intent != "week_counting":
                 return "next_collection" if nxt else "collection_day"
         if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
             return ITEM_QUESTION
+        if ents.item and ents.item.category in self.booked_categories and intent == ITEM_QUESTION:
+            if any(w in text for w in BOOKING_WORDS):  # 「食器棚の回収をお願いしたい」 books it
+                return "oversize_booking"
+            if any(w in text for w in FEE_WORDS):  # 「ベッド出すのになんぼ」 asks its fee
+                return "oversize_fee"
         return intent
 
     def _topic_per_category(self) -> dict[str, str]:
