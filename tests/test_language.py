@@ -154,3 +154,14 @@ def test_intents(brain, text, intent):
 def test_parse_fills_slots(brain):
     parse = brain.nlu.parse("えーと、青山の明日の燃えるごみ", TODAY)
     assert parse.slots() == {"area": "青山１〜９丁目", "category": "燃やせるごみ", "date": "2026-11-28"}
+
+
+def test_fast_tfidf_equals_scikit_learn(brain):
+    """The classifier's own tf-idf (no per-call validation) must give scikit-learn's numbers."""
+    import numpy as np
+
+    from ivr.language.intents import _tfidf
+
+    vectoriser = brain.nlu.classifier._surface
+    docs = ["冷蔵庫を捨てたい", "明日何ごみの日", "", "ｶﾀｶﾅ and ascii 123"]
+    assert np.allclose(_tfidf(vectoriser, docs).toarray(), vectoriser.transform(docs).toarray())

@@ -55,6 +55,19 @@ def unprepared(text: str) -> tuple[str, list[str]]:
     return normalize(text), []
 
 
+def _tfidf(vectoriser: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
+    """``vectoriser.transform(docs)`` without scikit-learn's per-call input validation, which
+    costs ~0.5 ms a view for one sentence: count, sublinear tf, idf, l2 norm, as it does."""
+    x = CountVectorizer.transform(vectoriser, docs).astype(np.float64)
+    if vectoriser.sublinear_tf:
+        np.log(x.data, out=x.data)
+        x.data += 1.0
+    x.data *= vectoriser.idf_[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0.0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ x)
+
+
 @dataclass(frozen=True)
 class IntentGuess:
     intent: str
@@ -154,10 +167,10 @@ class IntentClassifier:
             c = self._entities.fit_transform(joined)
             d = self._lemmas.fit_transform(words)
         else:
-            a = self._kana.transform(kana)
-            b = self._surface.transform(normalised)
+            a = _tfidf(self._kana, kana)
+            b = _tfidf(self._surface, normalised)
             c = self._entities.transform(joined)
-            d = self._lemmas.transform(words)
+            d = _tfidf(self._lemmas, words)
         dense = (self._example_cache if fit else self._embedder).embed(normalised) * EMBEDDING_WEIGHT
         return sparse.hstack([a, b, c * ENTITY_WEIGHT, d * LEMMA_WEIGHT, sparse.csr_matrix(dense)]).tocsr()
 

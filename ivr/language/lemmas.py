@@ -8,30 +8,23 @@ phrasings a topic to the many ways callers conjugate them.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from ivr.language import user_dictionary
+from ivr.language.readings import morphemes
 
 CONTENT_POS = ("名詞", "動詞", "形容詞", "副詞", "形容動詞")  # particles and endings say little about the topic
 NO_WORDS = "none"  # the classifier's vectoriser needs one token even for 「えーと」
-
-
-@lru_cache(maxsize=1)
-def _frontend():  # noqa: ANN202 - the import is slow (dictionary load), so it is done once, lazily
-    import pyopenjtalk
-
-    user_dictionary.ensure_installed()
-    return pyopenjtalk.run_frontend
 
 
 @lru_cache(maxsize=65536)
 def content_lemmas(text: str) -> str:
     """Space-separated base forms of the content words of ``text`` (``NO_WORDS`` if none)."""
     words = []
-    for morph in _frontend()(text):
-        if morph["pos"] in CONTENT_POS and not morph["string"].startswith("〇"):
-            base = morph["orig"]
-            words.append(base if base and base != "*" else morph["string"])
+    for surface, pos, base, _ in morphemes(unicodedata.normalize("NFKC", text).strip()):
+        if pos in CONTENT_POS and not surface.startswith("〇"):
+            words.append(base if base and base != "*" else surface)
     return " ".join(words) or NO_WORDS
 
 

@@ -24,11 +24,21 @@ _BRACKETED = re.compile(r"[（(【\[〔［][^）)】\]〕］]*[）)】\]〕］]"
 
 
 @lru_cache(maxsize=1)
-def _g2p():  # noqa: ANN202 - the import is slow (dictionary load), so it is done once, lazily
+def _frontend():  # noqa: ANN202 - the import is slow (dictionary load), so it is done once, lazily
     import pyopenjtalk
 
     user_dictionary.ensure_installed()  # place-name and term readings (readings.csv) first
-    return pyopenjtalk.g2p
+    return pyopenjtalk.run_frontend
+
+
+@lru_cache(maxsize=4096)
+def morphemes(text: str) -> tuple[tuple[str, str, str, str], ...]:
+    """(surface, part of speech, dictionary form, pronunciation) of each word of ``text``.
+
+    One analysis serves both the reading and the lemmas (``lemmas.py``) of a caller's turn:
+    it is most of the cost of either (~1 ms), so it is done once and remembered.
+    """
+    return tuple((m["string"], m["pos"], m["orig"], m["pron"]) for m in _frontend()(text))
 
 
 # Readings of the knowledge base's few thousand phrases, kept on disk between runs: g2p costs
@@ -74,7 +84,8 @@ def reading(text: str) -> str:
     known = _known.get(text)
     if known is not None:
         return known
-    words = _g2p()(text, kana=True, join=False)  # one reading per word: long vowels never span two
+    # one reading per word, as pyopenjtalk.g2p(kana=True) gives it: long vowels never span two
+    words = [surface if pos == "記号" else pron.replace("’", "") for surface, pos, _, pron in morphemes(text)]
     return "".join(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))) for w in words)
 
 
@@ -133,6 +144,7 @@ def _forget() -> None:
     """Another user dictionary was installed: readings computed with the old one are stale."""
     global _new
     reading.cache_clear()
+    morphemes.cache_clear()
     _known.clear()
     _new = 0
 
