@@ -12,15 +12,21 @@ import unicodedata
 
 # Fillers at the start of a turn, with or without a pause after them.
 FILLERS = (
-    "えーっと", "えーと", "えっと", "ええと", "ええっと", "えー", "あのー", "あのう", "あの", "あー", "うーん",
-    "うんと", "んー", "まあ", "まぁ", "なんか", "ちょっと", "すみません", "すいません", "もしもし",
+    "えーっと", "えーと", "えっと", "ええと", "ええっと", "えー", "あのー", "あのう", "あの", "あー", "うーんと", "うーん",
+    "うんと", "んーと", "んー", "まあ", "まぁ", "なんか", "ちょっと", "すみません", "すいません", "もしもし",
+    "なんていうんかな", "なんていうか", "なんて言うか", "ほんで", "そんで",
 )
+# What callers hang on a filler: あのですね, えーとね, あのな (only before a pause: あのな|んとか).
+_FILLER_TAIL = r"(?:ですね|[ねなさ](?=[、,。.!！?？\s]|$))?"
 # Words that are fillers only before a pause: 「その、」 but not 「その他」.
 PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え")
 _ALL = "|".join(FILLERS + PAUSE_FILLERS)
 _FILLER_AT_START = re.compile(
-    r"^(?:(?:(?:" + "|".join(FILLERS) + r")[ー〜~]*|(?:" + _ALL + r")[ー〜~]*(?=[、,。.!！?？\s]))[、,。.!！?？\s]*)+"
+    r"^(?:(?:(?:" + "|".join(FILLERS) + r")[ー〜~]*" + _FILLER_TAIL
+    + r"|(?:" + _ALL + r")[ー〜~]*(?=[、,。.!！?？\s]))[、,。.!！?？\s]*)+"
 )
+# Fillers no word contains, struck wherever ASR left them without a pause: 冷蔵庫をえーと捨てたい.
+_FILLER_ANYWHERE = re.compile(r"(?:えーっと|えーと|えっと|あのー+|そのー+|うーん)" + _FILLER_TAIL + r"[、,\s]*")
 _FILLER_AT_END = re.compile(r"(?:^|[、,\s])(?:" + _ALL + r")[ー〜~]*[、,。.!！?？\s]*$")
 _FILLER_BEFORE_PAUSE = re.compile(r"(?<=[、。\s])(?:" + _ALL + r")[ー〜~]*[、,\s]+")
 
@@ -56,6 +62,7 @@ def nfkc(text: str) -> str:
 def strip_fillers(text: str) -> str:
     text = _FILLER_AT_START.sub("", text)
     text = _FILLER_BEFORE_PAUSE.sub("", text)
+    text = _FILLER_ANYWHERE.sub("", text)
     previous = None
     while previous != text:  # 「…、そのー」: trailing fillers, one by one
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
