@@ -152,6 +152,7 @@ def test_categories_by_colloquial_name(brain):
         ("青山の燃えないごみっていつ？", "collection_day"),  # no 次: the weekdays, not one date
         ("青山の次の燃えないごみはいつ？", "next_collection"),
         ("青山の一番近い燃えないごみの日", "next_collection"),
+        ("アイスの箱 何ごみ 今日", "item_category"),  # an item + 何ごみ, whatever else ASR heard
         ("学園南に住んどるんやけどペットボトルはいつ出せるん", "collection_day"),  # an area + いつ
     ],
 )

@@ -20,6 +20,7 @@ from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
 SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
+WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
 NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近", "今週", "来週", "今月", "来月")
 CLIPPED_NEXT = "ぎの"  # つぎの with its first mora lost to the VAD
 OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
@@ -69,6 +70,10 @@ class IntentRouter:
         kana = reading(normalised)
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised, kana)
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, kana)}
+        if ents.item and intent != ITEM_QUESTION and intent not in self.topic_items and any(
+            w in normalised for w in WHICH_CATEGORY_WORDS
+        ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
+            intent = ITEM_QUESTION
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
         if intent in SLOT_TOPICS and not _slots_agree(intent, ents, has_date):
             # 「あした なにごみ」 names a date, not an item: a close runner-up whose slot is there wins
