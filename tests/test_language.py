@@ -135,6 +135,11 @@ def test_categories_by_colloquial_name(brain):
     assert brain.nlu.entities.find_category("かんびん").name == "再生資源"
 
 
+def test_categories_clipped_by_the_vad_only_when_one_fits(brain):
+    assert brain.nlu.entities.find_category("えないごみの日").name == "燃やせないごみ"  # 燃えないごみ clipped
+    assert brain.nlu.entities.find_category("ねんごみの日") is None  # 可燃 or 不燃: ask again
+
+
 @pytest.mark.parametrize(
     ("text", "intent"),
     [

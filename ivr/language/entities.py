@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
-from ivr.language.matcher import EXACT_READING, Match, PhraseMatcher
+from ivr.language.matcher import DROPPED_MORA_SCORE, EXACT_READING, FUZZY_DISCOUNT, Match, PhraseMatcher
 from ivr.language.normalize import kanji_digits, nfkc
 from ivr.language.readings import charwise_reading
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
 CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches count
+CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: 燃えるごみ without its first mora
 
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
@@ -105,8 +106,17 @@ class EntityExtractor:
         return found
 
     def find_category(self, text: str) -> Category | None:
-        m = self.categories.best(text, CATEGORY_MIN_SCORE)
-        return self.kb.category_by_name[m.key] if m else None
+        """A (near) exact category word; or one clipped by the VAD (えるごみ) if only one fits:
+        ねんごみ is 可燃ごみ or 不燃ごみ clipped, and the caller is asked again instead."""
+        found = self.categories.find(text, limit=2)
+        if not found:
+            return None
+        best = found[0]
+        if best.score < CATEGORY_MIN_SCORE and (
+            best.score < CLIPPED_CATEGORY_SCORE or (len(found) > 1 and found[1].score >= best.score)
+        ):
+            return None
+        return self.kb.category_by_name[best.key]
 
     def find_area(self, text: str) -> tuple[str, list[Area], int | None]:
         """(town, the rows that fit, 丁目) — several rows mean the data splits the town."""
