@@ -30,6 +30,10 @@ TODAY = date(2026, 11, 27)  # a Friday
         ("冷蔵庫をえーと捨てたい", "冷蔵庫を捨てたい"),  # ASR leaves no pause around it
         ("ほんで、大型ごみの予約", "大型ごみの予約"),
         ("あのね", ""),
+        ("うーんと、んーっと、ごみが残ってる", "ごみが残ってる"),  # the longest filler first: not んー + っと
+        ("ちょっとお尋ねしたいんですけど、乾電池は", "乾電池は"),  # a preamble says nothing of the topic
+        ("聞きたいことがあるんですけど、職員さんと話せますか", "職員さんと話せますか"),
+        ("質問なんですが、傘は何ごみ", "傘は何ごみ"),
     ],
 )
 def test_normalize(text, expected):
@@ -114,7 +118,7 @@ def test_content_lemmas_undo_dialect_conjugation():
 
 
 @pytest.mark.parametrize("text", ["明日何ごみの日", "住民票を取りたい", "人と話したい", "大宮町1丁目の北側の燃えない",
-                                  "産業廃棄物の相談", "市役所の電話番号"])
+                                  "産業廃棄物の相談", "市役所の電話番号", "聞きたいことがあるんです"])
 def test_no_item_invented_from_near_sounds(brain, text):
     """One edit turns ナマゴミ into ナニゴミ: short words are not matched fuzzily."""
     assert brain.nlu.entities.find_item(text) == []

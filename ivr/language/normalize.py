@@ -14,15 +14,24 @@ import unicodedata
 FILLERS = (
     "えーっと", "えーと", "えっと", "ええと", "ええっと", "えー", "あのー", "あのう", "あの", "あー", "うーんと",
     "うーん", "うんと", "んーと", "んー", "まあ", "まぁ", "なんか", "ちょっと", "すみません", "すいません", "もしもし",
-    "なんていうんかな", "なんていうか", "なんて言うか", "ほんで", "そんで",
+    "なんていうんかな", "なんていうか", "なんて言うか", "なんちゅうか", "なんというか", "ほんで", "そんで",
+    "んーっと", "あーっと", "あのさ",
 )
 # What callers hang on a filler: あのですね, えーとね, あのな (only before a pause: あのな|んとか).
 _FILLER_TAIL = r"(?:ですね|[ねなさ](?=[、,。.!！?？\s]|$))?"
 # Words that are fillers only before a pause: 「その、」 but not 「その他」.
-PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え")
-_ALL = "|".join(FILLERS + PAUSE_FILLERS)
+PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え", "ねえ", "ほら", "あれ", "そうですね")
+# A preamble before the question says nothing of its topic (and its こと is no 琴):
+# 「ちょっとお尋ねしたいんですけど」「聞きたいことがあるんやけど」「質問なんですが」.
+_PREAMBLE = re.compile(
+    r"^(?:ちょっと)?(?:(?:お|ご)?(?:尋ね|たずね|聞き|きき|伺い|うかがい|質問|相談)(?:したい|たい|します|しても|です)?"
+    r"(?:ことが(?:ある|あります|あって))?(?:ん|の|な)?(?:です|やねん|だ|や)?(?:けど|けれど|けども|が)?"
+    r"|(?:質問|問い合わせ|相談)(?:なん|なの)?(?:です|やねん|だ|や)?(?:けど|けれど|が))[、,。.\s]+"
+)
+_LONGEST_FIRST = sorted(FILLERS, key=len, reverse=True)  # んーっと before んー: regex takes the first that fits
+_ALL = "|".join(sorted(FILLERS + PAUSE_FILLERS, key=len, reverse=True))
 _FILLER_AT_START = re.compile(
-    r"^(?:(?:(?:" + "|".join(FILLERS) + r")[ー〜~]*" + _FILLER_TAIL
+    r"^(?:(?:(?:" + "|".join(_LONGEST_FIRST) + r")[ー〜~]*" + _FILLER_TAIL
     + r"|(?:" + _ALL + r")[ー〜~]*(?=[、,。.!！?？\s]))[、,。.!！?？\s]*)+"
 )
 # Fillers no word contains, struck wherever ASR left them without a pause: 冷蔵庫をえーと捨てたい.
@@ -66,7 +75,8 @@ def strip_fillers(text: str) -> str:
     previous = None
     while previous != text:  # 「…、そのー」: trailing fillers, one by one
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
-    return _FILLER_AT_START.sub("", text)
+    text = _FILLER_AT_START.sub("", text)
+    return _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))
 
 
 def standardise_dialect(text: str) -> str:
