@@ -289,3 +289,13 @@ def test_pool_keeps_the_event_loop_free(transcriber: Transcriber, request_audio:
     assert sounds_like(text, "冷蔵庫を捨てたいです") >= 75
     gaps = np.diff(ticks)
     assert len(ticks) > 20 and gaps.max() < 0.25, f"loop stalled for {gaps.max():.2f} s"
+
+
+def test_prompt_names_the_knowledge_bases_city(tmp_path):
+    """Another city's hotline primes Whisper with its own name, read from municipality.yaml."""
+    from ivr.speech.asr import _city_name, domain_prompt
+
+    (tmp_path / "municipality.yaml").write_text("name: 生駒市\nreading: イコマシ\n", encoding="utf-8")
+    assert domain_prompt(_city_name(tmp_path)).startswith("生駒市のごみ相談の電話です。")
+    assert _city_name(tmp_path / "missing") == "市"
+    assert domain_prompt(_city_name(Path(__file__).parent.parent / "faq_data" / "nara")) == DOMAIN_PROMPT

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
+import yaml
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from rapidfuzz import fuzz
 
@@ -41,10 +42,23 @@ LANGUAGE = "ja"  # forced: detection costs another pass, and a wrong guess on a 
 BEAM_SIZE = 5
 # A sentence a caller could say, naming what callers ask about: Whisper base then writes ごみ,
 # 乾電池, 粗大ごみ instead of ゴミ, 完全中, 育み. A bare word list primes less well than a sentence.
-DOMAIN_PROMPT = (
-    "奈良市のごみ相談の電話です。粗大ごみの申し込み、燃えるごみやプラスチック、ペットボトルの収集日、"
-    "冷蔵庫や乾電池、蛍光灯、スプレー缶の捨て方について質問します。"
-)
+def domain_prompt(city: str) -> str:
+    """The prompt for one city's hotline: the city's own name is a word callers say."""
+    return (
+        f"{city}のごみ相談の電話です。粗大ごみの申し込み、燃えるごみやプラスチック、ペットボトルの収集日、"
+        "冷蔵庫や乾電池、蛍光灯、スプレー缶の捨て方について質問します。"
+    )
+
+
+DOMAIN_PROMPT = domain_prompt("奈良市")
+
+
+def _city_name(data_dir: Path) -> str:
+    """The municipality's name from the knowledge base (``municipality.yaml``); 市 if unreadable."""
+    try:
+        return str(yaml.safe_load((Path(data_dir) / "municipality.yaml").read_text(encoding="utf-8"))["name"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return "市"
 NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was said" rule for a segment
 AVG_LOGPROB_MAX = -1.0  # a confident decode is kept even when the no-speech head is unsure
 LEAK_MIN_CHARS = 7  # shorter matches are single prompt words (冷蔵庫, プラスチック) callers really say
@@ -193,7 +207,7 @@ class Transcriber:
             resolve_asr_model(settings, progress=progress),
             threads=settings.asr_threads,
             workers=settings.asr_workers,
-            prompt=DOMAIN_PROMPT if settings.asr_prompt else None,
+            prompt=domain_prompt(_city_name(settings.data_dir)) if settings.asr_prompt else None,
         )
 
     def _options(self, prompt: str | None) -> dict[str, object]:
