@@ -29,6 +29,7 @@ MIN_READING_SUBSTRING = 3  # 2-mora readings (カン, ビン) hide inside too ma
 MIN_FUZZY_READING = 4  # below this one edit is a different word
 MIN_TAIL = 3  # a clipped reading must keep three morae (ー counts, ャ does not) to name one thing
 DROPPED_MORA_SCORE = 90.0
+SHORT_TAIL_CHARS = 5  # a clipped form shorter than this must end at a particle to count
 HEARD_REST_SCORE = 89.0  # ウチョー is 包丁 clipped only by a guess at what was heard: a plain clip wins
 CLIPPED_AT = (0, 1)  # the clipped word opens the utterance (VAD cut it), maybe after a stray small kana
 EXACT_SURFACE = 100.0
@@ -120,6 +121,16 @@ _SMALL_OR_LONG = set("ーャュョァィゥェォッン")
 # ちゅうしゃ without ち is ゅうしゃ (written ユーシャ).
 _LONG_HEARD = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}
 _SMALL_HEARD = str.maketrans("ャュョァィゥェォ", "ヤユヨアイウエオ")
+
+
+def _clipped_at_start(opening: str, tail: str) -> bool:
+    """``tail`` opens the utterance (the VAD cut its first mora), perhaps after a stray small kana
+    (ッレーゾーコ), and — when short — ends at a particle: ソーシ in ソーシタラ (そうしたら) is no 包装紙."""
+    at = opening.find(tail)
+    if at not in CLIPPED_AT or (at == 1 and opening[0] not in _SMALL_OR_LONG):
+        return False
+    end = at + len(tail)
+    return len(tail) >= SHORT_TAIL_CHARS or end == len(opening) or opening[end] in _AFTER or _followed(opening[end:])
 
 
 def _morae(r: str) -> int:
@@ -292,7 +303,7 @@ class PhraseMatcher(Generic[K]):
                     matched = round(len(r) * score / 100) - budget  # only what really matched counts
                     offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
             for tail, tail_score in self._tails[i]:
-                if opening.find(tail) in CLIPPED_AT:
+                if _clipped_at_start(opening, tail):
                     offer(i, tail_score * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
                     break
 
