@@ -4,7 +4,8 @@
 
 Prints, over the telephone test set (bench/telephone_set.py: synthesised questions at several
 speeds and pitches, band-limited, two noise levels, 8 kHz μ-law):
-- CER on surface text and on kana readings, ASR latency p50/p95;
+- CER on surface text and on kana readings, ASR latency p50/p95, and how often the transcript
+  is understood (intent and item) as the text really said was;
 - TTS time to first audio, uncached and from the pre-rendered voice cache;
 - end of caller speech → first bot audio frame, p50/p95, through the whole call (endpointer,
   Whisper, dialogue, TTS, paced playback) with audio fed in real time;
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from telephone_set import Sample, build  # noqa: E402
 from ivr.audio.codec import FRAME_MS, frames  # noqa: E402
 from ivr.config import DEFAULT_DATA_DIR, Settings, get_settings  # noqa: E402
 from ivr.dialogue import prompts  # noqa: E402
+from ivr.dialogue.state import Brain  # noqa: E402
 from ivr.language.readings import reading  # noqa: E402
 from ivr.speech.services import SpeechServices  # noqa: E402
 from ivr.speech.tts import Synthesizer, voice_key  # noqa: E402
@@ -43,6 +46,7 @@ from simulator.runtime import Simulator  # noqa: E402
 from voices.cache import VoiceCache  # noqa: E402
 
 TRAILING_SILENCE_MS = 1500
+TODAY = date(2026, 11, 27)  # a fixed day: dates in the questions parse the same on every run
 _DROP = str.maketrans("", "", " 　、。，．,.!?！？「」・ー")
 
 
@@ -58,21 +62,34 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def asr_figures(speech: SpeechServices, samples: list[Sample]) -> None:
-    surface, kana, latency = [], [], []
+def _meaning(brain: Brain, text: str) -> tuple[str, str | None]:
+    parse = brain.nlu.parse(text, TODAY)
+    return parse.intent, parse.item.name if parse.item else None
+
+
+def asr_figures(speech: SpeechServices, samples: list[Sample], brain: Brain) -> None:
+    """CER, and what CER costs: how often the understanding of the transcript (intent and item)
+    is the understanding of what was really said."""
+    surface, kana, latency, understood = [], [], [], []
     for s in samples:
         started = time.perf_counter()
         result = asyncio.run(speech.asr.transcribe(s.pcm))
         latency.append((time.perf_counter() - started) * 1000)
         surface.append(cer(_plain(s.text), _plain(result.text)))
         kana.append(cer(reading(s.text), reading(result.text)))
-        print(f"  {kana[-1]:.2f} {s.label:>16}  {s.text} → {result.text}", flush=True)
+        understood.append(_meaning(brain, result.text) == _meaning(brain, s.text))
+        print(f"  {kana[-1]:.2f} {'=' if understood[-1] else '≠'} {s.label:>16}  {s.text} → {result.text}", flush=True)
     print(f"ASR over {len(samples)} telephone utterances (Whisper {get_settings().asr_model or 'base, bundled'}):")
     print(f"  CER surface {statistics.mean(surface):.3f}, CER reading {statistics.mean(kana):.3f}"
           f"  (by noise: " + ", ".join(
               f"{snr:g} dB {statistics.mean([k for k, s in zip(kana, samples, strict=True) if s.snr_db == snr]):.3f}"
               for snr in sorted({s.snr_db for s in samples}, reverse=True)) + ")")
     print(f"  latency p50 {pct(latency, 50):.0f} ms, p95 {pct(latency, 95):.0f} ms, max {max(latency):.0f} ms")
+    print(f"  understood as the reference text (same intent and item): {sum(understood)}/{len(understood)}"
+          "  (by noise: " + ", ".join(
+              f"{snr:g} dB {sum(u for u, s in zip(understood, samples, strict=True) if s.snr_db == snr)}"
+              f"/{sum(1 for s in samples if s.snr_db == snr)}"
+              for snr in sorted({s.snr_db for s in samples}, reverse=True)) + ")")
 
 
 async def _first_chunk_ms(tts: Synthesizer, text: str) -> float:
@@ -190,7 +207,7 @@ def main() -> None:
           " (`ivr voices build`; `ivr serve` renders missing ones at start-up)")
     asyncio.run(speech.asr.transcribe(samples[0].pcm))  # warm-up: first call loads kernels
     try:
-        asr_figures(speech, samples)
+        asr_figures(speech, samples, Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir))
         tts_figures(settings.tts_speed)
         turn_figures(speech, samples[: args.calls])
         if not args.skip_throughput:
