@@ -163,6 +163,7 @@ def test_categories_clipped_by_the_vad_only_when_one_fits(brain):
         ("青山の燃えないごみっていつ？", "collection_day"),  # no 次: the weekdays, not one date
         ("青山の次の燃えないごみはいつ？", "next_collection"),
         ("青山の一番近い燃えないごみの日", "next_collection"),
+        ("青山で明日、大型ごみの申し込みをしたい", "oversize_booking"),  # a date, but booking words
         ("学園南に住んどるんやけどペットボトルはいつ出せるん", "collection_day"),  # an area + いつ
     ],
 )

@@ -124,11 +124,14 @@ class IntentRouter:
             return "next_collection"
         if intent == "next_collection" and not nxt and not has_date:
             return "collection_day"  # 「燃えないごみっていつ？」 asks for the weekdays, not one date
-        if ((ents.category and not ents.item) or ents.area_town) and intent not in DAY_TOPICS:
+        category_only = ents.category is not None and not ents.item
+        if intent not in DAY_TOPICS:
+            if category_only and has_date and not any(w in text for w in BOOKING_WORDS):
+                return "today_collection"  # 「明日、大型ごみの申し込み」 books; 「明日プラは？」 asks the day
             # a category, or where the caller lives, with a day asked: the collection calendar
-            if has_date:
-                return "today_collection"
-            if any(w in text for w in SCHEDULE_WORDS) and intent != "week_counting":
+            # (an area with a date alone may be a booking: 「青山で明日、大型ごみを」)
+            if (category_only or ents.area_town) and any(w in text for w in SCHEDULE_WORDS) \
+                    and intent != "week_counting":
                 return "next_collection" if nxt else "collection_day"
         if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
             return ITEM_QUESTION
