@@ -75,8 +75,8 @@ def strip_fillers(text: str) -> str:
     previous = None
     while previous != text:  # 「…、そのー」: trailing fillers, one by one
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
-    text = _FILLER_AT_START.sub("", text)
-    return _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))
+    text = _FILLER_AT_START.sub("", text)  # 「えー、あのですね、ちょっとお尋ねしたいんですが、えっと…」:
+    return _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))  # fillers, the preamble, fillers again
 
 
 def standardise_dialect(text: str) -> str:
