@@ -136,3 +136,26 @@ def test_no_readings_csv_installs_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(pyopenjtalk, "update_global_jtalk_with_user_dict", calls.append)
     assert user_dictionary.install(tmp_path, tmp_path) == ""
     assert calls == [] and not (tmp_path / "userdict").exists()
+
+
+# Misreadings the TTS front end makes of ordinary words in replies: 方 (かた) read ホー after の/な,
+# 柄 (え) read ガラ, 月の1日 (ついたち) read イチニチ. Replies are written so they are read right.
+MISREAD = {"ノホー(?!ム)": "方 read ホー", "ナホー(?!ム)": "方 read ホー", "ガラガ": "柄 read ガラ",
+           "ツキノイチニチ": "1日 read イチニチ"}
+
+
+def test_spoken_knowledge_base_text_avoids_known_misreadings():
+    """Every answer, title, item note and category text as the TTS reads it (user dictionary on)."""
+    import yaml
+
+    user_dictionary.ensure_installed()
+    faq = yaml.safe_load((NARA_DATA / "faq.yaml").read_text(encoding="utf-8"))["topics"]
+    texts = [t["answer"] for t in faq if t.get("answer")] + [t["title"] for t in faq]
+    with (NARA_DATA / "items.csv").open(encoding="utf-8") as fh:
+        texts += [row["note"] for row in csv.DictReader(fh) if row["note"]]
+    cats = yaml.safe_load((NARA_DATA / "categories.yaml").read_text(encoding="utf-8"))
+    for cat in cats["categories"] if isinstance(cats, dict) else cats:
+        texts += [cat[k] for k in ("how", "when", "bag") if cat.get(k)]
+    found = sorted({(why, text[:40]) for text in set(texts) for pattern, why in MISREAD.items()
+                    if re.search(pattern, readings.reading(text))})
+    assert found == []
