@@ -153,8 +153,7 @@ def test_spoken_knowledge_base_text_avoids_known_misreadings():
     texts = [t["answer"] for t in faq if t.get("answer")] + [t["title"] for t in faq]
     with (NARA_DATA / "items.csv").open(encoding="utf-8") as fh:
         texts += [row["note"] for row in csv.DictReader(fh) if row["note"]]
-    cats = yaml.safe_load((NARA_DATA / "categories.yaml").read_text(encoding="utf-8"))
-    for cat in cats["categories"] if isinstance(cats, dict) else cats:
+    for cat in yaml.safe_load((NARA_DATA / "categories.yaml").read_text(encoding="utf-8"))["categories"]:
         texts += [cat[k] for k in ("how", "when", "bag") if cat.get(k)]
     found = sorted({(why, text[:40]) for text in set(texts) for pattern, why in MISREAD.items()
                     if re.search(pattern, readings.reading(text))})

@@ -133,6 +133,15 @@ def _clipped_at_start(opening: str, tail: str) -> bool:
     return len(tail) >= SHORT_TAIL_CHARS or end == len(opening) or opening[end] in _AFTER or _followed(opening[end:])
 
 
+def _as_heard(text_reading: str) -> str:
+    """A reading that opens with a clipped syllable's small kana, as it was heard: ュウシャバリ →
+    ユーシャバリ. Only the opening changes; the rest keeps its per-word long vowels."""
+    head = text_reading[:1].translate(_SMALL_HEARD)
+    if head == text_reading[:1]:
+        return text_reading
+    return long_vowels(head + text_reading[1:2]) + text_reading[2:]
+
+
 def _morae(r: str) -> int:
     return len(r) - sum(ch in "ャュョァィゥェォ" for ch in r)
 
@@ -285,10 +294,10 @@ class PhraseMatcher(Generic[K]):
         return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]
 
     def _fuzzy(self, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
-        # a reading that opens with a clipped syllable's small kana (ュウシャバリ): as heard, ユーシャバリ
-        opening = long_vowels(text_reading[0].translate(_SMALL_HEARD) + text_reading[1:])
+        opening = _as_heard(text_reading)
+        grams = _bigrams(text_reading) if opening == text_reading else _bigrams(text_reading) | _bigrams(opening)
         shared: dict[int, int] = defaultdict(int)
-        for gram in _bigrams(text_reading) | _bigrams(opening):
+        for gram in grams:
             for i in self._by_bigram.get(gram, ()):
                 shared[i] += 1
         need = self._need

@@ -39,7 +39,9 @@ _FILLER_ANYWHERE = re.compile(r"(?:えーっと|えーと|えっと|あのー+|�
 _FILLER_AT_END = re.compile(r"(?:^|[、,\s])(?:" + _ALL + r")[ー〜~]*[、,。.!！?？\s]*$")
 _FILLER_BEFORE_PAUSE = re.compile(r"(?<=[、。\s])(?:" + _ALL + r")[ー〜~]*[、,\s]+")
 
-# Kansai and casual forms → standard forms (longest first so やねんけど wins over やねん).
+# Kansai and casual forms → standard forms, applied in this order: a longer or more specific
+# form stands above what it contains (やねんけど above やねん; ほかして above てんけど, so
+# ほかしてんけど becomes 捨てたのですが).
 DIALECT = [
     ("なあかん", "ないといけない"), ("あんねん", "あるのです"), ("あるねん", "あるのです"),
     ("どないしよ", "どうしよう"), ("てもうて", "てしまって"), ("でもうて", "でしまって"), ("てもた", "てしまった"),
