@@ -51,6 +51,9 @@ def test_normalize(text, expected):
         ("12月3日", date(2026, 12, 3)), ("1月5日", date(2027, 1, 5)), ("みっか", date(2026, 12, 3)),
         ("年末", date(2026, 12, 31)), ("さらいしゅうのもくようび", date(2026, 12, 10)),
         ("どうしようか", None), ("いつかな", None),  # everyday words that look like dates
+        ("したの朝って資源ごみ出せますか", date(2026, 11, 28)),  # あした, its first mora clipped by the VAD
+        ("ょうは何ごみの日", TODAY), ("さっての燃えるごみ", date(2026, 11, 29)),
+        ("したいんですけど", None),  # した that is a verb, not a clipped あした
     ],
 )
 def test_dates(text, expected):
@@ -94,11 +97,29 @@ def test_chome():
         ("陶器のお皿を捨てたい", "陶器"),  # トーキ is a word: not キュートーキ (給湯器) with a clipped mora
         ("ゅうしゃきの捨て方", "注射器"),  # ちゅうしゃき clipped: the small kana left is heard ユー
         ("ょっきだなを捨てたい", "食器棚"),  # しょっきだな clipped: ョ heard as ヨ
+        ("すり蜂って何ごみ", "すり鉢"),  # the kana mis-hearing すりはち is its own reading, not スリワチ
+        ("去年の灯油が残っとんねんけど", "灯油"),  # コットン sits inside ノコットンネン, not as a word
+        ("包丁ってどうやって捨てるの？新聞紙で包めばいい？", "包丁"),  # seen as written and as read
     ],
 )
 def test_items_match_on_readings(brain, text, item):
     found = brain.nlu.entities.find_item(text)
     assert found and found[0].key == item
+
+
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("発泡スチロールばっかりようけあんねんけど", "大量の発泡スチロール"),
+        ("剪定した枝がたくさん出たんですけど", "大量の剪定枝"),
+        ("発泡スチロールは何ごみですか", "発泡スチロール"),  # one box is 燃やせるごみ
+        ("草刈りした草は何ごみ", "草"),
+    ],
+)
+def test_a_lot_of_an_item_is_its_bulk_entry(brain, text, item):
+    """items.csv has 大量のX where a lot of X goes another way (大型ごみ): the caller saying
+    there is a lot of it means that entry."""
+    assert brain.nlu.entities.extract(text).item.name == item
 
 
 def test_clipped_forms_of_long_and_small_kana_syllables():
@@ -122,7 +143,9 @@ def test_content_lemmas_undo_dialect_conjugation():
 @pytest.mark.parametrize("text", ["明日何ごみの日", "住民票を取りたい", "人と話したい", "大宮町1丁目の北側の燃えない",
                                   "産業廃棄物の相談", "市役所の電話番号", "聞きたいことがあるんです",
                                   "そうしたらどうすればいい",  # ソーシ(タラ) is no 包装紙 clipped
-                                  "レコーダーは何ごみ"])  # コーダー after レ is no リコーダー clipped
+                                  "レコーダーは何ごみ",  # コーダー after レ is no リコーダー clipped
+                                  "戸籍謄本ってネットで取れる",  # ネット alone is not 果物のネット
+                                  "転居に伴い多量のごみが出る"])  # 梁, a spelling of 針, is read リョー
 def test_no_item_invented_from_near_sounds(brain, text):
     """One edit turns ナマゴミ into ナニゴミ: short words are not matched fuzzily."""
     assert brain.nlu.entities.find_item(text) == []
@@ -202,3 +225,46 @@ def test_router_an_item_and_nanigomi_ask_what_it_is(brain):
                         {"today_collection": 0.6, "put_out_time": 0.3, "item_category": 0.01})
     intent, _ = brain.nlu.router.route(guess, ents, normalize(text), has_date=True)
     assert intent == "item_category"
+
+
+def _route(brain, text, guess_intent, probabilities, has_date=False):
+    """The router's answer for ``text`` when the classifier guessed ``guess_intent``."""
+    from ivr.language.intents import IntentGuess
+    from ivr.language.normalize import normalize
+
+    ents = brain.nlu.entities.extract(normalize(text, dialect=False))
+    alternatives = sorted(((t, p) for t, p in probabilities.items() if t != guess_intent), key=lambda tp: -tp[1])
+    guess = IntentGuess(guess_intent, probabilities[guess_intent], alternatives, probabilities)
+    return brain.nlu.router.route(guess, ents, normalize(text), has_date)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "guess", "has_date"),
+    [
+        ("きょうのもえるごみまだのこってるんやけど", "missed_collection", True),  # a report, not 今日のごみ
+        ("燃えるごみの日にカラスが袋を破いてぐちゃぐちゃ", "crows_cats", False),  # its keywords are there
+        ("集積所に出されたごみから炎が上がっています", "emergency_fire", False),  # 炎 is a fire keyword
+    ],
+)
+def test_router_leaves_reports_and_keyword_topics_alone(brain, text, guess, has_date):
+    """A category or a date inside a report is context, not a question about the calendar."""
+    probabilities = {guess: 0.6, "today_collection": 0.2, "collection_day": 0.1, "missed_collection": 0.05}
+    probabilities[guess] = 0.6
+    assert _route(brain, text, guess, probabilities, has_date) == guess
+
+
+@pytest.mark.parametrize(
+    ("text", "guess", "has_date", "expected"),
+    [
+        ("んどの資源ごみいつ来る", "collection_day", False, "next_collection"),  # こんど clipped
+        ("今日何の日かわからへんねん富雄北やけど", "out_of_scope", True, "today_collection"),  # an area + a date
+        ("発泡スチロールばっかりようけあんねんけど", "oversize_limits", False, "oversize_limits"),  # a lot of it
+        ("来週ベッドを捨てたいので、大型ごみの受付をしてもらえますか", "item_category", True, "oversize_booking"),
+        ("ジッポってどうやって捨てるの", "item_category", False, "lighters"),  # オイルライター is a ライター
+        ("ワイングラスは燃えないごみでいいですか", "blades_glass", False, "item_category"),  # not broken glass
+    ],
+)
+def test_router_cues(brain, text, guess, has_date, expected):
+    probabilities = {guess: 0.5, "lighters": 0.1, "item_category": 0.1, "blades_glass": 0.05}
+    probabilities[guess] = 0.5
+    assert _route(brain, text, guess, probabilities, has_date) == expected

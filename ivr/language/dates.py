@@ -33,6 +33,9 @@ _SPOKEN_DAYS = {  # 日 read in the native way (ついたち …) — common, an
     "ついたち": 1, "ふつか": 2, "みっか": 3, "よっか": 4, "むいか": 6,
     "ここのか": 9, "とおか": 10, "はつか": 20,  # いつか, なのか, ようか: also everyday words
 }
+# あした, きょう, あさって with the first mora clipped by the VAD, as they open an utterance
+_CLIPPED_DAY = re.compile(r"^(した|シタ|ょう|ョウ|ョー|さって|サッテ)(?=の|は|って|、|\s)")
+_CLIPPED_OFFSET = {"した": 1, "シタ": 1, "ょう": 0, "ョウ": 0, "ョー": 0, "さって": 2, "サッテ": 2}
 YEAR_END = ("年末", "ねんまつ", "大晦日", "おおみそか")
 NEW_YEAR = ("年始", "正月", "しょうがつ", "元旦", "元日", "三が日")
 
@@ -92,6 +95,8 @@ def parse_date(text: str, today: date) -> date | None:
     for word, offset in _RELATIVE_DAYS:
         if word in t:
             return today + timedelta(days=offset)
+    if m := _CLIPPED_DAY.match(t.strip()):
+        return today + timedelta(days=_CLIPPED_OFFSET[m[1]])
     for word, day in _SPOKEN_DAYS.items():
         if word in t:
             return _day_of_month(today, day)

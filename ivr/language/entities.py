@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.matcher import DROPPED_MORA_SCORE, EXACT_READING, FUZZY_DISCOUNT, Match, PhraseMatcher
 from ivr.language.normalize import kanji_digits, nfkc
-from ivr.language.readings import charwise_reading
+from ivr.language.readings import charwise_reading, indexed_reading, long_vowels
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
+MISHEARD_SOUND_SIMILARITY = 50.0  # a mis-hearing read further than this from its item is matched as spelt
 CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches count
 CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: 燃えるごみ without its first mora
 
@@ -24,6 +27,10 @@ _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョー�
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
 _KANJI_RUN = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff])")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
+BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
+# a lot of it, said many ways (とてもある is めっちゃある standardised)
+BULK_WORDS = ("大量", "多量", "たくさん", "沢山", "いっぱい", "一杯", "ようけ", "ぎょうさん", "ようさん", "ばっかり",
+              "ばかり", "山ほど", "めっちゃある", "とてもある", "すごい量", "何袋も", "山積み")
 
 YES_WORDS = (
     "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
@@ -77,7 +84,8 @@ class EntityExtractor:
             for phrase in (item.name, *item.aliases, *item.mishearings):
                 if phrase not in _GENERIC_WORDS:
                     item_phrases.append((item.name, phrase))
-        self.items = PhraseMatcher(item_phrases, {i.name: i.reading for i in kb.items})
+        self.items = PhraseMatcher(item_phrases, {i.name: i.reading for i in kb.items},
+                                   surface_only=_misheard_kanji(kb.items))
         towns: dict[str, list[Area]] = {}
         for area in kb.areas:
             towns.setdefault(area.town, []).append(area)
@@ -85,6 +93,9 @@ class EntityExtractor:
         # Callers say 町 both ways (三条町: さんじょうちょう, さんじょうまち), whatever the city says.
         area_phrases = [(town, town) for town in towns] + [(t, t[:-1] + "まち") for t in towns if t.endswith("町")]
         self.areas = PhraseMatcher(area_phrases, {town: rows[0].reading for town, rows in towns.items()})
+        # 草 → 大量の草: the entry the caller means when they say there is a lot of it
+        self._bulk = {i.name.removeprefix(BULK_PREFIX): i for i in kb.items
+                      if i.name.startswith(BULK_PREFIX) and i.name.removeprefix(BULK_PREFIX) in kb.item_by_name}
         self.categories = PhraseMatcher(
             [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
         )
@@ -141,11 +152,26 @@ class EntityExtractor:
         ents.items = self.find_item(text)
         if ents.items:
             ents.item = self.kb.item_by_name[ents.items[0].key]
+            bulk = self._bulk.get(ents.item.name)
+            if bulk is not None and any(w in text for w in BULK_WORDS):
+                ents.item = bulk
         ents.category = self.find_category(text)
         ents.area_town, ents.areas, ents.chome = self.find_area(text)
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)
         return ents
+
+
+def _misheard_kanji(items: list[Item]) -> set[str]:
+    """Mis-hearings listed for their spelling only: ASR writes 梁 for 針 (both はり), but g2p reads
+    梁 リョー, which would find 針 in タイリョー (大量). Kept by sound when it is near the item's."""
+    out: set[str] = set()
+    for item in items:
+        own = long_vowels(item.reading)
+        for phrase in item.mishearings:
+            if fuzz.ratio(indexed_reading(phrase), own) < MISHEARD_SOUND_SIMILARITY:
+                out.add(phrase)
+    return out
 
 
 def side_of(qualifier: str) -> str:

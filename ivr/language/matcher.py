@@ -12,6 +12,7 @@ and by its kana reading, and caller text is searched three ways, best first:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -57,6 +58,7 @@ class Match(Generic[K]):
 
 
 SHORT_MATCH = 3  # a match this short must stand at word edges: ふるい is not in 古いパソコン
+SHORT_READING_MATCH = 4  # as read, four kana too: コットン is not in ノコットンネン (残っとんねん)
 # Particles (in katakana, as both surface and reading strings are) that may border a word.
 _BEFORE = set("ハガヲノモトヤデニワオ、。,.?!？！ ")
 _AFTER = set("ハガヲノモトヤッワオテ、。,.?!？！ ")
@@ -115,6 +117,7 @@ def _edit_budget(morae: int) -> int:
 
 
 _SMALL_OR_LONG = set("ーャュョァィゥェォッン")
+_KANA_PHRASE = re.compile(r"[ァ-ヴー]+")
 
 
 # What is heard of a clipped long vowel or small kana: ほうちょう without ほ is うちょう,
@@ -195,9 +198,11 @@ def _automaton(words: dict[str, list[int]]) -> ahocorasick.Automaton | None:
 class PhraseMatcher(Generic[K]):
     """An index of (key, phrase) pairs; one key may have many phrases (name, aliases …)."""
 
-    def __init__(self, phrases: list[tuple[K, str]], readings: dict[str, str] | None = None) -> None:
+    def __init__(self, phrases: list[tuple[K, str]], readings: dict[str, str] | None = None,
+                 surface_only: set[str] = frozenset()) -> None:
         """``readings``: curated readings of some phrases (items.csv), indexed beside g2p's own
-        reading when the two differ (食用油: ショクヨーユ curated, ショクヨーアブラ by g2p)."""
+        reading when the two differ (食用油: ショクヨーユ curated, ショクヨーアブラ by g2p).
+        ``surface_only``: phrases matched only as written, never by their sound."""
         self._keys: list[K] = []
         self._forms: list[str] = []
         self._readings: list[str] = []
@@ -211,7 +216,11 @@ class PhraseMatcher(Generic[K]):
         for key, phrase in phrases:
             surface = _surface(phrase)
             curated = long_vowels((readings or {}).get(phrase) or "")
-            variants = [x for x in (curated, indexed_reading(phrase)) if x] or [""]
+            # a kana phrase is its own reading: g2p reads the は of すりはち as the particle ワ
+            spelt = long_vowels(surface) if _KANA_PHRASE.fullmatch(surface) else ""
+            variants = [x for x in (curated, spelt, indexed_reading(phrase)) if x] or [""]
+            if phrase in surface_only:
+                variants = [""]
             for r in dict.fromkeys(variants):
                 if not surface or (surface, r, key) in seen:
                     continue
@@ -260,10 +269,12 @@ class PhraseMatcher(Generic[K]):
     def find(self, text: str, limit: int = 5, fuzzy: bool = True) -> list[Match[K]]:
         """Best matches first, at most one per key."""
         found: dict[object, Match[K]] = {}
+        seen_how: dict[object, set[str]] = defaultdict(set)
 
         def offer(i: int, score: float, how: str, length: int) -> None:
             best = found.get(self._keys[i])
-            if best is not None and best.how != how:
+            seen_how[self._keys[i]].add(how)
+            if len(seen_how[self._keys[i]]) > 1:
                 score += CORROBORATION  # seen as written and as read: surer than either alone
             candidate = Match(self._keys[i], self._forms[i], score, how, length)
             if best is None or candidate.rank > best.rank:
@@ -281,7 +292,7 @@ class PhraseMatcher(Generic[K]):
         text_reading = reading(text)
         if text_reading and self._reading_index is not None:
             for end, (length, indexes) in self._reading_index.iter(text_reading):
-                if length <= SHORT_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1):
+                if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1):
                     continue
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length)
