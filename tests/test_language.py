@@ -262,6 +262,8 @@ def test_router_leaves_reports_and_keyword_topics_alone(brain, text, guess, has_
         ("来週ベッドを捨てたいので、大型ごみの受付をしてもらえますか", "item_category", True, "oversize_booking"),
         ("ジッポってどうやって捨てるの", "item_category", False, "lighters"),  # オイルライター is a ライター
         ("ワイングラスは燃えないごみでいいですか", "blades_glass", False, "item_category"),  # not broken glass
+        ("正月終わって門松ほかしたいねんけどどないしたらええ", "year_end_collection", True, "item_category"),
+        ("正月の門松っていつまでに出したらええの", "year_end_collection", True, "year_end_collection"),
     ],
 )
 def test_router_cues(brain, text, guess, has_date, expected):

@@ -33,6 +33,8 @@ RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
 MIN_HEAD = 3
+SEASON_TOPICS = {"holiday_collection", "year_end_collection"}  # collection on holidays and at the year's end
+SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで", "から")
 DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 
@@ -147,6 +149,9 @@ class IntentRouter:
             if (category_only or ents.area_town) and any(w in text for w in SCHEDULE_WORDS) \
                     and intent != "week_counting":
                 return "next_collection" if nxt else "today_collection" if has_date else "collection_day"
+        if ents.item and ents.items[0].how != "fuzzy" and intent in SEASON_TOPICS \
+                and not any(w in text for w in SEASON_QUESTION_WORDS):
+            return ITEM_QUESTION  # 「正月終わって門松ほかしたい」: the season is context, the item is the question
         if ents.item and intent in OVERSIZE_TOPICS and not any(w in text for w in OVERSIZE_WORDS):
             return ITEM_QUESTION
         if ents.item and ents.item.category in self.booked_categories and intent == ITEM_QUESTION:
