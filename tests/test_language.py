@@ -100,6 +100,8 @@ def test_chome():
         ("すり蜂って何ごみ", "すり鉢"),  # the kana mis-hearing すりはち is its own reading, not スリワチ
         ("去年の灯油が残っとんねんけど", "灯油"),  # コットン sits inside ノコットンネン, not as a word
         ("包丁ってどうやって捨てるの？新聞紙で包めばいい？", "包丁"),  # seen as written and as read
+        ("インスリンの針はどこに持っていけば", "注射器"),  # the name callers use, not 針 alone
+        ("湯の実は何ごみですか", "湯のみ"),  # g2p reads 湯の実 ユノジツ: the spelling ASR writes is listed
     ],
 )
 def test_items_match_on_readings(brain, text, item):
