@@ -265,6 +265,8 @@ def test_router_leaves_reports_and_keyword_topics_alone(brain, text, guess, has_
         ("ジッポってどうやって捨てるの", "item_category", False, "lighters"),  # オイルライター is a ライター
         ("ワイングラスは燃えないごみでいいですか", "blades_glass", False, "item_category"),  # not broken glass
         ("正月終わって門松ほかしたいねんけどどないしたらええ", "year_end_collection", True, "item_category"),
+        ("来週の火曜日って燃えないごみ来ます？", "next_collection", True, "today_collection"),  # that day
+        ("来週の燃えないごみはいつ？", "collection_day", False, "next_collection"),  # the next one
         ("正月の門松っていつまでに出したらええの", "year_end_collection", True, "year_end_collection"),
     ],
 )

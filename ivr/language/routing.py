@@ -21,7 +21,9 @@ from ivr.language.readings import reading
 ITEM_QUESTION = "item_category"
 SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
 WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
-NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近", "今週", "来週", "今月", "来月")
+NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近")
+# 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
+PERIOD_WORDS = ("今週", "来週", "今月", "来月")
 CLIPPED_NEXT = ("ぎの", "んど")  # つぎの, こんど with their first mora lost to the VAD
 OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
@@ -34,7 +36,9 @@ ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its exampl
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
 MIN_HEAD = 3
 SEASON_TOPICS = {"holiday_collection", "year_end_collection"}  # collection on holidays and at the year's end
-SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで", "から")
+# what asks about collection in that season (not about the item): 年末はいつまで収集？
+SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで",
+                                          "から")
 DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 
@@ -135,11 +139,13 @@ class IntentRouter:
         """Cues the classifier misses: a category or an area + 「いつ」 asks for a day (「次の」: the next one);
         a category + a date asks about that date; an item named without fee or booking words
         asks what it is, not what 大型ごみ costs."""
-        nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT)
+        nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT) or (
+            not has_date and any(w in text for w in PERIOD_WORDS))
         if intent == "collection_day" and nxt:
             return "next_collection"
-        if intent == "next_collection" and not nxt and not has_date:
-            return "collection_day"  # 「燃えないごみっていつ？」 asks for the weekdays, not one date
+        if intent == "next_collection" and not nxt:
+            # 「燃えないごみっていつ？」 asks for the weekdays; 「来週の火曜って燃えないごみ来る？」 about that day
+            return "today_collection" if has_date else "collection_day"
         category_only = ents.category is not None and not ents.item
         if intent not in DAY_TOPICS and intent not in self.reports and intent not in self.keywords:
             if category_only and has_date and not any(w in text for w in BOOKING_WORDS):
