@@ -53,4 +53,16 @@ def test_example_cache_stores_and_reuses(tmp_path):
     cache.embed(["a", "b"])
     cache.embed(["a", "b", "c"])
     assert Counting.calls == 3  # a and b came from disk the second time
-    assert (tmp_path / "examples-counting.npz").exists()
+    assert (tmp_path / "examples-counting-2.npz").exists()
+
+
+def test_example_cache_embeds_each_text_alone(tmp_path):
+    """A batch pads to its longest text, which moves the numbers a little: examples are embedded
+    one by one, like a caller's words, so the trained model does not depend on the cache."""
+    from ivr.language.embeddings import get_embedder
+
+    texts = ["冷蔵庫を捨てたい", "えーと、明日の燃えるごみの日はいつですか、青山に住んでいます"]
+    embedder = get_embedder()
+    cached = ExampleEmbeddingCache(embedder, tmp_path).embed(texts)
+    alone = np.stack([embedder.embed([t])[0] for t in texts])
+    assert np.array_equal(cached, alone)

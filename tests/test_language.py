@@ -274,3 +274,23 @@ def test_router_cues(brain, text, guess, has_date, expected):
     probabilities = {guess: 0.5, "lighters": 0.1, "item_category": 0.1, "blades_glass": 0.05}
     probabilities[guess] = 0.5
     assert _route(brain, text, guess, probabilities, has_date) == expected
+
+
+def test_matcher_ties_do_not_depend_on_the_process_hash_seed():
+    """Python orders a set of strings differently in every process; two items tying on a fuzzy
+    match (注射 → 注射器, キョーケンビョー → 顕微鏡) once swapped places from one start to the next."""
+    import subprocess
+    import sys
+
+    code = (
+        "from ivr.language.matcher import PhraseMatcher\n"
+        "m = PhraseMatcher([('注射器', '注射器'), ('注射器', '注射針'), ('顕微鏡', '顕微鏡')],"
+        " {'注射器': 'チューシャキ', '顕微鏡': 'ケンビキョー'})\n"
+        "print([x.key for x in m.find('犬の狂犬病の注射ってどこで受けるの')])\n"
+    )
+    orders = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in range(1, 7)
+    }
+    assert len(orders) == 1

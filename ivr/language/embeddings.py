@@ -81,6 +81,9 @@ def get_embedder(model: str = "") -> Embedder:
     return SentenceTransformerEmbedder(Path(model))
 
 
+EXAMPLE_EMBEDDING_FORM = 2  # 2: each example embedded alone; bump when how they are computed changes
+
+
 class ExampleEmbeddingCache:
     """Embeddings of the FAQ examples kept on disk, so start-up does not re-embed ~700 texts.
 
@@ -90,7 +93,7 @@ class ExampleEmbeddingCache:
     def __init__(self, embedder: Embedder, cache_dir: Path | None) -> None:
         self.embedder = embedder
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in embedder.name)
-        self.path = Path(cache_dir) / f"examples-{safe}.npz" if cache_dir else None
+        self.path = Path(cache_dir) / f"examples-{safe}-{EXAMPLE_EMBEDDING_FORM}.npz" if cache_dir else None
 
     def _load(self) -> dict[str, np.ndarray]:
         if self.path is None or not self.path.exists():
@@ -105,7 +108,10 @@ class ExampleEmbeddingCache:
         known = self._load()
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            known.update(zip(missing, self.embedder.embed(missing), strict=True))
+            # one text at a time, as callers' words are embedded: a batch pads to its longest
+            # text, which moves the numbers by ~1e-7, and a model trained on them then differs
+            # with whatever the cache happened to hold (and it is faster for USE on 2 cores)
+            known.update((t, self.embedder.embed([t])[0]) for t in missing)
             self._save({t: known[t] for t in texts})
         return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 512), np.float32)
 

@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from ivr.knowledge.models import Topic
-from ivr.language.embeddings import Embedder, ExampleEmbeddingCache
+from ivr.language.embeddings import EXAMPLE_EMBEDDING_FORM, Embedder, ExampleEmbeddingCache
 from ivr.language.lemmas import content_lemmas
 from ivr.language.normalize import normalize
 from ivr.language.readings import indexed_reading, reading
@@ -130,7 +130,7 @@ class IntentClassifier:
         if cache_dir is None:
             return None
         key = json.dumps([prepared, labels, model_name, sklearn.__version__, EMBEDDING_WEIGHT, ENTITY_WEIGHT,
-                          LEMMA_WEIGHT, SVM_C, SVM_SEED], ensure_ascii=False)
+                          LEMMA_WEIGHT, SVM_C, SVM_SEED, EXAMPLE_EMBEDDING_FORM], ensure_ascii=False)
         return Path(cache_dir) / f"intents-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pkl"
 
     def _load(self, path: Path | None) -> bool:

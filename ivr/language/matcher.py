@@ -308,7 +308,7 @@ class PhraseMatcher(Generic[K]):
         opening = _as_heard(text_reading)
         grams = _bigrams(text_reading) if opening == text_reading else _bigrams(text_reading) | _bigrams(opening)
         shared: dict[int, int] = defaultdict(int)
-        for gram in grams:
+        for gram in sorted(grams):  # a set iterates in a per-process hash order: ties must not depend on it
             for i in self._by_bigram.get(gram, ()):
                 shared[i] += 1
         need = self._need

@@ -195,7 +195,8 @@ class IntentRouter:
         if item is None or intent not in family:
             return intent, confidence
         share = sum(probs.get(t, 0.0) for t in family)
-        owners = [t for t in family if t != ITEM_QUESTION and _owns(self.topic_heads[t], item.name, t in self.titled)]
+        owners = [t for t in sorted(family)  # sorted: a set's order changes from one process to the next
+                  if t != ITEM_QUESTION and _owns(self.topic_heads[t], item.name, t in self.titled)]
         by_category = self.category_topic.get(item.category)
         if not owners and by_category in family:
             owners = [by_category]
