@@ -216,6 +216,18 @@ def test_fast_tfidf_equals_scikit_learn(brain):
     assert np.allclose(_tfidf(vectoriser, docs).toarray(), vectoriser.transform(docs).toarray())
 
 
+def test_margins_equal_the_trained_feature_matrix(brain):
+    """margins() sums the weights view by view; it must give x·W + b of the features trained on."""
+    import numpy as np
+
+    classifier = brain.nlu.classifier
+    for text in ["えーと冷蔵庫ほかしたいねんけど", "青山の明日の燃えるごみ", "住民票", ""]:
+        masked, tokens = brain.nlu.prepare(text)
+        x = classifier._features([masked], [tokens])
+        expected = np.asarray(x @ classifier._model.coef_.T + classifier._model.intercept_)[0]
+        assert np.allclose(classifier.margins(masked, tokens), expected, rtol=0, atol=1e-9)
+
+
 def test_router_an_item_and_nanigomi_ask_what_it_is(brain):
     """Whatever the classifier made of the noise around it (a date here), 〇〇 + 何ごみ asks what it is."""
     from ivr.language.intents import IntentGuess
