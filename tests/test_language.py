@@ -206,26 +206,42 @@ def test_parse_fills_slots(brain):
 
 
 def test_fast_tfidf_equals_scikit_learn(brain):
-    """The classifier's own tf-idf (no per-call validation) must give scikit-learn's numbers."""
+    """The classifier's own one-sentence tf-idf (no per-call validation) gives scikit-learn's numbers."""
     import numpy as np
 
-    from ivr.language.intents import _tfidf
+    from ivr.language.intents import _tfidf_one
 
     vectoriser = brain.nlu.classifier._surface
-    docs = ["冷蔵庫を捨てたい", "明日何ごみの日", "", "ｶﾀｶﾅ and ascii 123"]
-    assert np.allclose(_tfidf(vectoriser, docs).toarray(), vectoriser.transform(docs).toarray())
+    for doc in ["冷蔵庫を捨てたい", "明日何ごみの日", "", "ｶﾀｶﾅ and ascii 123"]:
+        expected = vectoriser.transform([doc]).toarray()[0]
+        got = np.zeros_like(expected)
+        columns, values = _tfidf_one(vectoriser, doc)
+        got[columns] = values
+        assert np.allclose(got, expected)
 
 
 def test_margins_equal_the_trained_feature_matrix(brain):
-    """margins() sums the weights view by view; it must give x·W + b of the features trained on."""
+    """margins() sums the weights view by view; it must give x·W + b, with x built the way the
+    training matrix was (scikit-learn's own transforms, the same column order)."""
     import numpy as np
+    from scipy import sparse
 
-    classifier = brain.nlu.classifier
+    from ivr.language import intents
+    from ivr.language.lemmas import content_lemmas
+    from ivr.language.readings import reading
+
+    c = brain.nlu.classifier
     for text in ["えーと冷蔵庫ほかしたいねんけど", "青山の明日の燃えるごみ", "住民票", ""]:
         masked, tokens = brain.nlu.prepare(text)
-        x = classifier._features([masked], [tokens])
-        expected = np.asarray(x @ classifier._model.coef_.T + classifier._model.intercept_)[0]
-        assert np.allclose(classifier.margins(masked, tokens), expected, rtol=0, atol=1e-9)
+        x = sparse.hstack([
+            c._kana.transform([reading(masked) or masked]),
+            c._surface.transform([masked]),
+            c._entities.transform([" ".join(tokens) or "none"]) * intents.ENTITY_WEIGHT,
+            c._lemmas.transform([content_lemmas(masked)]) * intents.LEMMA_WEIGHT,
+            sparse.csr_matrix(c._embedder.embed([masked]) * intents.EMBEDDING_WEIGHT),
+        ]).tocsr()
+        expected = np.asarray(x @ c._model.coef_.T + c._model.intercept_)[0]
+        assert np.allclose(c.margins(masked, tokens), expected, rtol=0, atol=1e-9)
 
 
 def test_router_an_item_and_nanigomi_ask_what_it_is(brain):

@@ -55,22 +55,10 @@ def unprepared(text: str) -> tuple[str, list[str]]:
     return normalize(text), []
 
 
-def _tfidf(vectoriser: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
-    """``vectoriser.transform(docs)`` without scikit-learn's per-call input validation, which
-    costs ~0.5 ms a view for one sentence: count, sublinear tf, idf, l2 norm, as it does."""
-    x = CountVectorizer.transform(vectoriser, docs).astype(np.float64)
-    if vectoriser.sublinear_tf:
-        np.log(x.data, out=x.data)
-        x.data += 1.0
-    x.data *= vectoriser.idf_[x.indices]
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0.0] = 1.0
-    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ x)
-
-
 def _tfidf_one(vectoriser: TfidfVectorizer, doc: str) -> tuple[np.ndarray, np.ndarray]:
-    """One sentence's tf-idf as (columns, values): the numbers ``_tfidf`` gives, without building
-    scipy matrices, whose bookkeeping costs more than the arithmetic for one row (~1 ms a turn)."""
+    """One sentence's tf-idf as (columns, values): what ``vectoriser.transform`` gives (count,
+    sublinear tf, idf, l2 norm), without its per-call input checks and scipy matrices, whose
+    bookkeeping costs more than the arithmetic for one row (~1 ms a turn)."""
     x = CountVectorizer.transform(vectoriser, [doc])
     values = x.data.astype(np.float64)
     if vectoriser.sublinear_tf:
@@ -127,7 +115,7 @@ class IntentClassifier:
         prepared = [prepare(t) for t in texts]
         cache = self._cache_file(cache_dir, embedder.name, prepared, labels)
         if not self._load(cache):
-            x = self._features([p[0] for p in prepared], [p[1] for p in prepared], fit=True)
+            x = self._fit_features([p[0] for p in prepared], [p[1] for p in prepared])
             self._model = LinearSVC(C=SVM_C, random_state=SVM_SEED)
             self._model.fit(x, labels)
             self._save(cache)
@@ -174,21 +162,14 @@ class IntentClassifier:
         except OSError:
             pass
 
-    def _features(self, normalised: list[str], tokens: list[list[str]], fit: bool = False) -> sparse.csr_matrix:
-        kana = [(indexed_reading(t) if fit else reading(t)) or t for t in normalised]
-        joined = [" ".join(tok) or "none" for tok in tokens]
-        words = [content_lemmas(t) for t in normalised]
-        if fit:
-            a = self._kana.fit_transform(kana)
-            b = self._surface.fit_transform(normalised)
-            c = self._entities.fit_transform(joined)
-            d = self._lemmas.fit_transform(words)
-        else:
-            a = _tfidf(self._kana, kana)
-            b = _tfidf(self._surface, normalised)
-            c = self._entities.transform(joined)
-            d = _tfidf(self._lemmas, words)
-        dense = (self._example_cache if fit else self._embedder).embed(normalised) * EMBEDDING_WEIGHT
+    def _fit_features(self, normalised: list[str], tokens: list[list[str]]) -> sparse.csr_matrix:
+        """Fit the four vocabularies and build the training matrix; ``margins`` reads one
+        sentence's row from the same views in the same column order."""
+        a = self._kana.fit_transform([indexed_reading(t) or t for t in normalised])
+        b = self._surface.fit_transform(normalised)
+        c = self._entities.fit_transform([" ".join(tok) or "none" for tok in tokens])
+        d = self._lemmas.fit_transform([content_lemmas(t) for t in normalised])
+        dense = self._example_cache.embed(normalised) * EMBEDDING_WEIGHT
         return sparse.hstack([a, b, c * ENTITY_WEIGHT, d * LEMMA_WEIGHT, sparse.csr_matrix(dense)]).tocsr()
 
     def margins(self, masked: str, tokens: list[str]) -> np.ndarray:
@@ -196,7 +177,7 @@ class IntentClassifier:
 
         x·W + b summed view by view over the features present, with scikit-learn's per-call
         input checks off: for one sentence, checks and sparse-matrix bookkeeping cost more than
-        the arithmetic (~3 ms of a 10 ms budget). ``_features`` gives the same x.
+        the arithmetic (~3 ms of a 10 ms budget).
         """
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             kana = _tfidf_one(self._kana, reading(masked) or masked)
