@@ -26,6 +26,7 @@ import yaml
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from rapidfuzz import fuzz
 
+from ivr.knowledge.loader import MUNICIPALITY_FILE
 from ivr.language.readings import reading
 from ivr.speech.vad import LINE_RATE
 
@@ -54,9 +55,9 @@ DOMAIN_PROMPT = domain_prompt("奈良市")
 
 
 def _city_name(data_dir: Path) -> str:
-    """The municipality's name from the knowledge base (``municipality.yaml``); 市 if unreadable."""
+    """The municipality's name from the knowledge base (``MUNICIPALITY_FILE``); 市 if unreadable."""
     try:
-        return str(yaml.safe_load((Path(data_dir) / "municipality.yaml").read_text(encoding="utf-8"))["name"])
+        return str(yaml.safe_load((Path(data_dir) / MUNICIPALITY_FILE).read_text(encoding="utf-8"))["name"])
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return "市"
 NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was said" rule for a segment
