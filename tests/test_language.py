@@ -102,6 +102,20 @@ def test_chome():
         ("包丁ってどうやって捨てるの？新聞紙で包めばいい？", "包丁"),  # seen as written and as read
         ("インスリンの針はどこに持っていけば", "注射器"),  # the name callers use, not 針 alone
         ("湯の実は何ごみですか", "湯のみ"),  # g2p reads 湯の実 ユノジツ: the spelling ASR writes is listed
+        ("古い傘ってどう出すの", "傘"),  # 古い spelt in kanji is the word old, not ふるい (a sieve)
+        ("ふるいを捨てたい", "ふるい"),  # spelt in kana it may be the sieve
+        ("庭の竹切ったんやけど", "竹"),  # one kanji running on into a verb, its particle dropped
+        ("庭のレンガが余ってて", "レンガ"),  # のレン is no のれん: hiragana and katakana in one word
+        ("べんきょうづくえを捨てたい", "机"),  # g2p reads 勉強机 ツクエ; said with rendaku it is ズクエ
+        ("てんぷらあぶらのすてかた", "食用油"),  # readings.csv: the dictionary reads 天ぷら油 テンプラユ
+        ("んきりって何ごみ", "缶切り"),  # かんきり clipped: no word opens with ん
+        ("リモコンから抜いた電池", "乾電池"),  # リモコン is where it came from
+        ("乾電池ですけど、リモコンに入ってたやつ", "乾電池"),  # です is no で
+        ("カセットコンロ用のガスボンベの捨て方", "カセットボンベ"),  # コンロ is what it is for
+        ("仏壇にお供えしてた花、枯れてもうた", "花"),
+        ("新聞紙で包んだお皿", "皿"),  # 新聞紙 wraps it
+        ("ヘアムースの缶って何ごみ", "整髪ムース"),  # XのY, Y straight after: X says what kind of Y
+        ("ペン型注射器の針は", "注射器"),  # and ペン inside ペン型注射器 is no other item
     ],
 )
 def test_items_match_on_readings(brain, text, item):
@@ -130,7 +144,13 @@ def test_clipped_forms_of_long_and_small_kana_syllables():
 
     assert [t for t, _ in _tails("ホーチョー")] == ["ウチョー"]  # チョー alone is too short to name one thing
     assert [t for t, _ in _tails("チューシャバリ")] == ["シャバリ", "ユーシャバリ"]
-    assert [t for t, _ in _tails("ニンギョー")] == []  # ンギョー hides inside サンギョー (産業)
+    assert [t for t, _ in _tails("ニンギョー")] == ["ンギョー"]  # matched only opening the utterance …
+
+
+def test_a_clipped_form_opening_with_n_only_opens_the_utterance(brain):
+    """… since no word opens with ん, but ンギョー hides inside サンギョー (産業)."""
+    assert brain.nlu.entities.find_item("んぎょうの捨て方")[0].key == "人形"
+    assert brain.nlu.entities.find_item("サンギョーの話") == []
 
 
 def test_content_lemmas_undo_dialect_conjugation():
@@ -147,7 +167,8 @@ def test_content_lemmas_undo_dialect_conjugation():
                                   "そうしたらどうすればいい",  # ソーシ(タラ) is no 包装紙 clipped
                                   "レコーダーは何ごみ",  # コーダー after レ is no リコーダー clipped
                                   "戸籍謄本ってネットで取れる",  # ネット alone is not 果物のネット
-                                  "転居に伴い多量のごみが出る"])  # 梁, a spelling of 針, is read リョー
+                                  "転居に伴い多量のごみが出る",  # 梁, a spelling of 針, is read リョー
+                                  "古いの捨てたいんやけど"])  # 古い is old, not ふるい (a sieve)
 def test_no_item_invented_from_near_sounds(brain, text):
     """One edit turns ナマゴミ into ナニゴミ: short words are not matched fuzzily."""
     assert brain.nlu.entities.find_item(text) == []

@@ -1,6 +1,10 @@
 """The committed Nara knowledge base: size, coverage and honesty checks."""
 
 import re
+from pathlib import Path
+
+import pytest
+import yaml
 
 from ivr.knowledge.models import INFERRED
 
@@ -67,3 +71,17 @@ def test_readings_and_basis(nara_kb):
     review = nara_kb.review()
     assert {e.kind for e in review} >= {"item"}
     assert all(e.line > 0 for e in review if e.kind == "item")
+
+
+@pytest.mark.parametrize("name", ["nlu.yaml", "nlu_items.yaml"])
+def test_labelled_sets_name_real_items_topics_and_splits(nara_kb, name):
+    """bench/nlu.py scores against these labels: a renamed item or topic must not silently
+    turn right answers into errors."""
+    rows = yaml.safe_load((Path(__file__).parent / "data" / name).read_text(encoding="utf-8"))["utterances"]
+    topics = {t.id for t in nara_kb.topics}
+    for row in rows:
+        assert row["split"] in {"dev", "heldout"}, row
+        assert "intent" not in row or row["intent"] in topics, row
+        if "item" in row:
+            assert nara_kb.item_by_name[row["item"]].category == row["category"], row
+    assert len({row["text"] for row in rows}) == len(rows)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import jaconv
 from rapidfuzz import fuzz
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
-from ivr.language.matcher import DROPPED_MORA_SCORE, EXACT_READING, FUZZY_DISCOUNT, Match, PhraseMatcher
+from ivr.language.matcher import (
+    DROPPED_MORA_SCORE,
+    EXACT_READING,
+    FUZZY_DISCOUNT,
+    Match,
+    PhraseMatcher,
+    kanji_adjective_readings,
+)
 from ivr.language.normalize import kanji_digits, nfkc
-from ivr.language.readings import charwise_reading, indexed_reading, long_vowels
+from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -31,6 +39,14 @@ BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot 
 # a lot of it, said many ways (とてもある is めっちゃある standardised)
 BULK_WORDS = ("大量", "多量", "たくさん", "沢山", "いっぱい", "一杯", "ようけ", "ぎょうさん", "ようさん", "ばっかり",
               "ばかり", "山ほど", "めっちゃある", "とてもある", "すごい量", "何袋も", "山積み")
+
+# After an item, in katakana as matches report it: it qualifies the next item (see _modifies) …
+MODIFIER_AFTER = ("カラ", "ニ", "デ", "ヨーノ", "用ノ", "ノ")
+# … except where it is still the topic: の before 捨て方 and the like (ボンベの捨て方, 電池のやつ),
+# and です, でも, になる, which only look like those particles.
+TOPIC_AFTER = ("ノステ", "ノ捨テ", "ノダシ", "ノ出シ", "ノショブン", "ノ処分", "ノコト", "ノカイシュー", "ノ回収",
+               "ノブンベツ", "ノ分別", "ノシューシュー", "ノ収集", "ノホカシ", "ノゴミ", "ノヤツ", "ノホー",
+               "デス", "デシ", "デモ", "ニナ")
 
 YES_WORDS = (
     "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
@@ -101,19 +117,26 @@ class EntityExtractor:
         )
 
     def find_item(self, text: str) -> list[Match[str]]:
-        found = [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE]
+        found = self._not_adjectives(text, [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE])
         if "の" in text:  # 針金のハンガー is 針金ハンガー, not a ハンガー made of 針金
-            joined = [m for m in self.items.find(text.replace("の", ""), fuzzy=False) if m.score >= EXACT_READING]
+            joined = self._not_adjectives(text, [m for m in self.items.find(text.replace("の", ""), fuzzy=False)
+                                                 if m.score >= EXACT_READING])
             if joined and (not found or joined[0].length > found[0].length):
                 keys = {m.key for m in joined}
-                return joined + [m for m in found if m.key not in keys]
+                return _head_first(joined + [m for m in found if m.key not in keys])
         if found:
-            return found
+            return _head_first(found)
         # ASR picks the wrong kanji for the right sound (放丁 for 包丁), and g2p then reads the
         # wrong word (ホーテー). Read each kanji of a short run alone; only a whole item counts.
         for run in _KANJI_RUN.findall(text):
             if hits := self.items.by_whole_reading(charwise_reading(run)):
                 return hits[:1]
+        return found
+
+    def _not_adjectives(self, text: str, found: list[Match[str]]) -> list[Match[str]]:
+        """Drop items heard only in the sound of an adjective the caller spelt in kanji (古い傘)."""
+        if any(m.how == "reading" for m in found) and (adjectives := kanji_adjective_readings(text)):
+            return [m for m in found if m.how != "reading" or not self.items.readings_of(m.form) & adjectives]
         return found
 
     def find_category(self, text: str) -> Category | None:
@@ -160,6 +183,40 @@ class EntityExtractor:
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)
         return ents
+
+
+def _modifies(m: Match[str]) -> bool:
+    """Whether the particle after an item makes it the setting of another item rather than the
+    thing asked about: 仏壇に供えた花, リモコンから抜いた電池, コンロ用のボンベ, 冷蔵庫の奥の果物."""
+    return m.after.startswith(MODIFIER_AFTER) and not m.after.startswith(TOPIC_AFTER)
+
+
+def _head_first(found: list[Match[str]]) -> list[Match[str]]:
+    """The best item that is not a modifier goes first, if it was seen as written or read."""
+    if len(found) < 2 or not _modifies(found[0]):
+        return found
+    for m in found[1:]:
+        if m.how != "fuzzy" and not _modifies(m) and not _names_kind(found[0], m) and not _inside(m, found[0]):
+            return [m] + [x for x in found if x is not m]
+    return found
+
+
+def _inside(part: Match[str], whole: Match[str]) -> bool:
+    """ペン is inside ペン型注射器: a word of the match itself, not another item."""
+    return _spelt(part.form) in _spelt(whole.form) or reading(part.form) in reading(whole.form)
+
+
+def _spelt(phrase: str) -> str:
+    return jaconv.hira2kata(nfkc(phrase))
+
+
+def _names_kind(first: Match[str], then: Match[str]) -> bool:
+    """XのY with Y straight after の: X says what kind of Y (スチールウールのたわし, ペン型注射器の
+    針), and the city lists the kind, so X stays the item."""
+    if not first.after.startswith("ノ"):
+        return False
+    rest = first.after[1:]
+    return any(rest.startswith(form[:2]) for form in (_spelt(then.form), reading(then.form)) if form)
 
 
 def _misheard_kanji(items: list[Item]) -> set[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import ahocorasick
@@ -22,7 +22,7 @@ import jaconv
 from rapidfuzz import fuzz
 
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, long_vowels, reading, vowel_of
+from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading, vowel_of
 
 K = TypeVar("K")
 
@@ -41,6 +41,7 @@ DEVOICED_READING = 94.0  # matched but for voicing (ビニールカサ for ビ�
 MIN_DEVOICED = 6  # shorter ones differing only in voicing are other words (ハンゴー 飯ごう, バンゴー 番号)
 FUZZY_DISCOUNT = 0.95  # a fuzzy hit never outranks an exact one of the same length
 CORROBORATION = 2.0
+AFTER_CHARS = 6  # enough of what follows a match to see its particle (カラ, ヨーノ, ノステカタ)
 LENGTH_WEIGHT = 5.0  # a longer phrase wins over a short one inside it (スプレー缶 over 缶)
 
 
@@ -51,6 +52,7 @@ class Match(Generic[K]):
     score: float  # 0–100
     how: str  # surface | reading | fuzzy
     length: int  # characters (or morae) matched, to prefer the longest phrase
+    after: str = field(default="", compare=False)  # what follows it, in katakana (カラヌイタ…)
 
     @property
     def rank(self) -> float:
@@ -83,6 +85,11 @@ def _is_katakana(ch: str) -> bool:
     return "\u30a1" <= ch <= "\u30ff"
 
 
+def _mixes_kana(text: str) -> bool:
+    """Hiragana and katakana in one span (ー belongs to both)."""
+    return any("\u3041" <= ch <= "\u309f" for ch in text) and any("\u30a1" <= ch <= "\u30fa" for ch in text)
+
+
 def _at_word_edges(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] (NFKC, original script) can be a word rather than part of one.
 
@@ -100,6 +107,36 @@ def _at_word_edges(text: str, start: int, end: int) -> bool:
     ok_before = not before or not _is_kana(before) or kana_word(before) in _BEFORE or before in "たい"
     ok_after = not after or not _is_kana(after) or kana_word(after) in _AFTER or not before or _followed(text[end:])
     return ok_before and ok_after
+
+
+def _words(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, part of speech) of each word of ``text`` as the analyser splits it; [] when
+    its surfaces do not spell ``text`` again (then offsets cannot be trusted)."""
+    out, at = [], 0
+    for surface, pos, _, _ in morphemes(text):
+        if text.startswith(surface, at):
+            out.append((at, at + len(surface), pos))
+            at += len(surface)
+        else:
+            return []
+    return out if at == len(text) else []
+
+
+def _noun_before_verb(text: str, start: int, end: int) -> bool:
+    """A one-kanji noun the analyser reads as its own word, its particle dropped before a verb:
+    竹切った is 竹 (を) 切った, though the kanji run on (缶 in 缶詰 is one word, not this)."""
+    words = _words(text)
+    for (s, e, pos), nxt in zip(words, words[1:], strict=False):
+        if (s, e) == (start, end):
+            return pos == "名詞" and nxt[2] == "動詞"
+    return False
+
+
+def kanji_adjective_readings(text: str) -> set[str]:
+    """Readings of the adjectives ``text`` spells in kanji: 古い is the word old, not the item
+    ふるい (a sieve) that sounds the same. Spelt in kana (ふるい), the word stays ambiguous."""
+    return {long_vowels(jaconv.hira2kata(pron.replace("’", ""))) for surface, pos, _, pron in morphemes(nfkc(text))
+            if pos == "形容詞" and any(_is_kanji(ch) for ch in surface)}
 
 
 def _reading_edges(text: str, start: int, end: int) -> bool:
@@ -130,7 +167,7 @@ def _clipped_at_start(opening: str, tail: str) -> bool:
     """``tail`` opens the utterance (the VAD cut its first mora), perhaps after a stray small kana
     (ッレーゾーコ), and — when short — ends at a particle: ソーシ in ソーシタラ (そうしたら) is no 包装紙."""
     at = opening.find(tail)
-    if at not in CLIPPED_AT or (at == 1 and opening[0] not in _SMALL_OR_LONG):
+    if at not in CLIPPED_AT or (at == 1 and (opening[0] not in _SMALL_OR_LONG or tail[0] == "ン")):
         return False
     end = at + len(tail)
     return len(tail) >= SHORT_TAIL_CHARS or end == len(opening) or opening[end] in _AFTER or _followed(opening[end:])
@@ -163,7 +200,7 @@ def _tails(r: str) -> list[tuple[str, float]]:
             vowel = vowel_of(r[0])
             if vowel:
                 tails.append((_LONG_HEARD[vowel] + rest[1:], HEARD_REST_SCORE))
-        elif rest[0] != "ン":  # ンギョー (人形 clipped) hides in サンギョー: an ん is never heard alone
+        else:  # no word opens with ん, so ンキリ opening an utterance is 缶切り clipped (only there)
             tails.append((rest[0].translate(_SMALL_HEARD) + rest[1:], HEARD_REST_SCORE))
     return [(t, score) for t, score in tails if _morae(t) >= MIN_TAIL]
 
@@ -172,8 +209,11 @@ def _surface(text: str) -> str:
     return jaconv.hira2kata(nfkc(text))
 
 
+# ヂ and ヅ are said ジ and ズ, so a チ or ツ voiced in a compound (机 → 勉強づくえ, read
+# ベンキョーズクエ) meets its plain form only if チ/ツ fold with シ/ス here.
 _DEVOICE = str.maketrans(
-    "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴ", "カキクケコサシスセソタチツテトハヒフヘホハヒフヘホウ"
+    "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴチツ",
+    "カキクケコサシスセソタシステトハヒフヘホハヒフヘホウシス",
 )
 
 
@@ -206,6 +246,7 @@ class PhraseMatcher(Generic[K]):
         self._keys: list[K] = []
         self._forms: list[str] = []
         self._readings: list[str] = []
+        self._form_readings: dict[str, set[str]] = defaultdict(set)
         self._need: dict[int, int] = {}  # bigrams a fuzzy candidate must share with the caller
         self._tails: dict[int, list[tuple[str, float]]] = {}  # clipped forms and their scores
         surfaces: dict[str, list[int]] = defaultdict(list)
@@ -244,6 +285,7 @@ class PhraseMatcher(Generic[K]):
         self._keys.append(key)
         self._forms.append(phrase)
         self._readings.append(r)
+        self._form_readings[phrase].add(r)
         surfaces[surface].append(i)
         if len(r) >= MIN_READING_SUBSTRING:
             readings_index[r].append(i)
@@ -263,6 +305,10 @@ class PhraseMatcher(Generic[K]):
         return [Match(self._keys[i], self._forms[i], EXACT_READING, "reading", len(r))
                 for i in self._whole.get(r, ())]
 
+    def readings_of(self, form: str) -> set[str]:
+        """The readings a phrase is indexed under."""
+        return self._form_readings.get(form, set())
+
     def __len__(self) -> int:
         return len(self._forms)
 
@@ -271,12 +317,12 @@ class PhraseMatcher(Generic[K]):
         found: dict[object, Match[K]] = {}
         seen_how: dict[object, set[str]] = defaultdict(set)
 
-        def offer(i: int, score: float, how: str, length: int) -> None:
+        def offer(i: int, score: float, how: str, length: int, after: str = "") -> None:
             best = found.get(self._keys[i])
             seen_how[self._keys[i]].add(how)
             if len(seen_how[self._keys[i]]) > 1:
                 score += CORROBORATION  # seen as written and as read: surer than either alone
-            candidate = Match(self._keys[i], self._forms[i], score, how, length)
+            candidate = Match(self._keys[i], self._forms[i], score, how, length, after)
             if best is None or candidate.rank > best.rank:
                 found[candidate.key] = candidate
 
@@ -284,18 +330,24 @@ class PhraseMatcher(Generic[K]):
             original = nfkc(text)
             surface = jaconv.hira2kata(original)  # one character for one: indexes line up
             for end, (length, indexes) in self._surface_index.iter(surface):
-                if length <= SHORT_MATCH and not _at_word_edges(original, end + 1 - length, end + 1):
+                start = end + 1 - length
+                span = original[start : end + 1]
+                if _mixes_kana(span) and not any(_mixes_kana(self._forms[i]) for i in indexes):
+                    continue  # のレンガ holds のれん only once hiragana and katakana are folded
+                if length <= SHORT_MATCH and not _at_word_edges(original, start, end + 1) and not (
+                    length == 1 and _is_kanji(original[start]) and _noun_before_verb(original, start, end + 1)
+                ):
                     continue
                 score = EXACT_SURFACE if length > SHORT_SURFACE_CHARS else SHORT_SURFACE
                 for i in indexes:
-                    offer(i, score, "surface", length)
+                    offer(i, score, "surface", length, surface[end + 1 : end + 1 + AFTER_CHARS])
         text_reading = reading(text)
         if text_reading and self._reading_index is not None:
             for end, (length, indexes) in self._reading_index.iter(text_reading):
                 if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1):
                     continue
                 for i in indexes:
-                    offer(i, EXACT_READING, "reading", length)
+                    offer(i, EXACT_READING, "reading", length, text_reading[end + 1 : end + 1 + AFTER_CHARS])
         if text_reading and self._devoiced_index is not None:
             for _end, (length, indexes) in self._devoiced_index.iter(_devoiced(text_reading)):
                 for i in indexes:  # never above an exact match of the same phrase: it scores less
