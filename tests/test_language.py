@@ -213,6 +213,7 @@ def test_categories_clipped_by_the_vad_only_when_one_fits(brain):
         ("青山の一番近い燃えないごみの日", "next_collection"),
         ("青山で明日、大型ごみの申し込みをしたい", "oversize_booking"),  # a date, but booking words
         ("学園南に住んどるんやけどペットボトルはいつ出せるん", "collection_day"),  # an area + いつ
+        ("さようなら", "goodbye"),  # said alone, it must end the call, not ask again
     ],
 )
 def test_intents(brain, text, intent):
