@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import jaconv
 from rapidfuzz import fuzz
 
 from ivr.knowledge.base import KnowledgeBase
@@ -21,6 +20,7 @@ from ivr.language.matcher import (
     Match,
     PhraseMatcher,
     kanji_adjective_readings,
+    spelling,
 )
 from ivr.language.normalize import kanji_digits, nfkc
 from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
@@ -203,11 +203,7 @@ def _head_first(found: list[Match[str]]) -> list[Match[str]]:
 
 def _inside(part: Match[str], whole: Match[str]) -> bool:
     """ペン is inside ペン型注射器: a word of the match itself, not another item."""
-    return _spelt(part.form) in _spelt(whole.form) or reading(part.form) in reading(whole.form)
-
-
-def _spelt(phrase: str) -> str:
-    return jaconv.hira2kata(nfkc(phrase))
+    return spelling(part.form) in spelling(whole.form) or reading(part.form) in reading(whole.form)
 
 
 def _names_kind(first: Match[str], then: Match[str]) -> bool:
@@ -216,7 +212,7 @@ def _names_kind(first: Match[str], then: Match[str]) -> bool:
     if not first.after.startswith("ノ"):
         return False
     rest = first.after[1:]
-    return any(rest.startswith(form[:2]) for form in (_spelt(then.form), reading(then.form)) if form)
+    return any(rest.startswith(form[:2]) for form in (spelling(then.form), reading(then.form)) if form)
 
 
 def _misheard_kanji(items: list[Item]) -> set[str]:

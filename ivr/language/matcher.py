@@ -205,7 +205,8 @@ def _tails(r: str) -> list[tuple[str, float]]:
     return [(t, score) for t, score in tails if _morae(t) >= MIN_TAIL]
 
 
-def _surface(text: str) -> str:
+def spelling(text: str) -> str:
+    """The form surfaces are compared in: NFKC, hiragana as katakana (one character for one)."""
     return jaconv.hira2kata(nfkc(text))
 
 
@@ -255,7 +256,7 @@ class PhraseMatcher(Generic[K]):
         self._by_bigram: dict[str, list[int]] = defaultdict(list)
         seen: set[tuple[str, str, object]] = set()
         for key, phrase in phrases:
-            surface = _surface(phrase)
+            surface = spelling(phrase)
             curated = long_vowels((readings or {}).get(phrase) or "")
             # a kana phrase is its own reading: g2p reads the は of すりはち as the particle ワ
             spelt = long_vowels(surface) if _KANA_PHRASE.fullmatch(surface) else ""
