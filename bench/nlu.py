@@ -41,6 +41,11 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
+def shares(groups: dict[str, list[bool]]) -> str:
+    """「kind 0.97 (120), …」: the share right in each group."""
+    return ", ".join(f"{k} {sum(v) / len(v):.2f} ({len(v)})" for k, v in sorted(groups.items()))
+
+
 def forget_analyses() -> None:
     """Empty the per-text caches of readings and word analyses. Loading fills them with every
     training text, the dev split included, so without this the dev split is timed on cached
@@ -156,19 +161,16 @@ def main() -> int:
             print(f"item-category accuracy: {sum(item_hits) / len(item_hits):.3f} ({len(item_hits)} utterances)")
         print(f"latency per utterance: p50 {percentile(latencies, 50):.2f} ms, p95 {percentile(latencies, 95):.2f} ms,"
               f" max {max(latencies):.2f} ms")
-        if not labelled:
-            print("per kind (item category): " + ", ".join(
-                f"{k} {sum(v) / len(v):.2f} ({len(v)})" for k, v in sorted(item_kind.items())))
-            if args.errors:
-                print("\n".join(errors))
-            continue
-        print("per kind: " + ", ".join(f"{k} {sum(v) / len(v):.2f} ({len(v)})" for k, v in sorted(per_kind.items())))
-        weak = sorted((sum(v) / len(v), k, len(v)) for k, v in per_intent.items())
-        print("per intent (lowest first): " + ", ".join(f"{k} {a:.2f}/{n_}" for a, k, n_ in weak[:12]))
-        print("confused pairs: " + ", ".join(f"{a}→{b} ×{c}" for (a, b), c in Counter(
-            (e.split("→")[0].strip(), e.split("→")[1].split()[0]) for e in errors if "item " not in e
-        ).most_common(8)))
-        reliability(calib)
+        if labelled:
+            print("per kind: " + shares(per_kind))
+            weak = sorted((sum(v) / len(v), k, len(v)) for k, v in per_intent.items())
+            print("per intent (lowest first): " + ", ".join(f"{k} {a:.2f}/{n_}" for a, k, n_ in weak[:12]))
+            print("confused pairs: " + ", ".join(f"{a}→{b} ×{c}" for (a, b), c in Counter(
+                (e.split("→")[0].strip(), e.split("→")[1].split()[0]) for e in errors if "item " not in e
+            ).most_common(8)))
+            reliability(calib)
+        else:
+            print("per kind (item category): " + shares(item_kind))
         if args.errors:
             print("\n".join(errors))
     print(f"\nmedian parse {statistics.median(latencies):.2f} ms on this machine ({os.cpu_count()} cores)")
