@@ -46,7 +46,7 @@ from simulator.audio import RecordingTransport  # noqa: E402
 from simulator.runtime import Simulator  # noqa: E402
 from voices.cache import VoiceCache  # noqa: E402
 
-TRAILING_SILENCE_MS = 1500
+TRAILING_SILENCE_MS = 2500  # past the end-of-turn silence and the longest hold after a clause left open
 TODAY = date(2026, 11, 27)  # a fixed day: dates in the questions parse the same on every run
 _DROP = str.maketrans("", "", " 　、。，．,.!?！？「」・ー")
 
@@ -123,7 +123,7 @@ def tts_figures(speed: float) -> None:
           f"cached prompt p50 {pct(cached, 50):.2f} ms, max {max(cached):.2f} ms")
 
 
-async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> float | None:
+async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> tuple[float, bool] | None:
     transport = RecordingTransport()
     call = VoiceCall(sim.session(), speech, transport, pace=True)
     transport.call = call
@@ -150,10 +150,10 @@ async def _one_call(sim: Simulator, speech: SpeechServices, sample: Sample) -> f
             if first is not None:
                 await call.close()
                 wait = first - speech_end
-                print(f"  {wait * 1000:5.0f} ms  asr {record.asr_ms:4.0f} ms"
+                print(f"  {wait * 1000:5.0f} ms  asr {record.asr_ms:4.0f} ms held {record.held_ms:4d} ms"
                       f" {'(started at the pause)' if record.speculated else '(after the turn ended)':24}"
                       f" {sample.label:>16}  {record.transcript}", flush=True)
-                return wait
+                return wait, record.held_ms > 0
         elif call.idle and call.player.idle and time.monotonic() > next_at + 3:
             break  # nothing heard (ASR dropped it)
         await asyncio.sleep(0.005)
@@ -166,14 +166,18 @@ def turn_figures(speech: SpeechServices, samples: list[Sample]) -> None:
     sim.brain.nlu.parse("冷蔵庫は何ごみですか", sim.clock().date())  # warmed and frozen as `ivr serve` does
     gc.collect()
     gc.freeze()
-    waits = []
+    waits, held = [], []
     for s in samples:
-        wait = asyncio.run(_one_call(sim, speech, s))
-        if wait is not None:
-            waits.append(wait * 1000)
-    print(f"End of caller speech → first bot audio, whole call path, real-time audio ({len(waits)}/{len(samples)}"
-          f" turns answered; includes the {get_settings().end_of_turn_silence_ms} ms end-of-turn silence):")
-    print(f"  p50 {pct(waits, 50):.0f} ms, p95 {pct(waits, 95):.0f} ms, max {max(waits):.0f} ms")
+        out = asyncio.run(_one_call(sim, speech, s))
+        if out is not None:
+            (held if out[1] else waits).append(out[0] * 1000)
+    settings = get_settings()
+    print(f"End of caller speech → first bot audio, whole call path, real-time audio ({len(waits) + len(held)}/"
+          f"{len(samples)} turns answered; includes the {settings.end_of_turn_silence_ms} ms end-of-turn silence):")
+    print(f"  sentence-final and open turns ({len(waits)}): p50 {pct(waits, 50):.0f} ms, p95 {pct(waits, 95):.0f} ms,"
+          f" max {max(waits, default=float('nan')):.0f} ms")
+    print(f"  turns held after a clause left open ({len(held)}, up to {settings.continuation_wait_ms} ms of silence):"
+          f" p50 {pct(held, 50):.0f} ms, p95 {pct(held, 95):.0f} ms")
 
 
 def throughput_figures(speech: SpeechServices, samples: list[Sample]) -> None:

@@ -46,10 +46,26 @@ class Settings(BaseSettings):
     end_of_turn_silence_ms: int = Field(
         700, description="Silence that ends a caller turn; shorter cuts callers off mid-address."
     )
-    min_utterance_ms: int = Field(200, description="Shorter bursts are clicks or breaths, not words.")
+    min_utterance_ms: int = Field(
+        120, description="Shorter bursts are clicks or breaths; a quick はい/うん is ~120–250 ms of voice."
+    )
     max_utterance_ms: int = Field(15000, description="A turn is cut here; Whisper reads 30 s windows, callers ramble.")
     no_input_timeout_ms: int = Field(8000, description="Silence after the bot finishes before a no-input turn.")
     barge_in_ms: int = Field(300, description="Caller speech this long over the bot's audio stops playback.")
+
+    # --- whole caller turns (pauses in mid-sentence) -------------------------------------------
+    continuation_wait_ms: int = Field(
+        1500, description="Silence after a clause left open (〜けど, 〜が, 〜て, 〇〇って, あの) before answering."
+    )
+    merge_window_ms: int = Field(
+        2500, description="Speech resuming this soon after the caller stopped is the same turn (the reply stops)."
+    )
+    merge_reply_ms: int = Field(
+        800, description="…unless the caller has already heard this much of the reply: then it is a new turn."
+    )
+    turn_log: Path | None = Field(
+        None, description="Append one JSON line per caller turn (transcript included) here; off by default."
+    )
 
     # --- the server (`ivr serve`) ------------------------------------------------------------
     host: str = Field("0.0.0.0", description="Address `ivr serve` listens on for HTTP and websockets.")

@@ -19,7 +19,9 @@ from ivr.speech.services import SpeechServices
 from ivr.speech.voice_call import TurnRecord, VoiceCall
 from simulator.runtime import Simulator
 
-TRAILING_SILENCE_MS = 1500  # > end-of-turn silence (700 ms) with margin: the turn must end in the file
+# > end-of-turn silence (700 ms) plus the longest hold after a clause left open (1500 ms), with
+# margin: the turn must end in the file
+TRAILING_SILENCE_MS = 2500
 TURN_TIMEOUT_S = 60.0  # ASR + TTS of one turn take ~1–2 s here; a minute means something hung
 
 
@@ -30,6 +32,7 @@ class RecordingTransport:
     call: VoiceCall | None = None
     audio: dict[int, list[np.ndarray]] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # turns that never settled: reported, not raised
     _prompt: int = 1  # prompts are numbered from 1 (the greeting)
 
     async def send_audio(self, frame: np.ndarray) -> None:
@@ -53,12 +56,26 @@ class RecordingTransport:
         return np.concatenate(self.audio.get(prompt, [np.zeros(0, np.int16)]))
 
 
+async def _settle(call: VoiceCall, transport: RecordingTransport, what: str) -> bool:
+    """Wait for the call to answer ``what``; a turn that hangs is noted as an error, not raised."""
+    try:
+        await call.settled(TURN_TIMEOUT_S)
+        return True
+    except TimeoutError:
+        transport.errors.append(f"{what}: no answer within {TURN_TIMEOUT_S:g} s")
+        return False
+
+
 def turn_json(record: TurnRecord) -> dict[str, Any]:
     out = record.reply.to_json(record.transcript)
     out["transcript"] = out.pop("text")
     if record.dropped:
         out["dropped"] = record.dropped
     out["asr_ms"] = round(record.asr_ms)
+    if record.parts > 1:
+        out["parts"] = record.parts
+    if record.superseded:
+        out["superseded"] = True  # the caller went on after a pause: joined into the next turn
     return out
 
 
@@ -75,14 +92,13 @@ async def run_audio_call(
     transport.call = call
     silence = np.zeros(TRAILING_SILENCE_MS * 8, np.int16)
     await call.start()
-    await call.settled(TURN_TIMEOUT_S)
+    settled = await _settle(call, transport, "the greeting")
     for path in files:
-        if call.ended:
+        if call.ended or not settled:
             break
         for frame in frames(np.concatenate([read_wav(path), silence])):
             await call.audio(frame)
-        await call.settled(TURN_TIMEOUT_S)
-    await call.settled(TURN_TIMEOUT_S)
+        settled = await _settle(call, transport, path.name)
     if not call.ended:
         await call.hangup()
     await call.close()

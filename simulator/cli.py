@@ -77,7 +77,12 @@ def _run_audio(simulator, files: list[Path], as_json: bool, save_audio: Path | N
             typer.echo(json.dumps({"carrier": action}, ensure_ascii=False))
         else:
             console.print(f"[carrier] {action}", markup=False, highlight=False)
-    return 0
+    for error in transport.errors:
+        if as_json:
+            typer.echo(json.dumps({"error": error}, ensure_ascii=False))
+        else:
+            console.print(f"[error] {error}", markup=False, highlight=False)
+    return 1 if transport.errors else 0
 
 
 def _run_scripts(simulator, paths: list[Path]) -> int:  # noqa: ANN001

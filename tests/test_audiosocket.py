@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
+from conftest import line_audio, simulated_turns
 from ivr.audio.codec import FRAME_SAMPLES, ulaw_decode, ulaw_encode
 from ivr.language.readings import reading
 from ivr.speech.voice_call import TurnRecord, VoiceCall
@@ -322,3 +323,27 @@ async def test_without_ami_a_goodbye_leaves_the_line_to_the_caller(server_runtim
             await until(lambda: peer.key not in server_runtime.calls, 5)
         finally:
             await peer.close()
+
+
+async def test_the_audiosocket_path_hears_a_clip_as_the_simulator_does(server_runtime, brain):
+    """Paced like a live channel: the caller's line sends silence through the whole greeting,
+    then the question. The turn reaching Whisper is the simulator's, first mora included."""
+    clip = np.concatenate([np.zeros(4000, np.int16), line_audio("ペットボトルって何ごみですか")])
+    async with AudioSocketServer(server_runtime, None, host="127.0.0.1", port=0, pace=True,
+                                 linger_s=0.5).running() as server:
+        peer = await AudioSocketPeer(server.port).connect()
+        try:
+            await until(lambda: peer.key in server_runtime.calls)
+            call = server_runtime.calls[peer.key]
+            transport = server.transports[peer.key]
+            await until(lambda: call.records and transport.prompt_sent >= 1, 90)  # the greeting, in real time
+            peer.say(clip, trailing_ms=2500)
+            await until(lambda: any(r.kind == "speech" for r in call.records), 60)
+            phone = [r for r in call.records if r.kind == "speech"]
+        finally:
+            await peer.close()
+    sim = await simulated_turns(brain, server_runtime.speech, clip)
+    assert len(phone) == 1 and len(sim) == 1, (phone, sim)
+    assert abs(phone[0].audio_ms - sim[0].audio_ms) <= 100, (phone[0], sim[0])
+    assert fuzz.ratio(reading(phone[0].transcript), reading(sim[0].transcript)) >= 90, (phone[0], sim[0])
+    assert reading(phone[0].transcript).startswith("ペット"), phone[0]

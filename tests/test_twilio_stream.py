@@ -372,3 +372,35 @@ async def test_ten_simultaneous_calls(runtime, base_url, voice):
     for twilio in calls:
         await wait_gone(runtime, twilio.call_sid)
     print(f"10 calls answered in {elapsed:.1f} s")
+
+
+@pytest.mark.asyncio
+async def test_the_phone_path_hears_a_clip_as_the_simulator_does(runtime, base_url, brain, tmp_path):
+    """The caller listens to the whole greeting (silence frames paced like Twilio, the mark
+    echoed), then asks: Whisper gets the same turn, first mora included, as through the
+    simulator's path, which feeds the same clip to a fresh call."""
+    from conftest import line_audio, simulated_turns
+    from ivr.speech.turn_log import TurnLog
+
+    clip = np.concatenate([np.zeros(4000, np.int16), line_audio("ペットボトルって何ごみですか")])
+    log = tmp_path / "turns.jsonl"
+    runtime.speech.turn_log = TurnLog(log)
+    sid = "CA" + "samepath".ljust(32, "0")
+    try:
+        token = await answer_call(base_url, sid)
+        async with FakeTwilio.open(base_url, sid) as twilio:
+            await twilio.start(token)
+            while "prompt-1" not in twilio.prompts:  # the line is open and silent while the greeting plays
+                await twilio.say(np.zeros(SAMPLE_RATE, np.int16), paced=True, silence_ms=0)
+            await twilio.say(clip, paced=True, silence_ms=2500)
+            await twilio.until(lambda: log.exists() and '"speech"' in log.read_text())
+            await twilio.stop()
+    finally:
+        runtime.speech.turn_log = None
+    phone = [json.loads(line) for line in log.read_text().splitlines() if '"speech"' in line]
+
+    sim = await simulated_turns(brain, runtime.speech, clip)
+    assert len(phone) == 1 and len(sim) == 1, (phone, sim)
+    assert abs(phone[0]["audio_ms"] - sim[0].audio_ms) <= 100, (phone[0], sim[0].audio_ms)
+    assert fuzz.ratio(reading(phone[0]["transcript"]), reading(sim[0].transcript)) >= 90, (phone[0], sim[0])
+    assert reading(phone[0]["transcript"]).startswith("ペット"), phone[0]

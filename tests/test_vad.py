@@ -23,7 +23,7 @@ def test_streaming_matches_faster_whisper_batched() -> None:
     pcm = _speech()
     pcm = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES]
     vad = SileroVad()
-    streamed = [vad.probability(f) for f in pcm.reshape(-1, FRAME_SAMPLES)]
+    streamed = [vad.silero_probability(f) for f in pcm.reshape(-1, FRAME_SAMPLES)]
     x16 = Upsampler()(pcm)  # the same 16 kHz samples, computed in one go
     assert len(x16) == 2 * len(pcm)
     batched = get_vad_model()(x16[: len(x16) // WINDOW_SAMPLES * WINDOW_SAMPLES]).reshape(-1)

@@ -17,7 +17,7 @@ from ivr.speech.voice_call import VoiceCall
 from simulator.audio import RecordingTransport
 from simulator.runtime import Simulator
 
-SILENCE = np.zeros(8 * 1500, np.int16)  # 1.5 s: longer than the end-of-turn silence
+SILENCE = np.zeros(8 * 2500, np.int16)  # 2.5 s: past the end-of-turn silence and a held turn's wait
 
 
 class FakeClock:

@@ -7,6 +7,7 @@ saved as an incomplete ticket.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+AUTO_SUMMARY = {"system_error": "(システムエラーのため自動で受付)", "silence": "(途中から無言のため自動で受付)"}
 PHONE_DIGITS = range(10, 12)  # Japanese numbers: 10 digits (landline) or 11 (mobile)
 MAX_PHONE_TRIES = 2  # after two unclear numbers, keep what we have: staff can still read the log
 _KANA_DIGITS = [("ゼロ", "0"), ("ぜろ", "0"), ("れい", "0"), ("まる", "0"), ("いち", "1"), ("に", "2"),
@@ -113,6 +115,14 @@ class CallbackFlow:
         prompt = {"details": prompts.ASK_DETAILS, "name": prompts.ASK_NAME}.get(step.name, prompts.YES_OR_NO)
         return session.say(prompt, Action.ticket, intent=step.topic)
 
+    def ask_again(self, session: CallSession) -> BotTurn:
+        """The answer to the pending ticket question was heard but not read: ask it again."""
+        step = self.state.pending
+        assert isinstance(step, Step)
+        again = {"details": prompts.ASK_DETAILS, "phone": prompts.ASK_PHONE_AGAIN, "name": prompts.ASK_NAME}
+        return session.say(prompts.UNCLEAR_TICKET + again.get(step.name, prompts.YES_OR_NO), Action.ticket,
+                           intent=step.topic)
+
     def _after_details(self, step: Step, session: CallSession) -> BotTurn:
         if self.state.caller_number:
             return self._ask(step, "confirm_number", prompts.CONFIRM_CALLER_NUMBER, session)
@@ -156,8 +166,13 @@ class CallbackFlow:
         return session.say(text, Action.ticket, intent=step.topic, events=[event])
 
     async def commit_now(self, reason: str, lead: str, session: CallSession) -> BotTurn:
-        """After an error out of hours: save the call so far as a ticket straight away."""
-        step = Step("details", reason, summary="(システムエラーのため自動で受付)")
+        """After an error out of hours, or a caller who asked for staff and went silent: save the
+        call so far (and any ticket answers already given) as a ticket straight away."""
+        pending = self.state.pending
+        step = Step("details", reason, summary=AUTO_SUMMARY.get(reason, AUTO_SUMMARY["system_error"]))
+        if isinstance(pending, Step):
+            step = dataclasses.replace(pending, summary=pending.summary or step.summary)
+            step.phone = step.phone or self.state.caller_number
         try:
             ticket = await self.tickets.create(self._request(step, complete=False))
         except Exception:

@@ -8,6 +8,8 @@ error inside a turn ends in a ticket or a transfer — never in silence.
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import logging
 import time
 import uuid
@@ -96,6 +98,33 @@ class CallSession:
             self.state.ended = True
         return reply
 
+    def expects_short_answer(self) -> bool:
+        """Whether the bot has just asked a yes/no question: a bare はい or いいえ is likely next,
+        and the recogniser should not throw a short turn away."""
+        pending = self.state.pending
+        if isinstance(pending, CallbackFlow.Step):
+            return pending.name == "confirm_number"
+        return isinstance(pending, (Confirm, OfferStaff, AnythingElse))
+
+    def snapshot(self) -> CallState:
+        """The call state as it is now, for ``restore``: when a caller turns out to have only
+        paused, the dialogue must not have acted on the first half of the question."""
+        state = copy.copy(self.state)
+        state.transcript = list(state.transcript)
+        state.area_rows = list(state.area_rows)
+        pending = state.pending
+        if dataclasses.is_dataclass(pending) and not isinstance(pending, type):
+            pending = copy.copy(pending)  # AskSlot.tries, a ticket Step's fields change in place
+            for f in dataclasses.fields(pending):
+                if isinstance(getattr(pending, f.name), list):
+                    setattr(pending, f.name, list(getattr(pending, f.name)))
+            state.pending = pending
+        return state
+
+    def restore(self, snapshot: CallState) -> None:
+        """Back to ``snapshot`` (in place: the topic runner and callback flow share the object)."""
+        self.state.__dict__.update(copy.copy(snapshot).__dict__)
+
     def wants_number(self) -> bool:
         """Whether the bot is asking for a phone number: keypad digits then come as one string
         ending in #, not as single menu keys."""
@@ -110,13 +139,15 @@ class CallSession:
         if self._too_long():
             return await self._escalate("call_too_long", prompts.CALL_TOO_LONG)
         if turn.kind is CallerKind.silence:
-            return self._silence()
+            return await self._silence()
         self.state.silences = 0
+        if turn.kind is CallerKind.unclear:
+            return self._unclear()
         if turn.kind is CallerKind.dtmf:
             return await self._dtmf(turn.digits.strip())
         text = turn.text.strip()[:MAX_UTTERANCE_CHARS]
         if not text:
-            return self._silence()
+            return await self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
         if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
             return self.say(prompts.GO_AHEAD, Action.clarify, parse, "filler")
@@ -239,9 +270,11 @@ class CallSession:
         return self.say(prompts.TICKET_FAILED + prompts.TRANSFERRING, Action.transfer, intent=reason,
                          events=[event])
 
-    def _silence(self) -> BotTurn:
+    async def _silence(self) -> BotTurn:
         self.state.silences += 1
         if self.state.silences >= MAX_SILENCES:
+            if isinstance(self.state.pending, CallbackFlow.Step):  # they asked for staff: never just hang up
+                return await self.callback.commit_now("silence", prompts.SILENCE_TICKET, self)
             return self.say(prompts.SILENCE_END, Action.end, intent="silence",
                              events=[Event("hangup", {"reason": "silence"})])
         text = prompts.SILENCE_FIRST if self.state.silences == 1 else prompts.SILENCE_SECOND
@@ -255,6 +288,15 @@ class CallSession:
                 events.append(Event("ticket", {"number": ticket.number, "complete": False}))
         self.state.ended = True
         return BotTurn("", Action.end, intent="hangup", events=events)
+
+    def _unclear(self) -> BotTurn:
+        """Speech was heard but not read: ask again in the terms of the question pending."""
+        pending = self.state.pending
+        if isinstance(pending, CallbackFlow.Step):
+            return self.callback.ask_again(self)
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)):
+            return self.say(prompts.UNCLEAR_YES_NO, Action.clarify, intent="not_understood")
+        return self._not_understood(None)
 
     def _not_understood(self, parse: Parse | None) -> BotTurn:
         self.state.failures += 1

@@ -15,6 +15,7 @@ class CallerKind(StrEnum):
     speech = "speech"  # recognised (or typed) words
     dtmf = "dtmf"  # keypad digits
     silence = "silence"  # no input before the timeout
+    unclear = "unclear"  # speech was heard but could not be read: "not understood", never "no input"
     hangup = "hangup"
 
 
@@ -43,6 +44,10 @@ class CallerTurn:
     @classmethod
     def silence(cls) -> CallerTurn:
         return cls(CallerKind.silence)
+
+    @classmethod
+    def unclear(cls) -> CallerTurn:
+        return cls(CallerKind.unclear)
 
     @classmethod
     def hangup(cls) -> CallerTurn:

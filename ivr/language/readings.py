@@ -41,6 +41,13 @@ def morphemes(text: str) -> tuple[tuple[str, str, str, str], ...]:
     return tuple((m["string"], m["pos"], m["orig"], m["pron"]) for m in _frontend()(text))
 
 
+@lru_cache(maxsize=1024)
+def word_classes(text: str) -> tuple[tuple[str, str, str, str], ...]:
+    """(surface, part of speech, its first subdivision, conjugation form) of each word: what
+    says whether an utterance can end where it stopped (``turn_end.py``)."""
+    return tuple((m["string"], m["pos"], m["pos_group1"], m["cform"]) for m in _frontend()(text))
+
+
 # Readings of the knowledge base's few thousand phrases, kept on disk between runs: g2p costs
 # ~0.5 ms a phrase, which made start-up seconds slower. Keyed by the g2p version and user dictionary.
 _known: dict[str, str] = {}

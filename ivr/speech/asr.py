@@ -164,12 +164,14 @@ def hallucination(text: str) -> Hallucination | None:
     return None
 
 
-def _speech_only(decoded: Decoded) -> tuple[str, float, float]:
-    """Joined text of the segments that are speech, plus the worst no-speech and mean log-prob."""
+def _speech_only(decoded: Decoded, *, short_answer: bool = False) -> tuple[str, float, float]:
+    """Joined text of the segments that are speech, plus the worst no-speech and mean log-prob.
+    A ``short_answer`` keeps every segment: Whisper's no-speech head calls a lone 0.3 s はい
+    silence, and that はい was the answer to the question the bot had just asked."""
     kept = [
         text
         for text, nsp, alp in zip(decoded.texts, decoded.no_speech_probs, decoded.avg_logprobs, strict=True)
-        if not (nsp > NO_SPEECH_PROB_MIN and alp < AVG_LOGPROB_MAX)
+        if short_answer or not (nsp > NO_SPEECH_PROB_MIN and alp < AVG_LOGPROB_MAX)
     ]
     nsp = max(decoded.no_speech_probs, default=1.0)
     alp = float(np.mean(decoded.avg_logprobs)) if decoded.avg_logprobs else 0.0
@@ -256,12 +258,16 @@ class Transcriber:
             for segs in by_clip
         ]
 
-    def transcribe(self, pcm: np.ndarray) -> AsrResult:
-        """Text of one 8 kHz int16 utterance; blocking (~1 s on 2 cores), so run it in the pool."""
-        return self.transcribe_batch([pcm], batched=False)[0]
+    def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
+        """Text of one 8 kHz int16 utterance; blocking (~1 s on 2 cores), so run it in the pool.
+        ``short_answer``: the bot asked a yes/no question, so a quiet short turn is kept."""
+        return self.transcribe_batch([pcm], batched=False, short_answers=[short_answer])[0]
 
-    def transcribe_batch(self, pcms: Sequence[np.ndarray], *, batched: bool = True) -> list[AsrResult]:
+    def transcribe_batch(
+        self, pcms: Sequence[np.ndarray], *, batched: bool = True, short_answers: Sequence[bool] | None = None
+    ) -> list[AsrResult]:
         """Several utterances; ``batched`` decodes them in one pass, else one after another."""
+        short = list(short_answers) if short_answers is not None else [False] * len(pcms)
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
         live = [i for i, a in enumerate(audios) if a.size]
@@ -276,20 +282,20 @@ class Transcriber:
             if i not in decoded:
                 results.append(AsrResult("", "", "empty_audio", False, False, False, 1.0, 0.0, audio_ms, 0))
                 continue
-            result = self._finish(audios[i], decoded[i], audio_ms)
+            result = self._finish(audios[i], decoded[i], audio_ms, short_answer=short[i])
             results.append(replace(result, decode_ms=result.decode_ms + shared_ms))
         return results
 
-    def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int) -> AsrResult:
+    def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, short_answer: bool = False) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""
         started = time.perf_counter()
-        text, nsp, alp = _speech_only(decoded)
+        text, nsp, alp = _speech_only(decoded, short_answer=short_answer)
         raw = "".join(decoded.texts).strip()
         prompt_used, leak, retried = self.prompt is not None, False, False
         if self.prompt is not None and is_prompt_leak(raw, self.prompt):
             retried = True
             plain = self._decode(audio, None)
-            plain_text, plain_nsp, plain_alp = _speech_only(plain)
+            plain_text, plain_nsp, plain_alp = _speech_only(plain, short_answer=short_answer)
             same = fuzz.ratio(reading(raw), reading(plain_text)) >= LEAK_SAME_SOUND_RATIO if plain_text else False
             if not same:  # unprimed, the audio says something else (or nothing): the text was the prompt
                 leak, prompt_used = True, False

@@ -41,6 +41,7 @@ class AsrBusy(RuntimeError):
 class _Job:
     pcm: np.ndarray
     future: concurrent.futures.Future[AsrResult]
+    short_answer: bool = False
 
 
 _STOP = None  # sentinel that ends one worker
@@ -76,9 +77,10 @@ class AsrPool:
         """Utterances queued and not yet taken by a worker."""
         return self._queue.qsize()
 
-    def submit(self, pcm: np.ndarray) -> concurrent.futures.Future[AsrResult]:
-        """Queue one 8 kHz int16 utterance; raises ``AsrBusy`` at once when the line is full."""
-        job = _Job(pcm, concurrent.futures.Future())
+    def submit(self, pcm: np.ndarray, *, short_answer: bool = False) -> concurrent.futures.Future[AsrResult]:
+        """Queue one 8 kHz int16 utterance; raises ``AsrBusy`` at once when the line is full.
+        ``short_answer``: the bot asked yes/no, so a short quiet turn is not dropped as silence."""
+        job = _Job(pcm, concurrent.futures.Future(), short_answer)
         with self._lock:
             if self._closed:
                 raise RuntimeError("ASR pool is closed")
@@ -87,9 +89,9 @@ class AsrPool:
             self._queue.put_nowait(job)
         return job.future
 
-    async def transcribe(self, pcm: np.ndarray) -> AsrResult:
+    async def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
         """Await the text of one utterance without blocking the loop; cancelling drops a queued job."""
-        return await asyncio.wrap_future(self.submit(pcm))
+        return await asyncio.wrap_future(self.submit(pcm, short_answer=short_answer))
 
     def close(self, *, wait: bool = True) -> None:
         """Refuse new work, cancel what is still queued, stop the workers (after their current job)."""
@@ -140,9 +142,11 @@ class AsrPool:
                 continue
             try:
                 if len(live) == 1:
-                    results = [self.transcriber.transcribe(live[0].pcm)]
+                    results = [self.transcriber.transcribe(live[0].pcm, short_answer=live[0].short_answer)]
                 else:
-                    results = self.transcriber.transcribe_batch([job.pcm for job in live])
+                    results = self.transcriber.transcribe_batch(
+                        [job.pcm for job in live], short_answers=[job.short_answer for job in live]
+                    )
             except Exception as exc:  # one bad utterance must not kill the worker every call shares
                 log.exception("ASR failed on %d utterance(s)", len(live))
                 for job in live:

@@ -36,6 +36,11 @@ HYSTERESIS = 0.15  # exit level below the start threshold; rides over Silero's m
 MIN_PREROLL_MS = 300  # the VAD fires ~1-2 windows late; less pre-roll clips the first mora (冷蔵庫 → で状況)
 TAIL_MS = 200  # audio kept after the last voiced frame: word-final morae fade out under the threshold
 PAUSE_MS = 200  # a pause this long may be the end: ASR starts on it while the end-of-turn silence runs
+# Silero's recurrent state dulls over long input (after 20 s of line silence a question peaked at
+# 0.38 instead of 0.82 and opened a second late); cleared after this much silence between turns.
+# At 1 s probabilities were those of a fresh call; the silence itself is never speech, so the
+# clearing can cost nothing.
+VAD_REFRESH_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Utterance:
     start_ms: int
     end_ms: int
     truncated: bool  # cut at max_utterance_ms while the caller was still talking
+    speech_end_ms: int  # end of the last voiced frame (``end_ms`` less the tail): when the caller stopped
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Pause:
     pcm: np.ndarray
     start_ms: int
     end_ms: int
+    speech_end_ms: int
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class Endpointer:
         self._barge_n = _frames(config.barge_in_ms)
         self._tail_n = config.tail_ms // FRAME_MS
         self._pause_n = max(self._tail_n, _frames(config.pause_ms))  # the utterance's tail is complete by then
+        self._refresh_n = _frames(VAD_REFRESH_MS)
         self.reset()
 
     def reset(self) -> None:
@@ -158,9 +166,15 @@ class Endpointer:
         self._bot_was_speaking = False
         self._no_input_armed = False
         self._no_input_frames = 0
+        self._quiet = 0  # frames of silence between turns since the detector was last refreshed
         reset = getattr(self._vad, "reset", None)
         if callable(reset):
             reset()
+
+    @property
+    def in_speech(self) -> bool:
+        """Speech (or a burst that may become speech) is being collected."""
+        return self._in_speech
 
     def bot_finished(self) -> None:
         """The caller has heard the whole prompt: the no-input clock starts from zero now."""
@@ -185,6 +199,7 @@ class Endpointer:
                 self._begin(frame, n)
             else:
                 self._ring.append(frame)
+                self._refresh_when_quiet(p)
                 if self._no_input_armed and not bot_speaking:
                     self._no_input_frames += 1
                     if self._no_input_frames >= self._no_input_n:
@@ -216,6 +231,15 @@ class Endpointer:
         elif len(self._buf) >= self._max_n:
             events.extend(self._cut())
         return events
+
+    def _refresh_when_quiet(self, p: float) -> None:
+        """Between turns, clear the detector's state after each ``VAD_REFRESH_MS`` of silence."""
+        self._quiet = self._quiet + 1 if p < self.config.threshold - self.config.hysteresis else 0
+        if self._quiet >= self._refresh_n:
+            self._quiet = 0
+            refresh = getattr(self._vad, "refresh", None)
+            if callable(refresh):
+                refresh()
 
     def _begin(self, frame: np.ndarray, n: int) -> None:
         self._buf = [*self._ring, frame]
@@ -256,7 +280,7 @@ class Endpointer:
     def _pause(self) -> Pause:
         keep = min(len(self._buf), self._last_voiced - self._buf_start + 1 + self._tail_n)
         u = self._utterance(self._buf[:keep], truncated=False)
-        return Pause(pcm=u.pcm, start_ms=u.start_ms, end_ms=u.end_ms)
+        return Pause(pcm=u.pcm, start_ms=u.start_ms, end_ms=u.end_ms, speech_end_ms=u.speech_end_ms)
 
     def _utterance(self, frames: list[np.ndarray], *, truncated: bool) -> Utterance:
         start_ms = self._buf_start * FRAME_MS
@@ -265,4 +289,5 @@ class Endpointer:
             start_ms=start_ms,
             end_ms=start_ms + len(frames) * FRAME_MS,
             truncated=truncated,
+            speech_end_ms=min(start_ms + len(frames) * FRAME_MS, (self._last_voiced + 1) * FRAME_MS),
         )

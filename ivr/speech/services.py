@@ -7,12 +7,14 @@ voice cache), so servers do it at start-up, before the first call rings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ivr.config import Settings, get_settings
 from ivr.speech.asr_pool import AsrPool
 from ivr.speech.endpoint import EndpointConfig
 from ivr.speech.tts import Synthesizer, render_unit, shutdown_synthesis, synthesis_executor
+from ivr.speech.turn_joining import JoinConfig
+from ivr.speech.turn_log import TurnLog
 
 
 @dataclass
@@ -20,6 +22,8 @@ class SpeechServices:
     asr: AsrPool
     tts: Synthesizer
     endpoint: EndpointConfig
+    join: JoinConfig = field(default_factory=lambda: JoinConfig.from_settings(get_settings()))
+    turn_log: TurnLog | None = None
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> SpeechServices:
@@ -29,7 +33,13 @@ class SpeechServices:
         # The first decode sets up CTranslate2's buffers and stalled the whole process ~300 ms:
         # pay that here, before any call's audio is flowing.
         asr.transcriber.transcribe(render_unit("ごみの日", 1.0))
-        return cls(asr=asr, tts=Synthesizer.from_settings(settings), endpoint=EndpointConfig.from_settings(settings))
+        return cls(
+            asr=asr,
+            tts=Synthesizer.from_settings(settings),
+            endpoint=EndpointConfig.from_settings(settings),
+            join=JoinConfig.from_settings(settings),
+            turn_log=TurnLog(settings.turn_log) if settings.turn_log else None,
+        )
 
     def close(self) -> None:
         self.asr.close(wait=False)

@@ -10,6 +10,15 @@ Fed one window at a time this way, the probabilities equal faster-whisper's batc
 The resampler is a stateful FIR (scipy), not soxr's ResampleStream: soxr streams in bursts
 (940–1700 samples every 3–5 frames), which would make the VAD's timing jitter by up to 100 ms and
 run several windows in one frame. The FIR gives exactly 320 samples per frame, 8 ms behind.
+
+Two things keep it hearing on a real line (both measured in bench/turns.py):
+- Its recurrent state goes deaf on long input: after 20 s of line silence (a caller listening to
+  the greeting) 「ペットボトルって何ごみですか」 peaked at 0.38 instead of 0.82, the turn opened a
+  second late and Whisper lost the start; a 「はい」 never opened one. ``refresh`` clears the
+  state, and the endpointer calls it on every stretch of silence (as Pipecat resets Silero's
+  state every few seconds).
+- Short and soft words: a voiced frame well above the noise floor (``voicing.py``) counts as
+  speech even when Silero is unsure, so a 0.3 s はい on a clean line opens a turn.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from typing import Protocol
 import numpy as np
 import onnxruntime
 from scipy import signal
+
+from ivr.speech.voicing import Voicing
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,7 @@ UPSAMPLE_CUTOFF = 0.48  # of the 16 kHz Nyquist = 3.84 kHz: the phone band ends 
 UPSAMPLE_KAISER_BETA = 8.0  # ~80 dB image rejection; 63 plain taps left images that moved probabilities by 0.3
 ORT_THREADS = 1  # a window costs ~0.1 ms; more threads only add contention between calls
 VAD_MODEL_FILE = "silero_vad_v6.onnx"  # in faster_whisper/assets
+VOICED_PROBABILITY = 0.75  # a clearly voiced frame scores this (over the 0.5 threshold) whatever Silero says
 
 
 class VoiceDetector(Protocol):
@@ -111,13 +123,25 @@ class SileroVad:
         self._upsample = Upsampler()
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a full window
         self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-        self._h = np.zeros(STATE_SHAPE, dtype=np.float32)
-        self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
+        self._voicing = Voicing()
+        self.refresh()
         self._last = 0.0
 
+    def refresh(self) -> None:
+        """Clear the recurrent state only (the audio context and resampler run on): call it in
+        silence, so the next word meets a detector as alert as at the start of a call."""
+        self._h = np.zeros(STATE_SHAPE, dtype=np.float32)
+        self._c = np.zeros(STATE_SHAPE, dtype=np.float32)
+
     def probability(self, frame: np.ndarray) -> float:
-        """Probability of the newest 32 ms window; 3 frames in 8 complete none and repeat the last one."""
+        """Probability of the newest 32 ms window (3 frames in 8 complete none and repeat the last
+        one), raised to ``VOICED_PROBABILITY`` when this frame is clearly voiced."""
         check_frame(frame)
+        silero = self.silero_probability(frame)
+        return max(silero, VOICED_PROBABILITY) if self._voicing.voiced(frame) else silero
+
+    def silero_probability(self, frame: np.ndarray) -> float:
+        """Silero's own probability for the newest window, without the voicing opinion."""
         upsampled = self._upsample(frame)
         pending = np.concatenate([self._pending, upsampled]) if self._pending.size else upsampled
         start = 0

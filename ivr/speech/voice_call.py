@@ -1,9 +1,15 @@
 """One phone call as audio: 20 ms frames and keypad digits in, paced speech and actions out.
 
 The same class serves Twilio, AudioSocket and ``ivr sim --audio``; only the ``CallTransport``
-differs. Per-call state lives here (endpointer, VAD state, prompt numbers, timings); the
-dialogue state lives in the ``CallSession`` it drives. Caller turns are handled one at a time,
-in order, by one worker task, so a fast caller cannot make two answers race each other.
+differs, and every decision about the caller's turns is taken on the caller's audio clock (the
+frames received), so every carrier hears a caller the same way. Per-call state lives here
+(endpointer, VAD state, prompt numbers, the turn being assembled); the dialogue state lives in
+the ``CallSession`` it drives. Caller turns are handled one at a time, in order, by one worker
+task, so a fast caller cannot make two answers race each other.
+
+A turn is what the caller meant as one: stretches of speech split by a mid-sentence pause are
+joined (``turn_joining.py``), and speech that was heard but could not be read is "not
+understood", never "no input" (``CallerTurn.unclear``).
 
 Never lose a caller: a failure in ASR or TTS ends in a transfer (or a ticket after hours), and
 if even speaking fails the transport is told to transfer without a notice.
@@ -21,9 +27,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ivr.dialogue.turns import Action, BotTurn, CallerTurn
+from ivr.language.turn_end import TurnEnding, turn_ending
 from ivr.speech.asr_pool import AsrBusy
-from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, Utterance
+from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, SpeechStarted, Utterance
 from ivr.speech.playback import CallTransport, Player
+from ivr.speech.turn_joining import Answering, TurnJoiner, join
 from ivr.speech.vad import SileroVad, check_frame
 
 if TYPE_CHECKING:
@@ -42,15 +50,23 @@ HEARD_GRACE_S = 3.0  # wait this long past a prompt's length for the carrier's "
 
 @dataclass
 class TurnRecord:
-    """What happened in one caller turn: for `ivr sim --audio`, logs and the bench."""
+    """What happened in one caller turn: for `ivr sim --audio`, logs, the turn log and the bench."""
 
     transcript: str
     reply: BotTurn
+    kind: str = "speech"  # speech | dtmf | silence | greeting
     speech_end: float = 0.0  # monotonic time the caller stopped speaking (0 for DTMF/silence)
     asr_ms: float = 0.0
     prompt: int = 0
     dropped: str = ""  # why the ASR text was dropped (hallucination, prompt echo)
     speculated: bool = False  # the text came from ASR started at a pause, before the turn ended
+    start_ms: int = 0  # the caller's audio clock: where the turn's audio starts and ends
+    end_ms: int = 0
+    audio_ms: int = 0  # audio sent to ASR
+    parts: int = 1  # stretches of speech joined into this turn (1: heard whole in one go)
+    held_ms: int = 0  # extra silence waited for after a clause left open (〜けど, 〜って …)
+    superseded: bool = False  # the caller went on: this half was joined into the next turn
+    seq: int = 0  # number of the turn in its call (the turn log's key)
 
 
 @dataclass
@@ -88,11 +104,13 @@ class VoiceCall:
         self._busy = False
         # ASR started at a pause, before the end-of-turn silence is over: (start_ms, end_ms) → result
         self._guess: tuple[tuple[int, int], asyncio.Future[AsrResult]] | None = None
+        self.joiner = TurnJoiner(speech.join, speech.endpoint.end_of_turn_silence_ms)
+        self._seq = 0
 
     @property
     def idle(self) -> bool:
         """No caller turn waiting or being answered (the player may still be playing)."""
-        return self._turns.empty() and not self._busy
+        return self.ended or (self._turns.empty() and not self._busy)
 
     async def settled(self, timeout_s: float = 60.0) -> None:
         """Wait until every caller turn is answered and every frame played (simulator, tests,
@@ -110,7 +128,7 @@ class VoiceCall:
     async def start(self) -> None:
         self.player.start()
         self._worker = asyncio.create_task(self._work(), name=f"call-{self.session.call_id}")
-        await self._speak(await self.session.start(), TurnRecord("", BotTurn("", Action.clarify)))
+        await self._speak(await self.session.start(), TurnRecord("", BotTurn("", Action.clarify), kind="greeting"))
 
     async def audio(self, frame: np.ndarray) -> None:
         """One 20 ms frame (160 int16 samples). Raises ValueError on a malformed frame."""
@@ -119,7 +137,9 @@ class VoiceCall:
         frame = check_frame(frame)
         self._ms += 20
         for event in self.endpointer.push(frame, bot_speaking=self._speaking):
-            if isinstance(event, BargeIn):
+            if isinstance(event, SpeechStarted):
+                await self._caller_started(event.at_ms)
+            elif isinstance(event, BargeIn):
                 await self._barge_in()
             elif isinstance(event, Pause):
                 self._speculate(event)
@@ -127,6 +147,7 @@ class VoiceCall:
                 self._turns.put_nowait(event)
             elif isinstance(event, NoInput):
                 self._turns.put_nowait(CallerTurn.silence())
+        self.joiner.tick(self._ms)
 
     async def dtmf(self, digit: str) -> None:
         """One keypad press. A key during a prompt stops it, like speech does."""
@@ -184,7 +205,10 @@ class VoiceCall:
             try:
                 await self._take(turn)
             except asyncio.CancelledError:
-                raise
+                if self.ended:
+                    raise
+                log.exception("call %s: a turn was cancelled", self.session.call_id)  # a lost future, not us
+                await self._fail("system_error")
             except Exception:  # never silence: staff (or a ticket) takes the call
                 log.exception("call %s: a turn failed", self.session.call_id)
                 await self._fail("system_error")
@@ -192,22 +216,62 @@ class VoiceCall:
                 self._busy = False
 
     async def _take(self, turn: CallerTurn | Utterance) -> None:
-        record = TurnRecord("", BotTurn("", Action.clarify))
-        if isinstance(turn, Utterance):
-            record.speech_end = time.monotonic() - (self._ms - turn.end_ms) / 1000
-            started = time.perf_counter()
-            result, record.speculated = await self._transcribe(turn)
-            record.asr_ms = (time.perf_counter() - started) * 1000
-            record.transcript, record.dropped = result.text, result.dropped or ""
-            if not result.text:  # noise, a cough, a hallucination: not a turn; keep listening
-                self.endpointer.bot_finished()
-                return
-            caller = CallerTurn.speech(result.text)
-        else:
-            caller = turn
-            record.transcript = f"[DTMF {turn.digits}]" if turn.digits else f"[{turn.kind}]"
+        if not isinstance(turn, Utterance):
+            kind = str(turn.kind)
+            text = f"[DTMF {turn.digits}]" if turn.digits else f"[{turn.kind}]"
+            await self._answer(turn, TurnRecord(text, BotTurn("", Action.clarify), kind=kind), None, 1)
+            return
+        utterance, parts, earlier = self.joiner.joined(turn)  # after a pause, the caller went on: one turn
+        record = TurnRecord("", BotTurn("", Action.clarify), start_ms=utterance.start_ms, end_ms=utterance.end_ms,
+                            audio_ms=len(utterance.pcm) // 8, parts=parts)
+        record.speech_end = time.monotonic() - (self._ms - utterance.speech_end_ms) / 1000
+        started = time.perf_counter()
+        result, record.speculated = await self._transcribe(utterance)
+        record.asr_ms = (time.perf_counter() - started) * 1000
+        record.transcript, record.dropped = result.text, result.dropped or ""
+        if not self.joiner.went_on(utterance) and result.text and turn_ending(result.text) is TurnEnding.continues:
+            record.held_ms = await self.joiner.hold(utterance, lambda: self.endpointer.in_speech, lambda: self.ended)
+        if self.joiner.went_on(utterance):  # the caller spoke again before we answered: wait for the rest
+            self._keep_part(utterance, parts, [*earlier, record])
+            return
+        caller = CallerTurn.speech(result.text) if result.text else CallerTurn.unclear()
+        await self._answer(caller, record, utterance, parts)
+
+    async def _answer(self, caller: CallerTurn, record: TurnRecord, utterance: Utterance | None, parts: int) -> None:
+        """Let the dialogue act on a turn and speak its reply; if the caller turns out to have
+        only paused (``_caller_started``), the dialogue's state is put back as it was."""
+        snapshot = self.session.snapshot() if utterance is not None else None
+        answering = self.joiner.answer(utterance, parts, snapshot, record)
         reply = await self.session.handle(caller)
-        await self._speak(reply, record)
+        if self.joiner.replied(answering, reply):
+            self._take_back(answering)
+            return
+        await self._speak(reply, record, answering)
+
+    def _keep_part(self, utterance: Utterance, parts: int, records: list[TurnRecord]) -> None:
+        self.joiner.keep(utterance, parts, records)
+        for record in records:
+            self._log(record)
+
+    async def _caller_started(self, onset_ms: int) -> None:
+        """The caller is speaking: if the reply to their last turn has barely begun, they were
+        only pausing. Stop the reply and put the dialogue back; the next utterance is joined."""
+        answering = self.joiner.speech_started(onset_ms)
+        heard = self._heard.get(answering.record.prompt) if answering is not None else None
+        if answering is None or (heard is not None and heard.is_set()):
+            return  # a new turn: the caller has heard the whole reply (a carrier may send no audio meanwhile)
+        self._take_back(answering)
+        if self._speaking:
+            self._speaking = False
+            await self.player.cut(below=self._prompt + 1)
+            self.heard(self._prompt)
+
+    def _take_back(self, answering: Answering) -> None:
+        log.info("call %s: the caller went on after a pause; one turn", self.session.call_id)
+        assert answering.snapshot is not None
+        self.session.restore(answering.snapshot)  # type: ignore[arg-type]
+        self.joiner.take_back(answering)
+        self._log(answering.record)
 
     def _speculate(self, pause: Pause) -> None:
         """Start ASR on a pause: if the caller stays silent the text is ready sooner by the rest
@@ -216,14 +280,19 @@ class VoiceCall:
         self._drop_guess()
         if self.speech.asr.waiting or not self._turns.empty() or self._busy:
             return
+        utterance = Utterance(pause.pcm, pause.start_ms, pause.end_ms, False, pause.speech_end_ms)
+        if self.joiner.part is not None:
+            utterance = join(self.joiner.part.utterance, utterance)
         try:
-            future = asyncio.wrap_future(self.speech.asr.submit(pause.pcm))
+            future = asyncio.wrap_future(
+                self.speech.asr.submit(utterance.pcm, short_answer=self.session.expects_short_answer())
+            )
         except AsrBusy:
             return
         except Exception:  # a guess is optional; the real turn will meet (and escalate) the fault
             log.warning("call %s: speculative ASR refused", self.session.call_id, exc_info=True)
             return
-        self._guess = ((pause.start_ms, pause.end_ms), future)
+        self._guess = ((utterance.start_ms, utterance.end_ms), future)
 
     def _drop_guess(self) -> None:
         if self._guess is not None:
@@ -232,19 +301,22 @@ class VoiceCall:
 
     async def _transcribe(self, utterance: Utterance) -> tuple[AsrResult, bool]:
         guess, self._guess = self._guess, None
-        if guess is not None and guess[0] == (utterance.start_ms, utterance.end_ms):
+        if guess is not None and guess[0] == (utterance.start_ms, utterance.end_ms) and not guess[1].cancelled():
             return await guess[1], True  # the caller did stop at the pause: same audio, same text
         if guess is not None:
             guess[1].cancel()
-        return await self.speech.asr.transcribe(utterance.pcm), False
+        short = self.session.expects_short_answer()
+        return await self.speech.asr.transcribe(utterance.pcm, short_answer=short), False
 
-    async def _speak(self, reply: BotTurn, record: TurnRecord) -> None:
+    async def _speak(self, reply: BotTurn, record: TurnRecord, answering: Answering | None = None) -> None:
         self._prompt += 1
         prompt = self._prompt
         record.reply, record.prompt = reply, prompt
         self.records.append(record)
         if self._on_turn is not None:
             self._on_turn(record)
+        if record.kind != "greeting":
+            self._log(record)
         heard = self._heard[prompt] = asyncio.Event()
         seconds = 0.0
         if reply.text:
@@ -253,6 +325,8 @@ class VoiceCall:
                 async for pcm in sentences:
                     if prompt != self._prompt or not self._speaking:
                         break  # the caller barged in: say no more of it (aclosing stops the synthesis)
+                    if answering is not None and answering.reply_from_ms is None:
+                        answering.reply_from_ms = self._ms
                     seconds += len(pcm) / 8000
                     self.player.play(prompt, pcm)
             self.player.end_prompt(prompt)
@@ -263,6 +337,13 @@ class VoiceCall:
                 async with asyncio.timeout(seconds + HEARD_GRACE_S):
                     await heard.wait()
             await self._finish(reply)
+
+    def _log(self, record: TurnRecord) -> None:
+        if not record.seq:
+            self._seq += 1
+            record.seq = self._seq
+        if self.speech.turn_log is not None:
+            self.speech.turn_log.write(self.session.call_id, record)
 
     async def _finish(self, reply: BotTurn) -> None:
         self.ended = True
@@ -293,7 +374,7 @@ class VoiceCall:
         """A turn broke. Staff (or a ticket) take over; if even speaking fails, transfer silently."""
         try:
             reply = await self.session.system_error(reason)
-            await self._speak(reply, TurnRecord("", reply))  # a transfer, or a ticket then goodbye
+            await self._speak(reply, TurnRecord("", reply, kind="error"))  # a transfer, or a ticket then goodbye
         except Exception:
             log.exception("call %s: could not even speak the error; transferring", self.session.call_id)
             self.ended = True
