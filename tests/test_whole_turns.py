@@ -173,7 +173,7 @@ def test_iie_after_a_question_reaches_the_dialogue(sim, speech):
 class _Unreadable:
     """A recogniser that hears speech but can read none of it (as Whisper on a bad line)."""
 
-    def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
         return AsrResult("", "ご視聴ありがとうございました", "hallucination:video_outro", True, False, False,
                          0.9, -1.5, len(pcm) // 8, 1)
 
@@ -219,7 +219,7 @@ def test_true_silence_still_ends_the_call_politely(brain):
 
 
 class _Hung:
-    def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
         import time
 
         time.sleep(5)  # longer than the simulator's patience in this test
@@ -240,3 +240,20 @@ def test_sim_audio_reports_a_turn_that_hangs_instead_of_crashing(sim, speech, mo
         pool.close(wait=False)
     assert transport.errors and "q.wav" in transport.errors[0]
     assert records[0].reply.intent == "greeting"
+
+
+def test_a_misheard_short_answer_to_a_yes_no_question_is_asked_again_with_the_keys(brain):
+    session = CallSession(brain, InMemoryTicketQueue(), OfficeHoursStaffLine(brain.kb.municipality.business_hours),
+                          lambda: CLOSED, caller_number="09012345678")
+
+    async def run():
+        await session.start()
+        await session.handle(CallerTurn.speech("乾電池は何ごみですか"))  # answered: 「ほかに、ご質問はありますか」
+        assert session.yes_no_question() == "ほかに、ご質問はありますか。"
+        again = await session.handle(CallerTurn.speech("おや。"))  # Whisper's reading of a lone いいえ
+        then = await session.handle(CallerTurn.dtmf("2"))
+        return again, then
+
+    again, then = asyncio.run(run())
+    assert again.text == prompts.UNCLEAR_YES_NO and "1" in again.text
+    assert then.action is Action.end  # 2 = いいえ: nothing else, goodbye

@@ -106,6 +106,14 @@ class CallSession:
             return pending.name == "confirm_number"
         return isinstance(pending, (Confirm, OfferStaff, AnythingElse))
 
+    def yes_no_question(self) -> str | None:
+        """The yes/no question the bot has just asked (its last sentence), or None: what the
+        caller's next words most likely answer, for the recogniser to expect."""
+        if not self.expects_short_answer():
+            return None
+        sentences = [s for s in self.state.last_text.split("。") if s.strip()]
+        return f"{sentences[-1]}。" if sentences else None
+
     def snapshot(self) -> CallState:
         """The call state as it is now, for ``restore``: when a caller turns out to have only
         paused, the dialogue must not have acted on the first half of the question."""
@@ -168,6 +176,8 @@ class CallSession:
         if isinstance(pending, Confirm) and parse.yes_no is None and not strong:
             if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
                 return await self._run(pending.topic, parse)
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and self._unclear_answer(parse):
+            return self.say(prompts.UNCLEAR_YES_NO, Action.clarify, parse, "not_understood")
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
             if parse.yes_no is False or bare_yes_no or not strong:
@@ -288,6 +298,15 @@ class CallSession:
                 events.append(Event("ticket", {"number": ticket.number, "complete": False}))
         self.state.ended = True
         return BotTurn("", Action.end, intent="hangup", events=events)
+
+    @staticmethod
+    def _unclear_answer(parse: Parse) -> bool:
+        """A short reply to a yes/no question that is neither, names nothing and asks nothing
+        clearly: most likely a mis-heard はい/いいえ (Whisper hears a lone いいえ as よいよ, おや).
+        Asking again with the keys (1/2) beats treating it as a new question."""
+        named = parse.item or parse.category or parse.area_town or parse.date
+        return (parse.yes_no is None and parse.confidence < ACCEPT_CONFIDENCE and not named
+                and len(parse.normalized) <= YES_NO_MAX_CHARS)
 
     def _unclear(self) -> BotTurn:
         """Speech was heard but not read: ask again in the terms of the question pending."""

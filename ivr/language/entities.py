@@ -55,6 +55,7 @@ YES_WORDS = (
 NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "結構です", "けっこうです",
             "大丈夫です", "だいじょうぶです", "ないです", "ありません", "もういい", "いらない", "いらん", "no")
 
+NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
 
 @dataclass
 class Entities:
@@ -69,7 +70,7 @@ class Entities:
 def yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when it is neither (or both)."""
     t = nfkc(text).strip("、。!?！？ ")
-    no = any(w in t for w in NO_WORDS)
+    no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
     yes = any(t.startswith(w) or t == w for w in YES_WORDS)
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False

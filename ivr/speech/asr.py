@@ -67,6 +67,9 @@ LEAK_PARTIAL_RATIO = 90  # transcript found near-verbatim inside the prompt (rap
 LEAK_PIECE = 3  # prompt stretches this long or longer count as echoed (2 would match ごみ, 収集 in real speech)
 LEAK_COVERAGE = 0.8  # … when they make up this share of the transcript; a retry then decides
 LEAK_SAME_SOUND_RATIO = 70  # reading similarity at which the unprompted retry confirms the prompted text
+# An answer to the bot's question is short: two characters read back from the question (ご質問は,
+# おつなぎ for a lone ええ) are already an echo, where a domain word of that length may be real.
+ANSWER_LEAK_MIN_CHARS = 2
 _PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
 
 
@@ -137,10 +140,10 @@ def _squash(text: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
 
 
-def is_prompt_leak(text: str, prompt: str) -> bool:
+def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS) -> bool:
     """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech."""
     t, p = _squash(text), _squash(prompt)
-    if len(t) < LEAK_MIN_CHARS or not p:
+    if len(t) < min_chars or not p:
         return False
     return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO or _prompt_coverage(t, p) >= LEAK_COVERAGE
 
@@ -258,23 +261,28 @@ class Transcriber:
             for segs in by_clip
         ]
 
-    def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
         """Text of one 8 kHz int16 utterance; blocking (~1 s on 2 cores), so run it in the pool.
-        ``short_answer``: the bot asked a yes/no question, so a quiet short turn is kept."""
-        return self.transcribe_batch([pcm], batched=False, short_answers=[short_answer])[0]
+
+        ``question``: the yes/no question the bot has just asked, so the turn is most likely a
+        short answer to it. It then primes Whisper instead of the domain sentence (which made a
+        lone はい 「ごみ相談の」 and いいえ 「スプレー缶」: on dev clips of short answers in five voices,
+        right yes/no 32/68 with the domain prompt, 43 with none, 44 with the question), a read-back
+        of the question is an echo however short, and the no-speech filter keeps the turn."""
+        return self.transcribe_batch([pcm], batched=False, questions=[question])[0]
 
     def transcribe_batch(
-        self, pcms: Sequence[np.ndarray], *, batched: bool = True, short_answers: Sequence[bool] | None = None
+        self, pcms: Sequence[np.ndarray], *, batched: bool = True, questions: Sequence[str | None] | None = None
     ) -> list[AsrResult]:
         """Several utterances; ``batched`` decodes them in one pass, else one after another."""
-        short = list(short_answers) if short_answers is not None else [False] * len(pcms)
+        asked = list(questions) if questions is not None else [None] * len(pcms)
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
         live = [i for i, a in enumerate(audios) if a.size]
-        if batched and len(live) > 1:
+        if batched and len(live) > 1 and not any(asked):  # one shared prompt per batch
             decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
         else:
-            decoded = {i: self._decode(audios[i], self.prompt) for i in live}
+            decoded = {i: self._decode(audios[i], asked[i] or self.prompt) for i in live}
         shared_ms = int((time.perf_counter() - started) * 1000 / max(1, len(live)))
         results = []
         for i, pcm in enumerate(pcms):
@@ -282,17 +290,20 @@ class Transcriber:
             if i not in decoded:
                 results.append(AsrResult("", "", "empty_audio", False, False, False, 1.0, 0.0, audio_ms, 0))
                 continue
-            result = self._finish(audios[i], decoded[i], audio_ms, short_answer=short[i])
+            result = self._finish(audios[i], decoded[i], audio_ms, question=asked[i])
             results.append(replace(result, decode_ms=result.decode_ms + shared_ms))
         return results
 
-    def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, short_answer: bool = False) -> AsrResult:
+    def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, question: str | None = None) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""
         started = time.perf_counter()
+        short_answer = question is not None
+        prompt = question or self.prompt
         text, nsp, alp = _speech_only(decoded, short_answer=short_answer)
         raw = "".join(decoded.texts).strip()
-        prompt_used, leak, retried = self.prompt is not None, False, False
-        if self.prompt is not None and is_prompt_leak(raw, self.prompt):
+        prompt_used, leak, retried = prompt is not None, False, False
+        min_chars = ANSWER_LEAK_MIN_CHARS if short_answer else LEAK_MIN_CHARS
+        if prompt is not None and is_prompt_leak(raw, prompt, min_chars):
             retried = True
             plain = self._decode(audio, None)
             plain_text, plain_nsp, plain_alp = _speech_only(plain, short_answer=short_answer)

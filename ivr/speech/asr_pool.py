@@ -41,7 +41,7 @@ class AsrBusy(RuntimeError):
 class _Job:
     pcm: np.ndarray
     future: concurrent.futures.Future[AsrResult]
-    short_answer: bool = False
+    question: str | None = None  # the yes/no question just asked (see Transcriber.transcribe)
 
 
 _STOP = None  # sentinel that ends one worker
@@ -77,10 +77,10 @@ class AsrPool:
         """Utterances queued and not yet taken by a worker."""
         return self._queue.qsize()
 
-    def submit(self, pcm: np.ndarray, *, short_answer: bool = False) -> concurrent.futures.Future[AsrResult]:
+    def submit(self, pcm: np.ndarray, *, question: str | None = None) -> concurrent.futures.Future[AsrResult]:
         """Queue one 8 kHz int16 utterance; raises ``AsrBusy`` at once when the line is full.
-        ``short_answer``: the bot asked yes/no, so a short quiet turn is not dropped as silence."""
-        job = _Job(pcm, concurrent.futures.Future(), short_answer)
+        ``question``: the yes/no question the caller is likely answering (``Transcriber.transcribe``)."""
+        job = _Job(pcm, concurrent.futures.Future(), question)
         with self._lock:
             if self._closed:
                 raise RuntimeError("ASR pool is closed")
@@ -89,9 +89,9 @@ class AsrPool:
             self._queue.put_nowait(job)
         return job.future
 
-    async def transcribe(self, pcm: np.ndarray, *, short_answer: bool = False) -> AsrResult:
+    async def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
         """Await the text of one utterance without blocking the loop; cancelling drops a queued job."""
-        return await asyncio.wrap_future(self.submit(pcm, short_answer=short_answer))
+        return await asyncio.wrap_future(self.submit(pcm, question=question))
 
     def close(self, *, wait: bool = True) -> None:
         """Refuse new work, cancel what is still queued, stop the workers (after their current job)."""
@@ -142,10 +142,10 @@ class AsrPool:
                 continue
             try:
                 if len(live) == 1:
-                    results = [self.transcriber.transcribe(live[0].pcm, short_answer=live[0].short_answer)]
+                    results = [self.transcriber.transcribe(live[0].pcm, question=live[0].question)]
                 else:
                     results = self.transcriber.transcribe_batch(
-                        [job.pcm for job in live], short_answers=[job.short_answer for job in live]
+                        [job.pcm for job in live], questions=[job.question for job in live]
                     )
             except Exception as exc:  # one bad utterance must not kill the worker every call shares
                 log.exception("ASR failed on %d utterance(s)", len(live))

@@ -285,7 +285,7 @@ class VoiceCall:
             utterance = join(self.joiner.part.utterance, utterance)
         try:
             future = asyncio.wrap_future(
-                self.speech.asr.submit(utterance.pcm, short_answer=self.session.expects_short_answer())
+                self.speech.asr.submit(utterance.pcm, question=self.session.yes_no_question())
             )
         except AsrBusy:
             return
@@ -305,8 +305,7 @@ class VoiceCall:
             return await guess[1], True  # the caller did stop at the pause: same audio, same text
         if guess is not None:
             guess[1].cancel()
-        short = self.session.expects_short_answer()
-        return await self.speech.asr.transcribe(utterance.pcm, short_answer=short), False
+        return await self.speech.asr.transcribe(utterance.pcm, question=self.session.yes_no_question()), False
 
     async def _speak(self, reply: BotTurn, record: TurnRecord, answering: Answering | None = None) -> None:
         self._prompt += 1
