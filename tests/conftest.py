@@ -88,19 +88,19 @@ def server_runtime(brain, speech):
 
 async def simulated_turns(brain, speech, pcm: np.ndarray) -> list:
     """The caller speech records of ``pcm`` played into a fresh call as `ivr sim --audio` does
-    (greeting heard at once, frames unpaced, then silence past the longest hold)."""
+    (the line silent while the greeting plays, frames unpaced, then silence past the longest hold)."""
     from ivr.audio.codec import frames
     from ivr.speech.voice_call import VoiceCall
-    from simulator.audio import TRAILING_SILENCE_MS, RecordingTransport
+    from simulator.audio import TRAILING_SILENCE_MS, RecordingTransport, settle_on_line
     from simulator.runtime import Simulator
 
-    transport = RecordingTransport()
+    transport = RecordingTransport(line=True)
     call = VoiceCall(Simulator.from_brain(brain, "2016-06-01T10:00").session(), speech, transport, pace=False)
     transport.call = call
     await call.start()
-    await call.settled(60)
+    await settle_on_line(call, transport)
     for frame in frames(np.concatenate([pcm, np.zeros(8 * TRAILING_SILENCE_MS, np.int16)])):
         await call.audio(frame)
-    await call.settled(60)
+    await settle_on_line(call, transport)
     await call.close()
     return [r for r in call.records if r.kind == "speech"]

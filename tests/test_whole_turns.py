@@ -30,7 +30,7 @@ from ivr.speech.services import SpeechServices
 from ivr.speech.vad import SileroVad
 from ivr.speech.voice_call import VoiceCall
 from simulator import audio as sim_audio
-from simulator.audio import RecordingTransport
+from simulator.audio import RecordingTransport, settle_on_line
 from simulator.runtime import Simulator
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -116,17 +116,19 @@ def sim(brain):
 
 
 async def _call(sim, speech, clips: list[np.ndarray], pace: bool = False) -> VoiceCall:
-    transport = RecordingTransport()
+    """Unpaced: as `ivr sim --audio` (the line silent while each prompt plays). Paced: real time,
+    each prompt heard when its last frame has gone out."""
+    transport = RecordingTransport(line=not pace)
     call = VoiceCall(sim.session("09012345678"), speech, transport, pace=pace)
     transport.call = call
     await call.start()
-    await call.settled(60)
+    await settle_on_line(call, transport)
     for clip in clips:
         for frame in frames(np.concatenate([silence(300), clip, TAIL])):
             await call.audio(frame)
             if pace:
                 await asyncio.sleep(0.02)
-        await call.settled(60)
+        await settle_on_line(call, transport)
     await call.close()
     return call
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import jaconv
 from rapidfuzz import fuzz
 
 from ivr.knowledge.base import KnowledgeBase
@@ -69,7 +70,7 @@ class Entities:
 
 def yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when it is neither (or both)."""
-    t = nfkc(text).strip("、。!?！？ ")
+    t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
     no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
     yes = any(t.startswith(w) or t == w for w in YES_WORDS)
     if no and not t.startswith(("はい", "ええ", "うん")):

@@ -219,7 +219,8 @@ class VoiceCall:
         if not isinstance(turn, Utterance):
             kind = str(turn.kind)
             text = f"[DTMF {turn.digits}]" if turn.digits else f"[{turn.kind}]"
-            await self._answer(turn, TurnRecord(text, BotTurn("", Action.clarify), kind=kind), None, 1)
+            record = TurnRecord(text, BotTurn("", Action.clarify), kind=kind, start_ms=self._ms, end_ms=self._ms)
+            await self._answer(turn, record, None, 1)
             return
         utterance, parts, earlier = self.joiner.joined(turn)  # after a pause, the caller went on: one turn
         record = TurnRecord("", BotTurn("", Action.clarify), start_ms=utterance.start_ms, end_ms=utterance.end_ms,
