@@ -31,3 +31,12 @@ def test_say_transcribe_and_an_audio_call(tmp_path):
     answer = next(t for t in turns if t.get("transcript"))
     assert answer["intent"] in ("item_category", "dry_cells") and "有害" in answer["reply"], answer
     assert sorted(p.name for p in bot.iterdir())[:2] == ["bot-01.wav", "bot-02.wav"]  # greeting, answer
+
+
+def test_transcribe_after_a_yes_no_question_keeps_a_short_hai(tmp_path):
+    hai = tmp_path / "hai.wav"
+    assert runner.invoke(app, ["say", "はい", "-o", str(hai)]).exit_code == 0
+    heard = runner.invoke(app, ["transcribe", str(hai), "--json", "--after", "職員におつなぎしましょうか。"])
+    assert heard.exit_code == 0, heard.output
+    result = json.loads(heard.output.strip().splitlines()[-1])
+    assert reading(result["text"]) == "ハイ" and result["dropped"] is None, result

@@ -14,6 +14,9 @@ from ivr.config import get_settings
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="WAV file(s): any rate, PCM or μ-law; heard as 8 kHz.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    after: Annotated[str | None, typer.Option(
+        "--after", help="The yes/no question the caller is answering (e.g. 職員におつなぎしましょうか。): "
+                        "decoded as in a call after that question, where a short はい is kept.")] = None,
 ) -> None:
     """Transcribe WAV files as a telephone caller's turns (8 kHz, the hotline's domain prompt)."""
     from ivr.audio.codec import read_wav
@@ -25,7 +28,7 @@ def transcribe(
             raise typer.BadParameter(f"no such file: {path}")
     transcriber = Transcriber.from_settings(get_settings())
     for path in files:
-        result = transcriber.transcribe(read_wav(path))
+        result = transcriber.transcribe(read_wav(path), question=after)
         if as_json:
             typer.echo(json.dumps({"file": str(path), "text": result.text, "reading": reading(result.text),
                                    "dropped": result.dropped, "prompt_leak": result.prompt_leak,
