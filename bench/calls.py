@@ -74,7 +74,8 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _post_voice(base: str, call_sid: str) -> tuple[str, str]:
+def post_voice(base: str, call_sid: str) -> tuple[str, str]:
+    """Twilio's signed voice webhook; returns the <Stream> URL and its one-time token."""
     params = {"CallSid": call_sid, "AccountSid": "ACbench", "From": "+81742000000", "To": "+81742111111"}
     signature = RequestValidator(TOKEN).compute_signature(f"{base}/twilio/voice", params)
     request = urllib.request.Request(f"{base}/twilio/voice", data=urlencode(params).encode(),
@@ -138,7 +139,7 @@ class Caller:
 async def one_call(i: int, base: str, samples: list, turns: int, result: CallResult) -> None:
     await asyncio.sleep(random.uniform(0, START_SPREAD_S))
     sid = f"CA{i:032d}"
-    url, token = await asyncio.to_thread(_post_voice, base, sid)
+    url, token = await asyncio.to_thread(post_voice, base, sid)
     ws_url = url.replace("wss://", "ws://")
     signature = RequestValidator(TOKEN).compute_signature(url, {})
     async with websockets.connect(ws_url, additional_headers={"X-Twilio-Signature": signature},
@@ -165,22 +166,9 @@ async def one_call(i: int, base: str, samples: list, turns: int, result: CallRes
 
 
 def _start_server(port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "IVR_TWILIO_MODE": "stream"}
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ivr"), "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=log.open("wb"))  # a file: an unread pipe would fill and stall the server
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return server
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:]) from None
-            time.sleep(0.5)
-    server.kill()
-    raise RuntimeError("server did not start in 3 minutes")
+    from turn_carriers import start_server  # one way to start `ivr serve` for every bench
+
+    return start_server(port, 0, None, log)
 
 
 async def run(args: argparse.Namespace) -> None:

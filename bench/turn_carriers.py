@@ -16,12 +16,11 @@ import subprocess
 import time
 import urllib.request
 import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 import websockets
+from calls import TOKEN, post_voice  # the Twilio side as bench/calls.py places its calls
 from turn_paths import LineCall, TurnLog
 from twilio.request_validator import RequestValidator
 
@@ -29,17 +28,17 @@ from ivr.audio.codec import ulaw_encode
 from ivr.telephony.audiosocket import HEADER, Kind, encode_audio, encode_hangup, encode_uuid
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "bench-auth-token"  # the server's Twilio auth token: the bench signs like Twilio does
 START_TIMEOUT_S = 240.0  # the first start pre-renders every prompt (~40 s) after loading the models (~15 s)
 
 
-def start_server(port: int, audiosocket_port: int, turn_log: Path, stderr: Path) -> subprocess.Popen:
+def start_server(port: int, audiosocket_port: int, turn_log: Path | None, stderr: Path) -> subprocess.Popen:
     """``ivr serve`` on 127.0.0.1 (Twilio stream mode, the bench token, AudioSocket if a port is
-    given), writing its turn log to ``turn_log``."""
+    given), writing its turn log to ``turn_log`` if one is named."""
     env = {**os.environ, "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "IVR_TWILIO_MODE": "stream", "IVR_TURN_LOG": str(turn_log),
-           "IVR_AUDIOSOCKET_PORT": str(audiosocket_port), "IVR_HOST": "127.0.0.1"}
-    turn_log.unlink(missing_ok=True)
+           "IVR_TWILIO_MODE": "stream", "IVR_AUDIOSOCKET_PORT": str(audiosocket_port), "IVR_HOST": "127.0.0.1"}
+    if turn_log is not None:
+        env["IVR_TURN_LOG"] = str(turn_log)
+        turn_log.unlink(missing_ok=True)
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "ivr"), "serve", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=stderr.open("wb"))  # a file: an unread pipe would fill and stall it
@@ -65,20 +64,6 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(10)
 
 
-def _post_voice(base: str, call_sid: str) -> tuple[str, str]:
-    """Twilio's signed voice webhook; returns the <Stream> URL and its one-time token."""
-    params = {"CallSid": call_sid, "AccountSid": "ACbench", "From": "+81742000000", "To": "+81742111111"}
-    signature = RequestValidator(TOKEN).compute_signature(f"{base}/twilio/voice", params)
-    request = urllib.request.Request(f"{base}/twilio/voice", data=urlencode(params).encode(),
-                                     headers={"X-Twilio-Signature": signature})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        root = ET.fromstring(response.read())
-    stream = root.find("./Connect/Stream")
-    assert stream is not None, "no <Connect><Stream> in the TwiML"
-    token = next(p.get("value") for p in stream.findall("Parameter") if p.get("name") == "token")
-    return stream.get("url", ""), token or ""
-
-
 class TwilioCall(LineCall):
     """A Media Streams call: signed webhook, signed websocket, one-time token; μ-law frames in
     real time; every mark echoed back when it arrives (our side plays nothing, so the audio before
@@ -92,7 +77,7 @@ class TwilioCall(LineCall):
         self.stream_sid = f"MZ{seed:08d}{n:024d}"
 
     async def connect(self) -> None:
-        url, token = await asyncio.to_thread(_post_voice, self.base, self.call_id)
+        url, token = await asyncio.to_thread(post_voice, self.base, self.call_id)
         signature = RequestValidator(TOKEN).compute_signature(url, {})
         self.ws = await websockets.connect(url.replace("wss://", "ws://"), max_size=2**20,
                                            additional_headers={"X-Twilio-Signature": signature})

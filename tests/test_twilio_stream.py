@@ -380,6 +380,7 @@ async def test_the_phone_path_hears_a_clip_as_the_simulator_does(runtime, base_u
     echoed), then asks: Whisper gets the same turn, first mora included, as through the
     simulator's path, which feeds the same clip to a fresh call."""
     from conftest import line_audio, simulated_turns
+    from ivr.dialogue import prompts
     from ivr.speech.turn_log import TurnLog
 
     clip = np.concatenate([np.zeros(4000, np.int16), line_audio("ペットボトルって何ごみですか")])
@@ -394,10 +395,16 @@ async def test_the_phone_path_hears_a_clip_as_the_simulator_does(runtime, base_u
                 await twilio.say(np.zeros(SAMPLE_RATE, np.int16), paced=True, silence_ms=0)
             await twilio.say(clip, paced=True, silence_ms=2500)
             await twilio.until(lambda: log.exists() and '"speech"' in log.read_text())
+            while "prompt-2" not in twilio.prompts:  # the answer, heard to its end (「ほかに、ご質問は…」)
+                await twilio.say(np.zeros(SAMPLE_RATE // 2, np.int16), paced=True, silence_ms=0)
+            await twilio.say(line_audio("はい"), paced=True, silence_ms=2500)  # a short answer, after the question
+            await twilio.until(lambda: log.read_text().count('"speech"') >= 2)
             await twilio.stop()
     finally:
         runtime.speech.turn_log = None
     phone = [json.loads(line) for line in log.read_text().splitlines() if '"speech"' in line]
+    hai = phone.pop()
+    assert reading(hai["transcript"]) == "ハイ" and hai["reply"] == prompts.GO_AHEAD, hai
 
     sim = await simulated_turns(brain, runtime.speech, clip)
     assert len(phone) == 1 and len(sim) == 1, (phone, sim)
