@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ivr.audio.codec import frames, read_wav, write_wav
+from ivr.audio.codec import FRAME_SAMPLES, frames, read_wav, write_wav
 from ivr.speech.services import SpeechServices
 from ivr.speech.voice_call import TurnRecord, VoiceCall
 from simulator.runtime import Simulator
@@ -67,7 +67,7 @@ class RecordingTransport:
 
 
 def _silent_line(n: int) -> np.ndarray:
-    return np.zeros(n * 160, np.int16)
+    return np.zeros(n * FRAME_SAMPLES, np.int16)
 
 
 async def settle_on_line(

@@ -98,18 +98,13 @@ class CallSession:
             self.state.ended = True
         return reply
 
-    def expects_short_answer(self) -> bool:
-        """Whether the bot has just asked a yes/no question: a bare はい or いいえ is likely next,
-        and the recogniser should not throw a short turn away."""
-        pending = self.state.pending
-        if isinstance(pending, CallbackFlow.Step):
-            return pending.name == "confirm_number"
-        return isinstance(pending, (Confirm, OfferStaff, AnythingElse))
-
     def yes_no_question(self) -> str | None:
-        """The yes/no question the bot has just asked (its last sentence), or None: what the
-        caller's next words most likely answer, for the recogniser to expect."""
-        if not self.expects_short_answer():
+        """The yes/no question the bot has just asked (its last sentence), or None: a bare はい or
+        いいえ is likely next, and the recogniser should expect it rather than throw it away."""
+        pending = self.state.pending
+        asked = (pending.name == "confirm_number" if isinstance(pending, CallbackFlow.Step)
+                 else isinstance(pending, (Confirm, OfferStaff, AnythingElse)))
+        if not asked:
             return None
         sentences = [s for s in self.state.last_text.split("。") if s.strip()]
         return f"{sentences[-1]}。" if sentences else None

@@ -267,7 +267,8 @@ class Transcriber:
         ``question``: the yes/no question the bot has just asked, so the turn is most likely a
         short answer to it. It then primes Whisper instead of the domain sentence (which made a
         lone はい 「ごみ相談の」 and いいえ 「スプレー缶」: on dev clips of short answers in five voices,
-        right yes/no 32/68 with the domain prompt, 43 with none, 44 with the question), a read-back
+        right yes/no 33/68 with the domain prompt, 43 with none, 47 with the question and the
+        short echo check below), a read-back
         of the question is an echo however short, and the no-speech filter keeps the turn."""
         return self.transcribe_batch([pcm], batched=False, questions=[question])[0]
 
