@@ -245,7 +245,7 @@ class Gated:
         self.started = threading.Event()
         self.gate = threading.Event()
 
-    def transcribe(self, pcm: np.ndarray, *, question: str | None = None):  # noqa: ANN201
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None, lead_in: object = None):  # noqa: ANN201
         self.started.set()
         assert self.gate.wait(30)
         return self.real.transcribe(pcm)

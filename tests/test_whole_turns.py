@@ -21,6 +21,7 @@ from ivr.audio.codec import frames
 from ivr.dialogue import prompts
 from ivr.dialogue.session import MAX_SILENCES, CallSession
 from ivr.dialogue.turns import Action, CallerTurn
+from ivr.language.entities import yes_no
 from ivr.language.readings import reading
 from ivr.language.turn_end import TurnEnding, turn_ending
 from ivr.speech.asr import AsrResult
@@ -166,16 +167,20 @@ def test_hai_after_a_question_is_a_turn_and_answers_it(sim, speech):
     assert answers[1].reply.text == prompts.GO_AHEAD  # はい to 「ほかに、ご質問はありますか」
 
 
-def test_iie_after_a_question_reaches_the_dialogue(sim, speech):
+def test_iie_after_a_question_is_heard_as_no_and_ends_the_call(sim, speech):
+    """Alone, Whisper base reads this いいえ 「よいよ」; after the question's own audio (the lead-in,
+    taken from the synthesiser's cache by the call) it reads いえ, a no."""
     call = asyncio.run(_call(sim, speech, [line_audio("乾電池は何ごみですか"), line_audio("いいえ")]))
     answers = _answers(call)
-    assert len(answers) == 2 and answers[1].transcript and not answers[1].dropped, answers
+    assert len(answers) == 2 and not answers[1].dropped, answers
+    assert yes_no(answers[1].transcript) is False, answers[1].transcript
+    assert answers[1].reply.action is Action.end  # いいえ to 「ほかに、ご質問はありますか」: goodbye
 
 
 class _Unreadable:
     """A recogniser that hears speech but can read none of it (as Whisper on a bad line)."""
 
-    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None, lead_in: object = None) -> AsrResult:
         return AsrResult("", "ご視聴ありがとうございました", "hallucination:video_outro", True, False, False,
                          0.9, -1.5, len(pcm) // 8, 1)
 
@@ -221,7 +226,7 @@ def test_true_silence_still_ends_the_call_politely(brain):
 
 
 class _Hung:
-    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None, lead_in: object = None) -> AsrResult:
         import time
 
         time.sleep(5)  # longer than the simulator's patience in this test

@@ -28,6 +28,8 @@ from rapidfuzz import fuzz
 
 from ivr.knowledge.loader import MUNICIPALITY_FILE
 from ivr.language.readings import reading
+from ivr.speech import lead_in as lead
+from ivr.speech.lead_in import LeadIn
 from ivr.speech.vad import LINE_RATE
 
 if TYPE_CHECKING:
@@ -216,8 +218,9 @@ class Transcriber:
             prompt=domain_prompt(_city_name(settings.data_dir)) if settings.asr_prompt else None,
         )
 
-    def _options(self, prompt: str | None) -> dict[str, object]:
+    def _options(self, prompt: str | None, prefix: str | None = None) -> dict[str, object]:
         return {
+            "prefix": prefix,
             "language": LANGUAGE,
             "beam_size": self.beam_size,
             "temperature": [0.0],  # no fallback ladder: it turned 1 s decodes into 7–23 s ones
@@ -228,9 +231,9 @@ class Transcriber:
             "no_speech_threshold": None,  # decided in _speech_only, so a drop is recorded, not silent
         }
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+    def _decode(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None) -> Decoded:
         """One Whisper pass; the only place the model runs for a single utterance."""
-        segments, _info = self.model.transcribe(audio, **self._options(prompt))
+        segments, _info = self.model.transcribe(audio, **self._options(prompt, prefix))
         segs = list(segments)  # the generator decodes lazily: consume it here, in this thread
         return Decoded(
             tuple(s.text for s in segs), tuple(s.no_speech_prob for s in segs), tuple(s.avg_logprob for s in segs)
@@ -245,7 +248,7 @@ class Transcriber:
             pieces += [audio, gap]
             offset += len(audio) + len(gap)
         options = self._options(prompt)
-        for key in ("condition_on_previous_text", "no_speech_threshold"):
+        for key in ("condition_on_previous_text", "no_speech_threshold", "prefix"):
             options.pop(key)  # the batched pipeline fixes the first and has no second
         segments, _info = self._batched.transcribe(
             np.concatenate(pieces), clip_timestamps=clips, batch_size=len(audios), **options
@@ -261,7 +264,7 @@ class Transcriber:
             for segs in by_clip
         ]
 
-    def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
+    def transcribe(self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None) -> AsrResult:
         """Text of one 8 kHz int16 utterance; blocking (~1 s on 2 cores), so run it in the pool.
 
         ``question``: the yes/no question the bot has just asked, so the turn is most likely a
@@ -269,21 +272,29 @@ class Transcriber:
         lone はい 「ごみ相談の」 and いいえ 「スプレー缶」: on dev clips of short answers in five voices,
         right yes/no 33/68 with the domain prompt, 43 with none, 47 with the question and the
         short echo check below), a read-back
-        of the question is an echo however short, and the no-speech filter keeps the turn."""
-        return self.transcribe_batch([pcm], batched=False, questions=[question])[0]
+        of the question is an echo however short, and the no-speech filter keeps the turn.
+        ``lead_in``: the question's audio as the caller heard it; a short turn is then decoded
+        after it (``ivr.speech.lead_in``: right yes/no 23/45 → 38/45 on dev short answers)."""
+        return self.transcribe_batch([pcm], batched=False, questions=[question], lead_ins=[lead_in])[0]
 
     def transcribe_batch(
-        self, pcms: Sequence[np.ndarray], *, batched: bool = True, questions: Sequence[str | None] | None = None
+        self,
+        pcms: Sequence[np.ndarray],
+        *,
+        batched: bool = True,
+        questions: Sequence[str | None] | None = None,
+        lead_ins: Sequence[LeadIn | None] | None = None,
     ) -> list[AsrResult]:
         """Several utterances; ``batched`` decodes them in one pass, else one after another."""
         asked = list(questions) if questions is not None else [None] * len(pcms)
+        leads = list(lead_ins) if lead_ins is not None else [None] * len(pcms)
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
         live = [i for i, a in enumerate(audios) if a.size]
         if batched and len(live) > 1 and not any(asked):  # one shared prompt per batch
             decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
         else:
-            decoded = {i: self._decode(audios[i], asked[i] or self.prompt) for i in live}
+            decoded = {i: self._decode_answer(pcms[i], audios[i], asked[i], leads[i]) for i in live}
         shared_ms = int((time.perf_counter() - started) * 1000 / max(1, len(live)))
         results = []
         for i, pcm in enumerate(pcms):
@@ -294,6 +305,19 @@ class Transcriber:
             result = self._finish(audios[i], decoded[i], audio_ms, question=asked[i])
             results.append(replace(result, decode_ms=result.decode_ms + shared_ms))
         return results
+
+    def _decode_answer(
+        self, pcm: np.ndarray, audio: np.ndarray, question: str | None, lead_in: LeadIn | None
+    ) -> Decoded:
+        """One turn's decode: after the lead-in when it is a short answer to the bot's question,
+        else primed with the question (or the domain sentence)."""
+        if question is not None and lead_in is not None and lead.fits(pcm):
+            both = self._decode(to_whisper_audio(lead_in.before(pcm)), None, prefix=lead_in.text)
+            answer = lead_in.answer("".join(both.texts))
+            if answer is not None:
+                return Decoded((answer,), both.no_speech_probs[:1], both.avg_logprobs[:1])
+            log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
+        return self._decode(audio, question or self.prompt)
 
     def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, question: str | None = None) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ivr.speech.asr import AsrResult, Transcriber
+from ivr.speech.lead_in import LeadIn
 
 if TYPE_CHECKING:
     from ivr.config import Settings
@@ -42,6 +43,7 @@ class _Job:
     pcm: np.ndarray
     future: concurrent.futures.Future[AsrResult]
     question: str | None = None  # the yes/no question just asked (see Transcriber.transcribe)
+    lead_in: LeadIn | None = None  # that question's audio as the caller heard it
 
 
 _STOP = None  # sentinel that ends one worker
@@ -77,10 +79,13 @@ class AsrPool:
         """Utterances queued and not yet taken by a worker."""
         return self._queue.qsize()
 
-    def submit(self, pcm: np.ndarray, *, question: str | None = None) -> concurrent.futures.Future[AsrResult]:
+    def submit(
+        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None
+    ) -> concurrent.futures.Future[AsrResult]:
         """Queue one 8 kHz int16 utterance; raises ``AsrBusy`` at once when the line is full.
-        ``question``: the yes/no question the caller is likely answering (``Transcriber.transcribe``)."""
-        job = _Job(pcm, concurrent.futures.Future(), question)
+        ``question``, ``lead_in``: the yes/no question the caller is likely answering and its
+        audio (``Transcriber.transcribe``)."""
+        job = _Job(pcm, concurrent.futures.Future(), question, lead_in)
         with self._lock:
             if self._closed:
                 raise RuntimeError("ASR pool is closed")
@@ -89,9 +94,11 @@ class AsrPool:
             self._queue.put_nowait(job)
         return job.future
 
-    async def transcribe(self, pcm: np.ndarray, *, question: str | None = None) -> AsrResult:
+    async def transcribe(
+        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None
+    ) -> AsrResult:
         """Await the text of one utterance without blocking the loop; cancelling drops a queued job."""
-        return await asyncio.wrap_future(self.submit(pcm, question=question))
+        return await asyncio.wrap_future(self.submit(pcm, question=question, lead_in=lead_in))
 
     def close(self, *, wait: bool = True) -> None:
         """Refuse new work, cancel what is still queued, stop the workers (after their current job)."""
@@ -142,10 +149,13 @@ class AsrPool:
                 continue
             try:
                 if len(live) == 1:
-                    results = [self.transcriber.transcribe(live[0].pcm, question=live[0].question)]
+                    job = live[0]
+                    results = [self.transcriber.transcribe(job.pcm, question=job.question, lead_in=job.lead_in)]
                 else:
                     results = self.transcriber.transcribe_batch(
-                        [job.pcm for job in live], questions=[job.question for job in live]
+                        [job.pcm for job in live],
+                        questions=[job.question for job in live],
+                        lead_ins=[job.lead_in for job in live],
                     )
             except Exception as exc:  # one bad utterance must not kill the worker every call shares
                 log.exception("ASR failed on %d utterance(s)", len(live))

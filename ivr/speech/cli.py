@@ -22,13 +22,21 @@ def transcribe(
     from ivr.audio.codec import read_wav
     from ivr.language.readings import reading
     from ivr.speech.asr import Transcriber
+    from ivr.speech.lead_in import lead_in_for
+    from ivr.speech.tts import Synthesizer
 
     for path in files:
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}")
-    transcriber = Transcriber.from_settings(get_settings())
+    settings = get_settings()
+    transcriber = Transcriber.from_settings(settings)
+    lead_in = None
+    if after:  # the question as the bot says it, heard before each answer as in a call
+        tts = Synthesizer(settings.tts_speed)
+        tts.synthesize(after)
+        lead_in = lead_in_for(after, tts)
     for path in files:
-        result = transcriber.transcribe(read_wav(path), question=after)
+        result = transcriber.transcribe(read_wav(path), question=after, lead_in=lead_in)
         if as_json:
             typer.echo(json.dumps({"file": str(path), "text": result.text, "reading": reading(result.text),
                                    "dropped": result.dropped, "prompt_leak": result.prompt_leak,

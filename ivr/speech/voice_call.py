@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from ivr.dialogue.turns import Action, BotTurn, CallerTurn
 from ivr.language.turn_end import TurnEnding, turn_ending
 from ivr.speech.asr_pool import AsrBusy
 from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, SpeechStarted, Utterance
+from ivr.speech.lead_in import lead_in_for
 from ivr.speech.playback import CallTransport, Player
 from ivr.speech.turn_joining import Answering, TurnJoiner, join
 from ivr.speech.vad import SileroVad, check_frame
@@ -286,7 +287,7 @@ class VoiceCall:
             utterance = join(self.joiner.part.utterance, utterance)
         try:
             future = asyncio.wrap_future(
-                self.speech.asr.submit(utterance.pcm, question=self.session.yes_no_question())
+                self.speech.asr.submit(utterance.pcm, **self._asked())
             )
         except AsrBusy:
             return
@@ -306,7 +307,12 @@ class VoiceCall:
             return await guess[1], True  # the caller did stop at the pause: same audio, same text
         if guess is not None:
             guess[1].cancel()
-        return await self.speech.asr.transcribe(utterance.pcm, question=self.session.yes_no_question()), False
+        return await self.speech.asr.transcribe(utterance.pcm, **self._asked()), False
+
+    def _asked(self) -> dict[str, Any]:
+        """The yes/no question the caller is likely answering, and its audio as they heard it."""
+        question = self.session.yes_no_question()
+        return {"question": question, "lead_in": lead_in_for(question, self.speech.tts)}
 
     async def _speak(self, reply: BotTurn, record: TurnRecord, answering: Answering | None = None) -> None:
         self._prompt += 1

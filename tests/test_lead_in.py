@@ -1,0 +1,82 @@
+"""The lead-in: a short answer decoded after the bot's own question (ivr/speech/lead_in.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyopenjtalk
+import pytest
+
+from ivr.audio.codec import resample, to_int16, ulaw_decode, ulaw_encode
+from ivr.dialogue import prompts
+from ivr.language.entities import yes_no
+from ivr.speech import lead_in as lead
+from ivr.speech.lead_in import LeadIn, lead_in_for
+from ivr.speech.tts import Synthesizer
+
+
+def _caller(text: str, speed: float, half_tone: float) -> np.ndarray:
+    """A caller's short answer on the line: pyopenjtalk at another speed and pitch, μ-law, 8 kHz."""
+    wav, sr = pyopenjtalk.tts(text, speed=speed, half_tone=half_tone)
+    x = resample((wav / np.abs(wav).max() * 0.5).astype(np.float32), sr, 8000)
+    return ulaw_decode(ulaw_encode(to_int16(x * 32767)))
+
+
+def test_the_answer_is_what_follows_the_forced_prefix():
+    li = LeadIn("ほかに、ご質問はありますか。", np.ones(800, np.int16))
+    assert li.answer(" ほかに、ご質問はありますか。 いいえ。") == "いいえ。"
+    assert li.answer("ほかに、ご質問はありますか。") == ""  # nothing after it: an empty turn, filtered later
+    assert li.answer("他にご質問はありますか?いいえ") is None  # prefix not kept: decode the turn alone
+    audio = li.before(np.full(1600, 7, np.int16))
+    assert len(audio) == 800 + lead.GAP_MS * 8 + 1600 and audio[-1] == 7 and not audio[800:1600].any()
+
+
+def test_only_short_turns_are_answers():
+    assert lead.fits(np.zeros(8 * 800, np.int16))
+    assert not lead.fits(np.zeros(8 * (lead.MAX_TURN_MS + 20), np.int16))
+    assert not lead.fits(np.zeros(0, np.int16))
+
+
+def test_the_lead_in_is_the_audio_the_caller_just_heard_never_a_new_synthesis():
+    tts = Synthesizer(1.0)
+    assert lead_in_for(prompts.ANYTHING_ELSE, tts) is None  # not played yet: nothing to look up
+    tts.synthesize("乾電池は有害ごみです。" + prompts.ANYTHING_ELSE)  # the reply as played
+    rendered = tts.rendered
+    li = lead_in_for(prompts.ANYTHING_ELSE, tts)
+    assert li is not None and li.text == prompts.ANYTHING_ELSE and tts.rendered == rendered
+    assert np.array_equal(li.pcm, tts.cached(prompts.ANYTHING_ELSE))
+    assert lead_in_for(None, tts) is None
+
+
+# Short answers Whisper base misreads alone (いいえ → よいよ / みな / みんな, うん → '' / いっ), in
+# pyopenjtalk voices at other speeds and pitches than the bot's own.
+ANSWERS = [("いいえ", 1.0, 0.0, False), ("いいえ", 0.8, 0.0, False), ("いいえ", 0.9, -2.0, False),
+           ("うん", 1.0, 0.0, True), ("うん", 0.8, 0.0, True), ("はい", 1.15, 2.0, True)]
+
+
+@pytest.fixture(scope="module")
+def transcriber(speech):
+    return speech.asr.transcriber
+
+
+@pytest.fixture(scope="module")
+def asked(transcriber):
+    tts = Synthesizer(1.0)
+    tts.synthesize(prompts.ANYTHING_ELSE)
+    return lead_in_for(prompts.ANYTHING_ELSE, tts)
+
+
+def test_short_answers_are_read_right_after_the_question(transcriber, asked):
+    q = prompts.ANYTHING_ELSE
+    with_lead = [yes_no(transcriber.transcribe(_caller(t, s, p), question=q, lead_in=asked).text) == yes
+                 for t, s, p, yes in ANSWERS]
+    alone = [yes_no(transcriber.transcribe(_caller(t, s, p), question=q).text) == yes for t, s, p, yes in ANSWERS]
+    assert all(with_lead), list(zip(ANSWERS, with_lead, strict=True))
+    assert sum(alone) < len(ANSWERS)  # the question as a prompt alone was not enough (2 of 6 here)
+
+
+def test_a_long_turn_after_the_question_is_decoded_as_before(transcriber, asked):
+    pcm = _caller("冷蔵庫は何ごみですか、それと古いテレビも", 1.0, 0.0)
+    assert not lead.fits(pcm)
+    with_lead = transcriber.transcribe(pcm, question=prompts.ANYTHING_ELSE, lead_in=asked)
+    alone = transcriber.transcribe(pcm, question=prompts.ANYTHING_ELSE)
+    assert with_lead.text == alone.text and "冷蔵庫" in with_lead.text
