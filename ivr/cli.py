@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from escalation.cli import db_app, staff_app, tickets_app
 from ivr.knowledge.cli import data_app
 from ivr.server.cli import serve
 from ivr.speech.cli import transcribe
@@ -17,6 +18,9 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(voices_app, name="voices")
+app.add_typer(db_app, name="db")
+app.add_typer(tickets_app, name="tickets")
+app.add_typer(staff_app, name="staff")
 app.command()(serve)
 app.command()(sim)
 app.command()(ask)

@@ -25,6 +25,26 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "ivr-gomi",
         description="Derived data kept between runs (kana readings, example embeddings); safe to delete.",
     )
+    state_dir: Path = Field(
+        Path.home() / ".local" / "state" / "ivr-gomi",
+        description="What the server writes and must keep: the ticket database (SQLite) and other state.",
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL of the ticket store ('' → SQLite in WAL mode at <IVR_STATE_DIR>/ivr.db)."
+    )
+    retention_days: int = Field(
+        90, description="Callers' numbers, names and transcripts purged after this many days; ticket facts stay."
+    )
+    cookie_secure: bool = Field(
+        True, description="Staff-console cookies only over HTTPS; set false only for http://localhost trials."
+    )
+    notify_webhook_url: str = Field("", description="POST urgent tickets here as JSON ('' = off); retried.")
+    smtp_host: str = Field("", description="Mail urgent tickets through this SMTP server ('' = no mail).")
+    smtp_port: int = Field(25, description="SMTP port (587 with STARTTLS is usual inside a city network).")
+    smtp_user: str = Field("", description="SMTP login ('' = none).")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_from: str = Field("ivr-gomi@localhost", description="Sender of the urgent-ticket mail.")
+    smtp_to: str = Field("", description="Recipients of the urgent-ticket mail, comma-separated.")
     embedding_model: str = Field(
         "",
         description="'' for the bundled USE multilingual; or a local sentence-transformers model directory.",
@@ -77,6 +97,9 @@ class Settings(BaseSettings):
         "", description="Twilio auth token: every webhook's X-Twilio-Signature is checked with it ('' → all refused)."
     )
     twilio_mode: str = Field("stream", description="'stream' (Media Streams, our ASR) or 'gather' (Twilio's ASR).")
+    staff_available: str = Field(
+        "hours", description="'hours' (office hours, and with AMI the queue), 'never' (tickets only), 'always'."
+    )
     staff_number: str = Field("", description="Where Twilio transfers callers (<Dial>); '' → the staff queue.")
     staff_queue: str = Field("gomi-staff", description="Twilio <Enqueue> / Asterisk queue name for staff.")
     audiosocket_port: int = Field(0, description="Asterisk AudioSocket TCP port (0 = off; 9092 is usual).")

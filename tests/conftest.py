@@ -104,3 +104,38 @@ async def simulated_turns(brain, speech, pcm: np.ndarray) -> list:
     await settle_on_line(call, transport)
     await call.close()
     return [r for r in call.records if r.kind == "speech"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """An empty ticket database, once on SQLite and once on PostgreSQL.
+
+    PostgreSQL comes from IVR_TEST_POSTGRES_URL (``eval "$(.ci/postgres)"`` starts a throw-away
+    server); each test gets its own schema (via search_path), dropped afterwards, so tests never
+    see each other's rows. Without the variable the PostgreSQL half is skipped, unless
+    IVR_REQUIRE_POSTGRES=1 (CI), where a silent skip would hide a broken store.
+    """
+    import os
+    import uuid
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ivr.db'}"
+        return
+    base = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+    if not base:
+        hint = 'IVR_TEST_POSTGRES_URL is unset (eval "$(.ci/postgres)" starts a server)'
+        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"IVR_REQUIRE_POSTGRES=1 but {hint}")
+        pytest.skip(hint)
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -303,6 +303,33 @@ async def test_transfer_redirects_the_channel_a_goodbye_marks_the_end_and_a_hang
                 await caller.close()
 
 
+async def test_an_oogata_call_is_redirected_to_the_oogata_desk_context_and_extension(peer, ami, server_runtime,
+                                                                                     tmp_path):
+    """routing.yaml gives 大型ごみ its own context/extension: the transfer Redirects there."""
+    from test_audiosocket import AudioSocketPeer, answered
+    from test_twilio import routed_runtime
+
+    runtime = routed_runtime(server_runtime, tmp_path / "nara")
+    async with AudioSocketServer(runtime, ami, host="127.0.0.1", port=0, pace=False).running() as server:
+        caller = AudioSocketPeer(server.port)
+        peer.add_channel("PJSIP/trunk-00000011", caller.key, "09012345678")
+        peer.user_event("PJSIP/trunk-00000011")
+        await caller.connect()
+        try:
+            await until(lambda: caller.key in runtime.calls)
+            call = runtime.calls[caller.key]
+            await answered(call, 1)
+            caller.dtmf("3")  # 大型ごみ, in office hours (the runtime's clock: a Wednesday 10:00)
+            await asyncio.wait_for(caller.hangup.wait(), 30)
+            (redirect,) = peer.named("Redirect")
+            assert (redirect["Channel"], redirect["Context"], redirect["Exten"], redirect["Priority"]) == (
+                "PJSIP/trunk-00000011", "gomi-desks", "oogata", "1")
+            transfer = next(e for r in call.records for e in r.reply.events if e.kind == "transfer")
+            assert transfer.data["reason"] == "oogata" and transfer.data["target"]["label"] == "大型ごみ受付"
+        finally:
+            await caller.close()
+
+
 async def test_the_app_starts_and_stops_ami_and_audiosocket_with_one_shared_link(peer, brain, speech):
     import socket
 

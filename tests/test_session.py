@@ -89,13 +89,14 @@ def test_after_hours_ticket_is_committed_before_it_is_told(brain):
     (ticket,) = call.tickets.tickets
     assert ticket.request.callback_number == "09012345678"
     assert ticket.request.caller_name == "山田です" and "集積所" in ticket.request.summary
-    assert f"{ticket.number}番" in done.text and done.events[0].kind == "ticket"
+    assert "受付番号は、1、0、0、1、です" in done.text and ticket.number == "1001"  # digit by digit
+    assert done.events[0].kind == "ticket"
 
 
 def test_caller_number_is_offered_for_the_callback(brain):
     call = Call(brain, CLOSED, caller_number="0742000000")
     call.say("折り返し電話してほしい")
-    assert "今おかけの電話番号" in call.say("大型ごみのことで相談です").text
+    assert "今おかけの、0、7、4、2の、0、0の、0、0、0、0、でよろしいですか" in call.say("大型ごみのことで相談です").text
     call.press("1")
     call.say("佐藤")
     assert call.tickets.tickets[0].request.callback_number == "0742000000"
@@ -194,3 +195,87 @@ def test_call_length_cap_hands_over(brain):
         if reply.action is Action.transfer:
             break
     assert reply.action is Action.transfer and "お時間が長く" in reply.text
+
+
+# --- routing and the callback ticket (issue 12) ---------------------------------------------
+
+def test_after_hours_missed_collection_commits_a_full_ticket_then_reads_its_number(brain):
+    call = Call(brain, CLOSED, caller_number="09012345678")
+    assert call.say("ごみが回収されてへんねん").action is Action.ticket
+    assert "場所を" in call.say("燃えるごみがまだ残ってるんです").text  # no town yet: staff must find it
+    confirm = call.say("青山の公園の横の集積所です")
+    assert "今おかけの、0、9、0の、1、2、3、4の、5、6、7、8、でよろしいですか" in confirm.text
+    assert call.session.yes_no_question() == confirm.text.split("。")[-2] + "。"
+    assert "お名前" in call.say("はい").text
+    assert call.tickets.tickets == []  # nothing is told before the commit
+    done = call.say("山田です")
+    (ticket,) = call.tickets.tickets
+    r = ticket.request
+    assert (r.reason, r.urgency, r.topic) == ("collection", "normal", "missed_collection")
+    assert r.callback_number == r.caller_number == "09012345678" and r.caller_name == "山田です"
+    assert r.area.startswith("青山") and "集積所" in r.area and r.complete
+    assert r.summary.startswith("【収集漏れ】場所: 青山") and "お話: 燃えるごみがまだ残ってるんです" in r.summary
+    speakers = [line.speaker for line in r.transcript]
+    assert speakers[:3] == ["bot", "caller", "bot"] or speakers[:2] == ["caller", "bot"]
+    assert r.transcript[-1] == type(r.transcript[-1])("caller", "山田です", CLOSED)  # with its time
+    assert all(line.at == CLOSED for line in r.transcript)
+    assert "受付番号は、1、0、0、1、です" in done.text and "1001" not in done.text
+    (event,) = done.events
+    assert event.kind == "ticket" and event.data["reason"] == "collection" and event.data["joined"] is False
+
+
+def test_a_second_call_about_the_same_thing_joins_the_open_ticket(brain):
+    first = Call(brain, CLOSED, caller_number="09012345678")
+    for text in ("不法投棄されてる", "青山の空き地にテレビが捨てられています", "はい", "山田"):
+        first.say(text)
+    second = Call(brain, CLOSED, caller_number="09012345678")
+    second.tickets = second.session.callback.tickets = first.tickets  # the same store, as on a server
+    for text in ("不法投棄を見つけたんですが", "青山の空き地にまた冷蔵庫", "はい"):
+        second.say(text)
+    done = second.say("山田")
+    assert "先ほどの受付に、今回のお話を追加しました" in done.text and "1、0、0、1" in done.text
+    assert done.events[0].data["joined"] is True and done.events[0].data["urgency"] == "urgent"
+    assert len(first.tickets.tickets) == 1
+
+
+def test_the_name_may_be_declined(brain):
+    call = Call(brain, CLOSED, caller_number="0742000000")
+    call.say("折り返し電話してほしい")
+    call.say("大型ごみのことで相談です")
+    call.press("1")
+    assert "受付番号は" in call.say("いいえ").text
+    assert call.tickets.tickets[0].request.caller_name == ""
+
+
+def test_in_hours_transfer_carries_the_reason_and_its_target(brain):
+    (event,) = Call(brain, OPEN).say("大型ごみの申し込みをしたいんですが").events
+    assert event.kind == "transfer" and event.data["reason"] == "oogata"
+    assert event.data["topic"] == "oversize_booking" and event.data["target"]["label"] == "大型ごみ受付"
+
+
+def test_a_failed_store_transfers_to_the_tickets_desk(brain):
+    call = Call(brain, CLOSED)
+    call.tickets.fail_next = True
+    call.say("道で猫が死んでるんです")
+    call.say("青山の交差点です")
+    call.press("0742341111")
+    reply = call.say("田中")
+    assert reply.action is Action.transfer and reply.text.startswith("申し訳ありません。ただいま受付の記録")
+    assert reply.events[0].data["reason"] == "animal" and reply.events[0].data["target"]["reason"] == "animal"
+
+
+def test_staff_never_available_takes_tickets_even_in_office_hours(brain):
+    from escalation.policy import RoutingPolicy
+
+    call = Call(brain, OPEN)
+    call.session.policy = RoutingPolicy(call.session.staff, call.session.policy.routing, staff_available="never")
+    assert call.say("大型ごみの申し込みをしたいんですが").action is Action.ticket
+
+
+def test_the_callback_flow_does_not_import_the_session():
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parent.parent / "ivr" / "dialogue" / "callback.py"
+    imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
+    assert "ivr.dialogue.session" not in imported

@@ -245,3 +245,77 @@ def test_stream_tokens_are_one_time_and_expire():
     late = tokens.issue("CA3")
     now[0] = 61
     assert not tokens.consume("CA3", late)
+
+
+# --- per-reason targets (routing.yaml) ----------------------------------------------------------
+
+OOGATA_NUMBER = "+815012345678"
+ROUTING_YAML = """targets:
+  oogata: {label: 大型ごみ受付, topics: [oversize_booking, oversize_fee], twilio_number: "+815012345678",
+           asterisk_context: gomi-desks, asterisk_exten: oogata, basis: nara-4524}
+  animal: {label: 動物の死がい担当, topics: [dead_animal], twilio_queue: gomi-animal, basis: inferred}
+  general: {label: ごみ案内の職員, topics: [operator, callback], basis: inferred}
+"""
+
+
+def routed_runtime(runtime, folder, **settings):
+    """``runtime`` on a copy of the knowledge base whose routing.yaml gives desks their own lines."""
+    import shutil
+
+    from ivr.dialogue.state import Brain
+
+    shutil.copytree(runtime.brain.kb.root, folder)
+    (folder / "routing.yaml").write_text(ROUTING_YAML, encoding="utf-8")
+    kb = dataclasses.replace(runtime.brain.kb, root=folder)
+    return dataclasses.replace(variant(runtime, **settings), brain=Brain(kb, runtime.brain.nlu))
+
+
+@pytest.fixture(scope="module")
+def routed_gather_client(server_runtime, tmp_path_factory):
+    runtime = routed_runtime(server_runtime, tmp_path_factory.mktemp("kb") / "nara", twilio_mode="gather",
+                             staff_number=STAFF)
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def test_gather_transfers_each_reason_to_its_desk(routed_gather_client):
+    from twilio.twiml.voice_response import VoiceResponse
+
+    oogata_sid, animal_sid, operator_sid = ("CA" + d * 32 for d in "678")
+    for sid in (oogata_sid, animal_sid, operator_sid):
+        post(routed_gather_client, "/twilio/voice", params(sid))
+    oogata = post(routed_gather_client, "/twilio/gather", params(oogata_sid, Digits="3"))  # 大型ごみ, in hours
+    expected = VoiceResponse()
+    expected.dial(OOGATA_NUMBER)
+    assert ET.tostring(oogata.find("Dial")) == ET.tostring(ET.fromstring(str(expected)).find("Dial"))
+    assert oogata.find("Play") is not None and oogata.find("Enqueue") is None
+
+    animal = post(routed_gather_client, "/twilio/gather", params(animal_sid, SpeechResult="道路で猫が死んでるんです"))
+    assert animal.find("Enqueue").text == "gomi-animal" and animal.find("Dial") is None
+
+    operator = post(routed_gather_client, "/twilio/gather", params(operator_sid, Digits="0"))  # general: settings
+    assert operator.find("Dial").text == STAFF
+
+
+def test_after_stream_dials_the_target_the_transfer_named(server_runtime):
+    """Media Streams: the transfer's data (reason, target) is kept for the CallSid; the after-stream
+    webhook answers with that desk's <Dial>/<Enqueue>."""
+    from fastapi import FastAPI
+
+    from escalation.policy import Target
+    from ivr.telephony.twilio_stream import Outcome
+    from ivr.telephony.twilio_voice import TwilioState, twilio_router
+
+    state = TwilioState()
+    app = FastAPI()
+    app.include_router(twilio_router(variant(server_runtime, staff_number=STAFF), state))
+    queue_target = Target("animal", "動物の死がい担当", "", "gomi-animal", "gomi-staff", "s")
+    number_target = Target("oogata", "大型ごみ受付", OOGATA_NUMBER, "gomi-staff", "gomi-desks", "oogata")
+    a_sid, b_sid, c_sid = ("CA" + d * 32 for d in "abc")
+    state.outcomes.set(a_sid, Outcome("transfer", {"reason": "animal", "target": queue_target.to_data()}))
+    state.outcomes.set(b_sid, Outcome("transfer", {"reason": "oogata", "target": number_target.to_data()}))
+    state.outcomes.set(c_sid, Outcome("transfer", {"reason": "stream_error"}))  # no target: the settings' line
+    with TestClient(app) as client:
+        assert post(client, "/twilio/after-stream", params(a_sid)).find("Enqueue").text == "gomi-animal"
+        assert post(client, "/twilio/after-stream", params(b_sid)).find("Dial").text == OOGATA_NUMBER
+        assert post(client, "/twilio/after-stream", params(c_sid)).find("Dial").text == STAFF

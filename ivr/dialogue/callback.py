@@ -1,8 +1,13 @@
-"""Taking a callback ticket: details, callback number, name — then commit, then tell.
+"""Taking a callback ticket: details, place, callback number, name — then commit, then tell.
 
-The ticket is committed to the queue *before* the caller hears its number. If the queue
-fails, the call goes to staff; if the caller hangs up half-way, what was said is still
-saved as an incomplete ticket.
+The session drives this flow as it drives the topic handlers: it calls ``begin`` / ``answer`` /
+``answer_digits`` … and gets back a ``FlowReply`` (what to say, the committed ticket if any, or
+"the store failed"); it builds the bot turn, the events and any transfer itself. The flow never
+calls back into the session, so it can be read and tested on its own.
+
+The ticket is committed to the queue *before* the caller hears its number. If the queue fails,
+the reply says so and the session sends the caller to staff; if the caller hangs up half-way,
+what was said is still saved as an incomplete ticket.
 """
 
 from __future__ import annotations
@@ -20,11 +25,9 @@ import jaconv
 from escalation.tickets import Ticket, TicketQueue, TicketRequest
 from ivr.dialogue import prompts
 from ivr.dialogue.state import AnythingElse, CallState
-from ivr.dialogue.turns import Action, BotTurn, Event
 from ivr.language.normalize import kanji_digits, nfkc
 
 if TYPE_CHECKING:
-    from ivr.dialogue.session import CallSession
     from ivr.language.understand import Parse
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,11 @@ log = logging.getLogger(__name__)
 AUTO_SUMMARY = {"system_error": "(システムエラーのため自動で受付)", "silence": "(途中から無言のため自動で受付)"}
 PHONE_DIGITS = range(10, 12)  # Japanese numbers: 10 digits (landline) or 11 (mobile)
 MAX_PHONE_TRIES = 2  # after two unclear numbers, keep what we have: staff can still read the log
+PLACE_REASONS = frozenset({"collection", "illegal_dumping", "animal"})  # staff must go and look: a place is needed
+NO_NAME_MAX_CHARS = 8  # 「いいえ」「結構です」: declining the name, not a name; longer answers are a name
+# What staff read first in the console: built from the slots, never generated text.
+SUMMARY_TEMPLATE = "【{title}】場所: {place} / 品目: {item} / 折り返し: {phone} / お名前: {name} / お話: {details}"
+UNKNOWN = "不明"
 _KANA_DIGITS = [("ゼロ", "0"), ("ぜろ", "0"), ("れい", "0"), ("まる", "0"), ("いち", "1"), ("に", "2"),
                 ("さん", "3"), ("よん", "4"), ("し", "4"), ("ご", "5"), ("ろく", "6"), ("なな", "7"),
                 ("しち", "7"), ("はち", "8"), ("きゅう", "9"), ("きゅ", "9"), ("く", "9")]
@@ -58,15 +66,31 @@ def phone_digits(text: str) -> str:
 
 @dataclass
 class Step:
-    """The ticket question the bot is waiting on."""
+    """The ticket question the bot is waiting on, and what the caller has told so far."""
 
-    name: str  # details | confirm_number | phone | name
-    topic: str
-    summary: str = ""
+    name: str  # details | place | confirm_number | phone | name
+    topic: str  # the FAQ topic (or escalation cause) the ticket is about
+    reason: str = "general"  # the desk (escalation.tickets.REASONS)
+    urgency: str = "normal"
+    title: str = ""  # the topic's title, for the staff summary
+    summary: str = ""  # the caller's own account
+    place: str = ""  # the place, when it had to be asked for
+    item: str = ""
     phone: str = ""
     caller_name: str = ""
     tries: int = 0
     heard: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FlowReply:
+    """What the flow wants said; the session turns it into a bot turn."""
+
+    text: str
+    ticket: Ticket | None = None  # committed by this reply
+    end: bool = False  # say goodbye and end the call after ``text``
+    store_failed: bool = False  # the queue refused the ticket: the session transfers to staff
+    step: Step | None = None  # the ticket's step, when the reply ends it (committed or failed)
 
 
 class CallbackFlow:
@@ -78,118 +102,165 @@ class CallbackFlow:
         self.call_id = call_id
         self.clock = clock
 
-    async def begin(self, topic: str, lead: str, session: CallSession) -> BotTurn:
-        self.state.pending = Step("details", topic)
-        return session.say(f"{lead}{prompts.ASK_DETAILS}", Action.ticket, intent=topic)
+    @property
+    def step(self) -> Step | None:
+        pending = self.state.pending
+        return pending if isinstance(pending, Step) else None
 
-    async def answer(self, text: str, parse: Parse | None, session: CallSession) -> BotTurn:
-        step = self.state.pending
-        assert isinstance(step, Step)
+    def begin(self, topic: str, lead: str, reason: str, urgency: str, title: str = "") -> FlowReply:
+        item = self.state.item.name if self.state.item else ""
+        self.state.pending = Step("details", topic, reason, urgency, title or topic, item=item)
+        return FlowReply(f"{lead}{prompts.ASK_DETAILS}")
+
+    async def answer(self, text: str, parse: Parse | None) -> FlowReply:
+        step = self.step
+        assert step is not None
         step.heard.append(text)
         if step.name == "details":
             step.summary = text
-            return self._after_details(step, session)
+            self._note(step, parse)
+            if step.reason in PLACE_REASONS and not self._area():
+                return self._ask(step, "place", prompts.ASK_PLACE)
+            return self._after_place(step)
+        if step.name == "place":
+            step.place = text
+            self._note(step, parse)
+            return self._after_place(step)
         if step.name == "confirm_number":
             yes = parse.yes_no if parse else None
             if yes is None:
-                return session.say(prompts.YES_OR_NO, Action.ticket, intent=step.topic)
-            if yes:
-                step.phone = self.state.caller_number
-                return self._ask(step, "name", prompts.ASK_NAME, session)
-            return self._ask(step, "phone", prompts.ASK_PHONE, session)
+                return FlowReply(prompts.YES_OR_NO)
+            return self._number_confirmed(step, yes)
         if step.name == "phone":
-            return self._take_phone(step, phone_digits(text), session)
-        step.caller_name = text
-        return await self.commit(step, session)
+            return self._take_phone(step, phone_digits(text))
+        declined = parse is not None and parse.yes_no is False and len(parse.normalized) <= NO_NAME_MAX_CHARS
+        step.caller_name = "" if declined else text
+        return await self.commit(step)
 
-    async def answer_digits(self, digits: str, session: CallSession) -> BotTurn:
-        step = self.state.pending
-        assert isinstance(step, Step)
+    async def answer_digits(self, digits: str) -> FlowReply:
+        step = self.step
+        assert step is not None
         if step.name == "phone":
-            return self._take_phone(step, re.sub(r"\D", "", digits), session)
+            return self._take_phone(step, re.sub(r"\D", "", digits))
         if step.name == "confirm_number" and digits in ("1", "2"):
-            if digits == "1":
-                step.phone = self.state.caller_number
-                return self._ask(step, "name", prompts.ASK_NAME, session)
-            return self._ask(step, "phone", prompts.ASK_PHONE, session)
-        prompt = {"details": prompts.ASK_DETAILS, "name": prompts.ASK_NAME}.get(step.name, prompts.YES_OR_NO)
-        return session.say(prompt, Action.ticket, intent=step.topic)
+            return self._number_confirmed(step, digits == "1")
+        if step.name == "name":  # any key: no name (the prompt offers #)
+            return await self.commit(step)
+        prompt = {"details": prompts.ASK_DETAILS, "place": prompts.ASK_PLACE}.get(step.name, prompts.YES_OR_NO)
+        return FlowReply(prompt)
 
-    def ask_again(self, session: CallSession) -> BotTurn:
+    def ask_again(self) -> FlowReply:
         """The answer to the pending ticket question was heard but not read: ask it again."""
-        step = self.state.pending
-        assert isinstance(step, Step)
-        again = {"details": prompts.ASK_DETAILS, "phone": prompts.ASK_PHONE_AGAIN, "name": prompts.ASK_NAME}
-        return session.say(prompts.UNCLEAR_TICKET + again.get(step.name, prompts.YES_OR_NO), Action.ticket,
-                           intent=step.topic)
+        step = self.step
+        assert step is not None
+        again = {"details": prompts.ASK_DETAILS, "place": prompts.ASK_PLACE, "phone": prompts.ASK_PHONE_AGAIN,
+                 "name": prompts.ASK_NAME}
+        return FlowReply(prompts.UNCLEAR_TICKET + again.get(step.name, prompts.YES_OR_NO))
 
-    def _after_details(self, step: Step, session: CallSession) -> BotTurn:
+    # --- the questions ----------------------------------------------------------------
+
+    def _note(self, step: Step, parse: Parse | None) -> None:
+        """Keep an item or a town the caller named in passing: staff need both."""
+        if parse is None:
+            return
+        if parse.item is not None and not step.item:
+            step.item = parse.item.name
+        if parse.area_town and not self._area():
+            self.state.set_area(parse.area_town, parse.areas)
+
+    def _area(self) -> str:
+        return self.state.area.name if self.state.area else self.state.town
+
+    def _after_place(self, step: Step) -> FlowReply:
         if self.state.caller_number:
-            return self._ask(step, "confirm_number", prompts.CONFIRM_CALLER_NUMBER, session)
-        return self._ask(step, "phone", prompts.ASK_PHONE, session)
+            text = prompts.CONFIRM_CALLER_NUMBER.format(digits=prompts.say_phone(self.state.caller_number))
+            return self._ask(step, "confirm_number", text)
+        return self._ask(step, "phone", prompts.ASK_PHONE)
 
-    def _take_phone(self, step: Step, digits: str, session: CallSession) -> BotTurn:
+    def _number_confirmed(self, step: Step, yes: bool) -> FlowReply:
+        if yes:
+            step.phone = self.state.caller_number
+            return self._ask(step, "name", prompts.ASK_NAME)
+        return self._ask(step, "phone", prompts.ASK_PHONE)
+
+    def _take_phone(self, step: Step, digits: str) -> FlowReply:
         if len(digits) not in PHONE_DIGITS and step.tries + 1 < MAX_PHONE_TRIES:
             step.tries += 1
-            return session.say(prompts.ASK_PHONE_AGAIN, Action.ticket, intent=step.topic)
+            return FlowReply(prompts.ASK_PHONE_AGAIN)
         step.phone = digits
-        return self._ask(step, "name", prompts.ASK_NAME, session)
+        return self._ask(step, "name", prompts.ASK_NAME)
 
     @staticmethod
-    def _ask(step: Step, name: str, text: str, session: CallSession) -> BotTurn:
+    def _ask(step: Step, name: str, text: str) -> FlowReply:
         step.name = name
-        return session.say(text, Action.ticket, intent=step.topic)
+        return FlowReply(text)
 
-    def _request(self, step: Step, complete: bool) -> TicketRequest:
+    # --- the ticket -------------------------------------------------------------------
+
+    def summary(self, step: Step) -> str:
+        place = " ".join(p for p in (self._area(), step.place) if p) or UNKNOWN
+        return SUMMARY_TEMPLATE.format(title=step.title or step.topic, place=place, item=step.item or "なし",
+                                       phone=step.phone or UNKNOWN, name=step.caller_name or UNKNOWN,
+                                       details=step.summary or UNKNOWN)
+
+    def request(self, step: Step, complete: bool) -> TicketRequest:
         return TicketRequest(
             call_id=self.call_id,
             topic=step.topic,
-            summary=step.summary,
+            summary=self.summary(step),
             callback_number=step.phone,
             caller_name=step.caller_name,
-            area=self.state.area.name if self.state.area else self.state.town,
+            area=" ".join(p for p in (self._area(), step.place) if p),
             complete=complete,
             created_at=self.clock(),
             transcript=list(self.state.transcript),
+            reason=step.reason,
+            urgency=step.urgency,
+            caller_number=self.state.caller_number,
+            item=step.item,
         )
 
-    async def commit(self, step: Step, session: CallSession) -> BotTurn:
+    async def _store(self, step: Step, complete: bool) -> Ticket | None:
         try:
-            ticket = await self.tickets.create(self._request(step, complete=True))
+            return await self.tickets.create(self.request(step, complete))
         except Exception:
             log.exception("call %s: ticket could not be stored", self.call_id)
-            self.state.pending = None
-            return await session.transfer_after_ticket_failure(step.topic)
-        self.state.pending = AnythingElse()
-        event = Event("ticket", {"number": ticket.number, "topic": step.topic, "complete": True})
-        text = prompts.TICKET_TAKEN.format(number=ticket.number) + prompts.ANYTHING_ELSE
-        return session.say(text, Action.ticket, intent=step.topic, events=[event])
+            return None
 
-    async def commit_now(self, reason: str, lead: str, session: CallSession) -> BotTurn:
+    async def commit(self, step: Step) -> FlowReply:
+        """Every answer is in: commit, and only then read the number out."""
+        ticket = await self._store(step, complete=True)
+        if ticket is None:
+            self.state.pending = None
+            return FlowReply(prompts.TICKET_FAILED, store_failed=True, step=step)
+        self.state.pending = AnythingElse()
+        return FlowReply(taken_text(ticket) + prompts.ANYTHING_ELSE, ticket=ticket, step=step)
+
+    async def commit_now(self, topic: str, lead: str, reason: str, urgency: str, title: str = "") -> FlowReply:
         """After an error out of hours, or a caller who asked for staff and went silent: save the
         call so far (and any ticket answers already given) as a ticket straight away."""
-        pending = self.state.pending
-        step = Step("details", reason, summary=AUTO_SUMMARY.get(reason, AUTO_SUMMARY["system_error"]))
-        if isinstance(pending, Step):
+        pending = self.step
+        step = Step("details", topic, reason, urgency, title or topic,
+                    summary=AUTO_SUMMARY.get(topic, AUTO_SUMMARY["system_error"]))
+        if pending is not None:
             step = dataclasses.replace(pending, summary=pending.summary or step.summary)
             step.phone = step.phone or self.state.caller_number
-        try:
-            ticket = await self.tickets.create(self._request(step, complete=False))
-        except Exception:
-            log.exception("call %s: ticket could not be stored", self.call_id)
-            return await session.transfer_after_ticket_failure(reason)
+        ticket = await self._store(step, complete=False)
+        if ticket is None:
+            return FlowReply(prompts.TICKET_FAILED, store_failed=True, step=step)
         self.state.pending = None
-        event = Event("ticket", {"number": ticket.number, "topic": reason, "complete": False})
-        text = f"{lead}{prompts.TICKET_TAKEN.format(number=ticket.number)}{prompts.GOODBYE}"
-        return session.say(text, Action.end, intent=reason, events=[event])
+        return FlowReply(f"{lead}{taken_text(ticket)}{prompts.GOODBYE}", ticket=ticket, end=True, step=step)
 
-    async def commit_partial(self, session: CallSession) -> Ticket | None:
+    async def commit_partial(self) -> Ticket | None:
         """The caller hung up mid-ticket: keep what they said (staff can call back)."""
-        step = self.state.pending
-        if not isinstance(step, Step) or not (step.summary or step.heard):
+        step = self.step
+        if step is None or not (step.summary or step.heard):
             return None
-        try:
-            return await self.tickets.create(self._request(step, complete=False))
-        except Exception:
-            log.exception("call %s: partial ticket could not be stored", self.call_id)
-            return None
+        step.phone = step.phone or self.state.caller_number
+        return await self._store(step, complete=False)
+
+
+def taken_text(ticket: Ticket) -> str:
+    """The number digit by digit (1、0、2、4: a caller writes digits down, not 千二十四)."""
+    template = prompts.TICKET_JOINED if ticket.joined else prompts.TICKET_TAKEN
+    return template.format(digits=prompts.say_digits(ticket.number))

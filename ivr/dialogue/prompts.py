@@ -39,11 +39,16 @@ SLOT_NOT_UNDERSTOOD = "うまくお答えできず、申し訳ありません。
 TRANSFERRING = "担当の職員におつなぎします。そのまま、お待ちください。"
 AFTER_HOURS = "ただいま、職員がお電話を受けられない時間です。職員から折り返しお電話しますので、ご用件をお伺いします。"
 ASK_DETAILS = "ご用件を、詳しくお話しください。場所が関係するときは、町名もお願いします。"
+ASK_PLACE = "職員が確かめに伺う場所を、町名と番地か、近くの目印でお話しください。"
 ASK_PHONE = "折り返しのお電話番号を、お話しいただくか、ボタンで押してください。"
-CONFIRM_CALLER_NUMBER = "折り返しは、今おかけの電話番号でよろしいですか。"
+CONFIRM_CALLER_NUMBER = "折り返しのお電話番号は、今おかけの、{digits}、でよろしいですか。"
 ASK_PHONE_AGAIN = "お電話番号を、市外局番から、もう一度お願いします。"
-ASK_NAME = "最後に、お名前をお願いします。"
-TICKET_TAKEN = "受け付けました。受付番号は、{number}番です。職員から、折り返しお電話します。"
+ASK_NAME = "最後に、お名前をお願いします。お名前を伏せたいときは、シャープを押してください。"
+# {digits}: the ticket number digit by digit (say_digits): callers write digits down, not 千二十四
+TICKET_TAKEN = "受け付けました。受付番号は、{digits}、です。職員から、折り返しお電話します。"
+TICKET_JOINED = (
+    "先ほどの受付に、今回のお話を追加しました。受付番号は、{digits}、です。職員から、折り返しお電話します。"
+)
 TICKET_FAILED = "申し訳ありません。ただいま受付の記録ができませんでした。職員におつなぎします。"
 SYSTEM_ERROR = "申し訳ありません。システムの都合で、お答えできませんでした。"
 
@@ -56,6 +61,28 @@ NOTHING_TO_REPEAT = "まだ、ご案内したことはありません。" + GO_A
 GOODBYE = "お電話ありがとうございました。失礼いたします。"
 
 
+DIGIT_SEPARATOR = "、"  # a pause between digits: the TTS then reads each one (イチ、ゼロ) instead of a number
+
+
+def say_digits(number: str) -> str:
+    """「1024」 → 「1、0、2、4」: read one by one."""
+    return DIGIT_SEPARATOR.join(ch for ch in number if ch.isdigit())
+
+
+def say_phone(number: str) -> str:
+    """A phone number digit by digit in the groups callers know (090の1234の5678, 0742の34の1111)."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if len(digits) == 11:
+        groups = [digits[:3], digits[3:7], digits[7:]]
+    elif len(digits) == 10 and digits[:2] in ("03", "06"):
+        groups = [digits[:2], digits[2:6], digits[6:]]
+    elif len(digits) == 10:
+        groups = [digits[:4], digits[4:6], digits[6:]]
+    else:
+        groups = [digits]
+    return "の、".join(say_digits(g) for g in groups if g)
+
+
 def every_prompt() -> dict[str, str]:
     """Name → text of every fixed prompt (templates included), for pre-rendering."""
-    return {k: v for k, v in globals().items() if k.isupper() and isinstance(v, str)}
+    return {k: v for k, v in globals().items() if k.isupper() and isinstance(v, str) and k != "DIGIT_SEPARATOR"}

@@ -16,10 +16,11 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from escalation.policy import RoutingPolicy, Transfer
 from escalation.staff import StaffLine
-from escalation.tickets import TicketQueue
+from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
-from ivr.dialogue.callback import CallbackFlow
+from ivr.dialogue.callback import CallbackFlow, FlowReply, Step
 from ivr.dialogue.handlers import TopicRunner
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
@@ -41,6 +42,9 @@ YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the 
 NEVER_CONFIRM = {"goodbye", "repeat"}  # asking 「終わりのあいさつについてですか」 would be absurd
 ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
 OVERRIDE_WHILE_TICKETING = {"emergency_fire"}  # while taking a ticket, free text is the answer
+# Titles for the staff summary of tickets that come from no FAQ topic.
+CAUSE_TITLES = {"system_error": "システムエラー", "silence": "無言", "call_too_long": "長時間の通話",
+                "operator": "職員への取次"}
 
 
 class CallSession:
@@ -54,11 +58,15 @@ class CallSession:
         clock: Callable[[], datetime],
         call_id: str | None = None,
         caller_number: str = "",
+        policy: RoutingPolicy | None = None,
     ) -> None:
+        """``policy`` decides transfer vs ticket and where to; by default the knowledge base's
+        routing.yaml with ``staff`` for availability and the process settings' staff line."""
         self.brain = brain
         self.call_id = call_id or uuid.uuid4().hex[:12]
         self.clock = clock
         self.staff = staff
+        self.policy = policy or _default_policy(brain, staff)
         self.state = CallState(caller_number=caller_number)
         self.topics = TopicRunner(brain, self.state)
         self.callback = CallbackFlow(self.state, tickets, self.call_id, clock)
@@ -76,16 +84,14 @@ class CallSession:
             return BotTurn("", Action.end)
         self.state.turns += 1
         if turn.text:
-            self.state.transcript.append(f"caller: {turn.text}")
+            self.state.transcript.append(TranscriptLine("caller", turn.text, self.clock()))
         try:
             reply = await self._dispatch(turn)
         except Exception:  # the caller must never be left in silence
             log.exception("call %s: error in a turn", self.call_id)
             reply = await self._escalate("system_error", prompts.SYSTEM_ERROR, complete=False)
             reply.events.append(Event("error", {"call_id": self.call_id}))
-        self.state.transcript.append(f"bot: {reply.text}")
-        if reply.action in (Action.transfer, Action.end):
-            self.state.ended = True
+        self._said(reply)
         return reply
 
     async def system_error(self, reason: str) -> BotTurn:
@@ -93,16 +99,19 @@ class CallSession:
         a ticket after hours. Never raises."""
         reply = await self._escalate(reason, prompts.SYSTEM_ERROR, complete=False)
         reply.events.append(Event("error", {"call_id": self.call_id, "reason": reason}))
-        self.state.transcript.append(f"bot: {reply.text}")
+        self._said(reply)
+        return reply
+
+    def _said(self, reply: BotTurn) -> None:
+        self.state.transcript.append(TranscriptLine("bot", reply.text, self.clock()))
         if reply.action in (Action.transfer, Action.end):
             self.state.ended = True
-        return reply
 
     def yes_no_question(self) -> str | None:
         """The yes/no question the bot has just asked (its last sentence), or None: a bare はい or
         いいえ is likely next, and the recogniser should expect it rather than throw it away."""
         pending = self.state.pending
-        asked = (pending.name == "confirm_number" if isinstance(pending, CallbackFlow.Step)
+        asked = (pending.name == "confirm_number" if isinstance(pending, Step)
                  else isinstance(pending, (Confirm, OfferStaff, AnythingElse)))
         if not asked:
             return None
@@ -132,7 +141,7 @@ class CallSession:
         """Whether the bot is asking for a phone number: keypad digits then come as one string
         ending in #, not as single menu keys."""
         pending = self.state.pending
-        return isinstance(pending, CallbackFlow.Step) and pending.name == "phone"
+        return isinstance(pending, Step) and pending.name == "phone"
 
     # --- dispatch ---------------------------------------------------------------------
 
@@ -160,14 +169,14 @@ class CallSession:
         pending = self.state.pending
         strong = parse.confidence >= ACCEPT_CONFIDENCE
         bare_yes_no = parse.yes_no is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
-        taking_ticket = isinstance(pending, CallbackFlow.Step)
+        taking_ticket = isinstance(pending, Step)
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
-            return await self.callback.answer(parse.text, parse, self)
+            return await self._flow(await self.callback.answer(parse.text, parse), parse)
         if isinstance(pending, Confirm) and parse.yes_no is None and not strong:
             if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
                 return await self._run(pending.topic, parse)
@@ -208,7 +217,10 @@ class CallSession:
         if result.needs_staff:
             return await self._escalate(intent, result.text)
         if result.ticket:
-            return await self.callback.begin(intent, result.text, self)
+            reason = self.policy.reason_for(intent)
+            flow = self.callback.begin(intent, result.text, reason, self.policy.urgency_for(reason, intent),
+                                       self._title(intent))
+            return await self._flow(flow, parse)
         if result.repeat:  # the caller is still answering what was asked before
             self.state.pending = previous
             return self.say(result.text, Action.answer, parse, intent)
@@ -238,8 +250,8 @@ class CallSession:
 
     async def _dtmf(self, digits: str) -> BotTurn:
         pending = self.state.pending
-        if isinstance(pending, CallbackFlow.Step):
-            return await self.callback.answer_digits(digits, self)
+        if isinstance(pending, Step):
+            return await self._flow(await self.callback.answer_digits(digits))
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and digits in ("1", "2"):
             return await self._yes_no(pending, digits == "1", None)
         if isinstance(pending, AskSlot) and pending.choices and digits.isdigit():
@@ -255,31 +267,58 @@ class CallSession:
 
     # --- escalation, silence, hang-up -------------------------------------------------
 
-    async def _escalate(self, reason: str, lead: str, complete: bool = True) -> BotTurn:
-        """Transfer when staff can take the call; otherwise take a ticket for a callback."""
-        now = self.clock()
-        try:
-            available = await self.staff.available(now)
-        except Exception:  # a broken staff line must not strand the caller: take a ticket
-            log.exception("call %s: staff line check failed", self.call_id)
-            available = False
-        if available:
-            event = Event("transfer", {"reason": reason, "call_id": self.call_id})
-            return self.say(f"{lead}{prompts.TRANSFERRING}", Action.transfer, intent=reason, events=[event])
-        if not complete:  # an error: keep what we have as a ticket straight away
-            return await self.callback.commit_now(reason, lead, self)
-        return await self.callback.begin(reason, f"{lead}{prompts.AFTER_HOURS}", self)
+    async def _escalate(self, cause: str, lead: str, complete: bool = True) -> BotTurn:
+        """Transfer when staff can take the call; otherwise take a ticket for a callback.
 
-    async def transfer_after_ticket_failure(self, reason: str) -> BotTurn:
-        event = Event("transfer", {"reason": f"{reason}:ticket_failed", "call_id": self.call_id})
-        return self.say(prompts.TICKET_FAILED + prompts.TRANSFERRING, Action.transfer, intent=reason,
-                         events=[event])
+        ``cause``: the topic (or what went wrong) that needs staff; the policy names the desk."""
+        reason = self.policy.reason_for(cause)
+        pending = self.state.pending
+        if isinstance(pending, Step):  # mid-ticket (silence, an error): the ticket's desk, not "general"
+            reason = pending.reason
+        decision = await self.policy.decide(reason, self.clock(), topic=cause)
+        if isinstance(decision, Transfer):
+            return self._transfer(cause, decision, f"{lead}{prompts.TRANSFERRING}")
+        if not complete:  # an error: keep what we have as a ticket straight away
+            flow = await self.callback.commit_now(cause, lead, decision.reason, decision.urgency, self._title(cause))
+            return await self._flow(flow, intent=cause)
+        flow = self.callback.begin(cause, f"{lead}{prompts.AFTER_HOURS}", decision.reason, decision.urgency,
+                                   self._title(cause))
+        return await self._flow(flow, intent=cause)
+
+    def _transfer(self, cause: str, decision: Transfer, text: str) -> BotTurn:
+        target = decision.target
+        data = {"reason": target.reason, "topic": cause, "target": target.to_data(), "call_id": self.call_id}
+        return self.say(text, Action.transfer, intent=cause, events=[Event("transfer", data)])
+
+    async def _flow(self, reply: FlowReply, parse: Parse | None = None, intent: str = "") -> BotTurn:
+        """A reply of the callback flow as a bot turn: a committed ticket's event, the end of the call,
+        or — when the store failed — a transfer to staff (a ticket must never be lost silently)."""
+        step = reply.step or self.callback.step
+        topic = intent or (step.topic if step else "")
+        if reply.store_failed:
+            reason = self.policy.reason_for(topic) if step is None else step.reason
+            cause = f"{topic}:ticket_failed"
+            return self._transfer(cause, Transfer(self.policy.target_for(reason)), reply.text + prompts.TRANSFERRING)
+        events = []
+        if reply.ticket is not None:
+            r = reply.ticket.request
+            events.append(Event("ticket", {"number": reply.ticket.number, "topic": r.topic, "reason": r.reason,
+                                           "urgency": r.urgency, "complete": r.complete,
+                                           "joined": reply.ticket.joined}))
+            topic = r.topic
+        return self.say(reply.text, Action.end if reply.end else Action.ticket, parse, topic, events)
+
+    def _title(self, cause: str) -> str:
+        topic = self.brain.kb.topic_by_id.get(cause)
+        return topic.title if topic else CAUSE_TITLES.get(cause, cause)
 
     async def _silence(self) -> BotTurn:
         self.state.silences += 1
         if self.state.silences >= MAX_SILENCES:
-            if isinstance(self.state.pending, CallbackFlow.Step):  # they asked for staff: never just hang up
-                return await self.callback.commit_now("silence", prompts.SILENCE_TICKET, self)
+            step = self.callback.step
+            if step is not None:  # they asked for staff: never just hang up
+                flow = await self.callback.commit_now("silence", prompts.SILENCE_TICKET, step.reason, step.urgency)
+                return await self._flow(flow, intent="silence")
             return self.say(prompts.SILENCE_END, Action.end, intent="silence",
                              events=[Event("hangup", {"reason": "silence"})])
         text = prompts.SILENCE_FIRST if self.state.silences == 1 else prompts.SILENCE_SECOND
@@ -287,10 +326,12 @@ class CallSession:
 
     async def _hangup(self) -> BotTurn:
         events = [Event("hangup", {"reason": "caller"})]
-        if isinstance(self.state.pending, CallbackFlow.Step):
-            ticket = await self.callback.commit_partial(self)
+        if self.callback.step is not None:
+            ticket = await self.callback.commit_partial()
             if ticket is not None:
-                events.append(Event("ticket", {"number": ticket.number, "complete": False}))
+                r = ticket.request
+                events.append(Event("ticket", {"number": ticket.number, "topic": r.topic, "reason": r.reason,
+                                               "urgency": r.urgency, "complete": False, "joined": ticket.joined}))
         self.state.ended = True
         return BotTurn("", Action.end, intent="hangup", events=events)
 
@@ -306,8 +347,8 @@ class CallSession:
     def _unclear(self) -> BotTurn:
         """Speech was heard but not read: ask again in the terms of the question pending."""
         pending = self.state.pending
-        if isinstance(pending, CallbackFlow.Step):
-            return self.callback.ask_again(self)
+        if isinstance(pending, Step):
+            return self.say(self.callback.ask_again().text, Action.ticket, intent=pending.topic)
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)):
             return self.say(prompts.UNCLEAR_YES_NO, Action.clarify, intent="not_understood")
         return self._not_understood(None)
@@ -341,3 +382,11 @@ class CallSession:
             slots=self.state.slot_dict(),
             events=events or [],
         )
+
+
+def _default_policy(brain: Brain, staff: StaffLine) -> RoutingPolicy:
+    """routing.yaml and IVR_STAFF_AVAILABLE; empty target fields are left to the carrier, which
+    fills them from the settings it was started with (they may differ from this process's env)."""
+    from ivr.config import get_settings
+
+    return RoutingPolicy.from_kb(brain.kb, staff, get_settings(), defaults=False)

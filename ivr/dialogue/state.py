@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from escalation.tickets import TranscriptLine
 from ivr.knowledge.base import KnowledgeBase, load_knowledge
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.understand import Parse, Understanding
@@ -69,7 +70,7 @@ class CallState:
     pending: Pending | None = None
     last_text: str = ""
     ended: bool = False
-    transcript: list[str] = field(default_factory=list)
+    transcript: list[TranscriptLine] = field(default_factory=list)  # with times: staff see when each was said
     # slots remembered for later questions in the same call
     town: str = ""
     area_rows: list[Area] = field(default_factory=list)

@@ -22,6 +22,7 @@ from ivr.knowledge.models import (
     Collector,
     Item,
     Municipality,
+    Routing,
     Topic,
 )
 
@@ -32,6 +33,7 @@ AREAS_FILE = "areas.csv"
 COLLECTORS_FILE = "collectors.yaml"
 FAQ_FILE = "faq.yaml"
 PHRASINGS_FILE = "phrasings.csv"  # optional: real caller phrasings (e.g. from call logs) per topic
+ROUTING_FILE = "routing.yaml"  # optional: which staff desk takes which hand-off (escalation/policy.py)
 
 ITEM_COLUMNS = ["name", "reading", "aliases", "mishearings", "category", "note", "fee", "basis"]
 AREA_FIXED_COLUMNS = ["name", "town", "reading", "chome", "qualifier", "zone", "collector", "district"]
@@ -75,6 +77,8 @@ class RawKnowledge:
     topics: list[tuple[int, Topic]]
     phrasings: list[tuple[int, str, str]]  # (line, text, topic id)
     problems: list[Problem]
+    routing: Routing | None = None
+    routing_lines: dict[tuple[Any, ...], int] | None = None
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -241,7 +245,29 @@ def read_folder(root: Path) -> RawKnowledge:
         topics=_yaml_list(root, FAQ_FILE, "topics", Topic, problems),
         phrasings=_phrasings(root, problems),
         problems=problems,
+        **_routing(root, problems),
     )
+
+
+def _routing(root: Path, problems: list[Problem]) -> dict[str, Any]:
+    if not (root / ROUTING_FILE).exists():
+        return {}
+    data, line_of = read_yaml(root / ROUTING_FILE, problems)
+    routing = _validate(Routing, data or {}, ROUTING_FILE, line_of, (), problems)
+    return {"routing": routing, "routing_lines": line_of}
+
+
+def load_routing(root: Path | str, topic_ids: set[str]) -> Routing | None:
+    """The routing table of a knowledge-base folder, checked against its FAQ ``topic_ids`` (the
+    rest of the folder was validated when it was loaded); None when the city has none: every
+    hand-off then goes to the one staff line in the settings. Raises :class:`KnowledgeError`."""
+    problems: list[Problem] = []
+    fields = _routing(Path(root), problems)
+    raw = RawKnowledge(Path(root), None, [], [], [], [], [], [], problems, **fields)
+    _check_routing(raw, topic_ids, lambda *_: None, problems)  # sources were checked with the folder
+    if problems:
+        raise KnowledgeError(problems)
+    return raw.routing
 
 
 def _phrasings(root: Path, problems: list[Problem]) -> list[tuple[int, str, str]]:
@@ -283,7 +309,32 @@ def cross_check(raw: RawKnowledge) -> list[Problem]:
             problems.append(Problem(PHRASINGS_FILE, line, "text", "is empty"))
         if topic not in topic_ids:
             problems.append(Problem(PHRASINGS_FILE, line, "topic", f"{topic!r} is not a topic id in {FAQ_FILE}"))
+    _check_routing(raw, topic_ids, check_basis, problems)
     return problems
+
+
+def _check_routing(raw: RawKnowledge, topic_ids: set[str], check_basis: Any, problems: list[Problem]) -> None:
+    """Reasons are the ticket store's (escalation/tickets.py REASONS); each topic goes to one desk."""
+    from escalation.tickets import REASONS  # the one list staff tickets are filed under
+
+    if raw.routing is None:
+        return
+    line_of = raw.routing_lines or {}
+    owner: dict[str, str] = {}
+    for reason, target in raw.routing.targets.items():
+        line = line_of.get(("targets", reason), 0)
+        if reason not in REASONS:
+            problems.append(Problem(ROUTING_FILE, line, f"targets.{reason}", f"must be one of {', '.join(REASONS)}"))
+        check_basis(ROUTING_FILE, line_of.get(("targets", reason, "basis"), line), target.basis)
+        for i, topic in enumerate(target.topics):
+            where = line_of.get(("targets", reason, "topics", i), line)
+            if topic not in topic_ids:
+                problems.append(Problem(ROUTING_FILE, where, f"targets.{reason}.topics",
+                                        f"{topic!r} is not a topic id in {FAQ_FILE}"))
+            elif topic in owner:
+                problems.append(Problem(ROUTING_FILE, where, f"targets.{reason}.topics",
+                                        f"{topic!r} is already routed to {owner[topic]}"))
+            owner.setdefault(topic, reason)
 
 
 def _check_unique(file: str, field: str, keyed: list[tuple[int, str]], problems: list[Problem]) -> dict[str, int]:

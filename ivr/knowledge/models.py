@@ -256,3 +256,49 @@ class Topic(Strict):
             raise ValueError("an answer is spoken: no URLs")
         return value
 
+
+
+TWILIO_NUMBER = re.compile(r"^\+[1-9]\d{7,14}$")  # Twilio's <Dial> wants E.164
+ASTERISK_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")  # a dialplan context or queue name
+ASTERISK_EXTEN = re.compile(r"^[A-Za-z0-9_*#+\-]+$")  # an extension (s, 100, oogata …)
+
+
+class RouteTarget(Strict):
+    """Where staff take one kind of hand-off (routing.yaml). Empty carrier fields fall back to
+    the deployment's settings (IVR_STAFF_NUMBER / IVR_STAFF_QUEUE / IVR_AMI_STAFF_CONTEXT), so a
+    city can start with one staff line and split it later without touching code."""
+
+    label: str  # the desk's Japanese name, for logs and the console (e.g. 大型ごみ受付)
+    topics: list[str] = Field(default_factory=list)  # FAQ topic ids handed to this desk
+    twilio_number: Text = ""  # <Dial> this number (E.164)
+    twilio_queue: Text = ""  # or <Enqueue> into this Twilio queue
+    asterisk_context: Text = ""  # AMI Redirect to this dialplan context …
+    asterisk_exten: Text = ""  # … and extension ('' → s)
+    basis: str
+
+    @field_validator("twilio_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if value and not TWILIO_NUMBER.fullmatch(value):
+            raise ValueError("must be an E.164 number such as +81742341111")
+        return value
+
+    @field_validator("twilio_queue", "asterisk_context")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value and not ASTERISK_NAME.fullmatch(value):
+            raise ValueError("letters, digits, - and _ only")
+        return value
+
+    @field_validator("asterisk_exten")
+    @classmethod
+    def _exten(cls, value: str) -> str:
+        if value and not ASTERISK_EXTEN.fullmatch(value):
+            raise ValueError("not a dialplan extension")
+        return value
+
+
+class Routing(Strict):
+    """routing.yaml: one target per hand-off reason (oogata, collection, …)."""
+
+    targets: dict[str, RouteTarget] = Field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""The FastAPI app behind `ivr serve`: health, the Twilio routes, and the Asterisk listeners.
+"""The FastAPI app behind `ivr serve`: health, the Twilio routes, the Asterisk listeners, and the
+staff console under /staff (with the daily purge of personal data).
 
 Carriers are wired in here and nowhere else; each lives in ``ivr/telephony``. The Asterisk
 AudioSocket server and the AMI connection start with the app (when configured) and stop with it.
@@ -6,12 +7,16 @@ AudioSocket server and the AMI connection start with the app (when configured) a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from escalation.console import create_console
+from escalation.retention import purge_daily
+from escalation.session_key import console_key
 from ivr.server.runtime import Runtime
 from ivr.telephony.twilio_voice import twilio_router
 
@@ -24,7 +29,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             for starter in _carriers_to_start(runtime):
                 await stack.enter_async_context(starter)
-            yield
+            purge = None
+            if runtime.store is not None:  # the retention promise holds without anyone remembering a command
+                purge = asyncio.create_task(purge_daily(runtime.store, runtime.settings.retention_days))
+            try:
+                yield
+            finally:
+                if purge is not None:
+                    purge.cancel()
 
     app = FastAPI(title="ivr-gomi", lifespan=lifespan)
     app.state.runtime = runtime
@@ -37,6 +49,11 @@ def create_app(runtime: Runtime) -> FastAPI:
                 "twilio_mode": runtime.settings.twilio_mode}
 
     app.include_router(twilio_router(runtime))
+    if runtime.store is not None and runtime.accounts is not None:
+        app.mount("/staff", create_console(
+            runtime.store, runtime.accounts, secret_key=console_key(runtime.settings.state_dir),
+            cookie_secure=runtime.settings.cookie_secure, live_calls=runtime.live_calls,
+            topic_titles={t.id: t.title for t in runtime.brain.kb.topics}))
     return app
 
 

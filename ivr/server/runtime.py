@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from escalation.accounts import StaffAccounts
+from escalation.notify import Notifier, NotifyingQueue
+from escalation.policy import RoutingPolicy
+from escalation.privacy import mask_number
 from escalation.staff import OfficeHoursStaffLine, StaffLine
-from escalation.tickets import InMemoryTicketQueue, TicketQueue
+from escalation.store import TicketStore
+from escalation.tickets import TicketQueue
 from ivr.config import Settings, get_settings
 from ivr.dialogue.session import CallSession
 from ivr.dialogue.state import Brain
@@ -32,6 +37,8 @@ class Runtime:
     staff: StaffLine
     clock: Callable[[], datetime]
     calls: dict[str, VoiceCall] = field(default_factory=dict)  # live audio calls by carrier call id
+    store: TicketStore | None = None  # the durable store behind ``tickets`` (None: an in-memory queue, tests)
+    accounts: StaffAccounts | None = None  # staff logins for the console (same database)
 
     @classmethod
     def load(cls, settings: Settings | None = None, speech: SpeechServices | None = None) -> Runtime:
@@ -45,18 +52,39 @@ class Runtime:
             from escalation.asterisk_staff import AsteriskStaffLine
 
             staff = AsteriskStaffLine.from_settings(settings, hours)
+        store = TicketStore.from_settings(settings)  # SQLite: upgraded here; PostgreSQL: `ivr db upgrade` first
+        log.info("ticket store: %s", store.engine.url.render_as_string(hide_password=True))
         return cls(
             settings=settings,
             brain=brain,
             speech=speech or SpeechServices.load(settings),
-            tickets=InMemoryTicketQueue(),
+            tickets=NotifyingQueue(store, Notifier.from_settings(settings)),
+            store=store,
+            accounts=StaffAccounts(store.engine),
             staff=staff,
             clock=lambda: datetime.now(tz),
         )
 
     def session(self, call_id: str | None = None, caller_number: str = "") -> CallSession:
+        # This server's settings (IVR_STAFF_AVAILABLE …), not the process environment's: tests and
+        # embedders run several runtimes in one process. Empty target fields are the carrier's to fill.
+        policy = RoutingPolicy.from_kb(self.brain.kb, self.staff, self.settings, defaults=False)
         return CallSession(self.brain, self.tickets, self.staff, self.clock, call_id=call_id,
-                           caller_number=caller_number)
+                           caller_number=caller_number, policy=policy)
+
+    def live_calls(self) -> list[dict[str, object]]:
+        """Calls in progress, for the staff console (caller numbers masked)."""
+        out: list[dict[str, object]] = []
+        for carrier_id, call in list(self.calls.items()):
+            state = call.session.state
+            first = state.transcript[0].at if state.transcript else None
+            last = next((r.reply.intent for r in reversed(call.records) if r.reply is not None), "")
+            out.append({"call_id": carrier_id, "carrier": type(call.transport).__name__,
+                        "started_at": first.isoformat() if first else "", "caller": mask_number(state.caller_number),
+                        "turns": state.turns, "last_intent": last})
+        return out
 
     def close(self) -> None:
         self.speech.close()
+        if self.store is not None:
+            self.store.dispose()

@@ -5,7 +5,8 @@ the protocol (``ivr.telephony.audiosocket``) and keeps one bad connection from h
 
 How a call leaves the bot (the dialplan is docker/asterisk/extensions.conf):
 
-* transfer: AMI ``Redirect`` of the caller's channel to the staff context, then a hang-up frame.
+* transfer: AMI ``Redirect`` of the caller's channel to the target's context and extension (the desk
+  the routing policy chose; the staff context, exten s, when none), then a hang-up frame.
   Without AMI (or if Redirect fails) the hang-up frame alone does it: ``AudioSocket()`` returns
   and the dialplan sends every caller to staff unless ``IVR_RESULT`` is ``end``.
 * normal end: AMI ``Setvar IVR_RESULT=end``, then a hang-up frame; the dialplan hangs up.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from escalation.policy import DEFAULT_EXTEN, Target
 from ivr.speech.voice_call import VoiceCall
 from ivr.telephony.ami import RESULT_END, RESULT_VARIABLE, AmiBridge, AmiChannel, AmiError
 from ivr.telephony.audiosocket import (
@@ -78,11 +80,16 @@ class AudioSocketTransport:
         """Nothing to clear: the Player paces frames, so nothing of ours waits in a buffer."""
 
     async def transfer(self, data: dict[str, Any]) -> None:
+        """AMI Redirect to the target the routing policy chose (its context and extension); without
+        one (errors, shutdown) to the staff context. Without AMI the dialplan reaches staff."""
         channel = await self.channel()
         self.outcome = "dialplan"
+        target = Target.from_data(data)
+        context = (target.asterisk_context if target else "") or self.staff_context
+        exten = (target.asterisk_exten if target else "") or DEFAULT_EXTEN
         if channel is not None and self.ami is not None:
             try:
-                await self.ami.redirect(channel.name, self.staff_context)
+                await self.ami.redirect(channel.name, context, exten)
                 self.outcome = "redirect"
             except AmiError as exc:
                 log.warning("call %s: Redirect failed (%s); the dialplan will transfer", self.call_id, exc)

@@ -8,8 +8,9 @@ endpointing and 20 ms pacing; this module only translates the protocol, through
 Transfers: Twilio cannot be told "dial staff" over the socket. The call's TwiML is
 ``<Connect action="/twilio/after-stream">``, so when the bot has spoken its transfer notice (the
 mark came back) we record the outcome for the CallSid and close the socket; Twilio then asks the
-action URL what to do next and gets ``<Dial>``. A socket that ends without an outcome (it broke,
-or we failed) gets the same answer: never lose a caller.
+action URL what to do next and gets ``<Dial>`` / ``<Enqueue>`` of the target in the transfer's data
+(the desk the routing policy chose for the reason). A socket that ends without an outcome (it
+broke, or we failed) gets the deployment's staff line: never lose a caller.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class TwilioTransport:
         await self._send(clear_message(self.stream_sid))
 
     async def transfer(self, data: dict[str, Any]) -> None:
-        log.info("call %s: transfer to staff (%s)", self.call_sid, data.get("reason", ""))
+        target = data.get("target") or {}
+        log.info("call %s: transfer to staff (%s → %s)", self.call_sid, data.get("reason", ""), target.get("label", ""))
         self.outcomes.set(self.call_sid, Outcome("transfer", dict(data)))
         await self.close(status.WS_1000_NORMAL_CLOSURE)
 

@@ -4,7 +4,8 @@ Two ways to run a call (IVR_TWILIO_MODE):
 
 - ``stream``: ``<Connect action="/twilio/after-stream"><Stream>`` to our websocket; our ASR, TTS,
   barge-in and pacing (``twilio_stream``). When the stream ends Twilio asks the action URL, which
-  answers with staff (``<Dial>``/``<Enqueue>``) or ``<Hangup/>``, as the call decided.
+  answers with staff (``<Dial>``/``<Enqueue>`` of the target the routing policy chose for the
+  hand-off's reason) or ``<Hangup/>``, as the call decided.
 - ``gather``: Twilio's own ASR (``<Gather input="speech dtmf">``) with hints from the knowledge
   base, our dialogue and our voice (``<Play>`` of clips this server synthesises), ``<Say>`` when
   synthesis fails. A fallback for sites whose network cannot carry a media websocket.
@@ -20,13 +21,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from escalation.policy import Target
 from ivr.dialogue.turns import Action, BotTurn, CallerTurn
 from ivr.telephony.audio_store import AudioStore, ulaw_wav
 from ivr.telephony.twilio_auth import STREAM_TOKEN_PARAM, StreamTokens, public_base, signed_form, stream_url
@@ -121,12 +123,17 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
     state = state or TwilioState()
     router = APIRouter(tags=["twilio"])
 
-    def staff(response: VoiceResponse) -> None:
-        settings = runtime.settings
-        if settings.staff_number:
-            response.dial(settings.staff_number)
+    def staff(response: VoiceResponse, data: dict[str, Any] | None = None) -> None:
+        """To the desk the call's transfer event names (routing.yaml via the policy); a transfer
+        without one (a broken stream, an error) goes to the deployment's staff line."""
+        target = Target.from_data(data)
+        number, queue = (target.twilio_number, target.twilio_queue) if target else ("", "")
+        if not number and not queue:  # the desk has no line of its own: the deployment's staff line
+            number, queue = runtime.settings.staff_number, runtime.settings.staff_queue
+        if number:
+            response.dial(number)
         else:
-            response.enqueue(settings.staff_queue)
+            response.enqueue(queue)
 
     async def clip(text: str) -> str | None:
         """Id of our TTS audio of ``text`` in the store; None when synthesis failed."""
@@ -160,7 +167,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         if reply.action is Action.transfer:
             state.sessions.pop(call_sid)
             await speak(response, reply.text)
-            staff(response)
+            staff(response, next((e.data for e in reply.events if e.kind == "transfer"), None))
         elif reply.action is Action.end or session.state.ended:
             state.sessions.pop(call_sid)
             await speak(response, reply.text)
@@ -224,7 +231,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         else:
             if outcome is None:
                 log.warning("call %s: stream ended without a decision; to staff", call_sid)
-            staff(response)
+            staff(response, outcome.data if outcome is not None else None)
         return twiml(response)
 
     @router.post(f"{PREFIX}/status")
