@@ -1,9 +1,9 @@
 """The staff console in a real headless Chromium, against a real uvicorn server on loopback.
 
-A ticket taken after hours (transcript and all) is worked the way staff would: 山田 logs in, finds
-it in the queue, opens it, claims it and resolves it with a note; 鈴木, in another browser, tries
-to claim it while 山田 holds it and is told who has it. Screenshots of the login, queue, ticket and
-live-calls pages go to tests/artifacts/ for a person to look at.
+A ticket the bot took in a simulated after-hours call (the real dialogue) is worked the way staff
+would: 山田 logs in, finds it in the queue, opens it, claims it and resolves it with a note; 鈴木,
+in another browser, tries to claim it while 山田 holds it and is told who has it. Screenshots of
+the login, queue, ticket and live-calls pages go to tests/artifacts/ for a person to look at.
 
 Playwright drives Debian's /usr/bin/chromium; nothing downloads a browser. Without that binary
 the test skips, except under IVR_REQUIRE_BROWSER=1 (CI), where it fails.
@@ -28,7 +28,7 @@ from fastapi import FastAPI
 from escalation.accounts import StaffAccounts
 from escalation.console import create_console
 from escalation.store import TicketStore
-from escalation.tickets import TicketRequest, TranscriptLine
+from escalation.tickets import Ticket, TicketRequest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -69,19 +69,31 @@ def _last_evening() -> datetime:
     return (evening if evening <= now else evening - timedelta(days=1)).astimezone(UTC)
 
 
-def _after_hours_request() -> TicketRequest:
-    at = _last_evening()
-    lines = [("bot", "お電話ありがとうございます。奈良市ごみ受付の自動応答です。ご用件をどうぞ。"),
-             ("caller", "家の前の空き地に冷蔵庫が捨てられてるんです"),
-             ("bot", "不法投棄のご連絡ですね。場所はどちらですか。"),
-             ("caller", "青山三丁目の公園の横です"),
-             ("bot", "ただいま受付時間外のため、担当者から明日折り返しお電話します。お名前をお願いします。"),
-             ("caller", "山本です")]
-    return TicketRequest(
-        call_id="CA-after-hours-7", topic="illegal_dumping", reason="illegal_dumping",
-        summary="青山三丁目の公園横の空き地に冷蔵庫が捨てられている", caller_name="山本", area="青山",
-        item="冷蔵庫", caller_number="+819087654321", callback_number="09087654321", created_at=at,
-        transcript=[TranscriptLine(s, t, at + timedelta(seconds=8 * i)) for i, (s, t) in enumerate(lines)])
+CALLER_SAYS = ("不法投棄を見つけたんですが", "青山三丁目の公園の横の空き地に冷蔵庫が捨てられてるんです",
+               "はい", "山本です")
+
+
+def _after_hours_call(brain: Any, store: TicketStore) -> Ticket:
+    """A simulated after-hours call, through the real dialogue (text turns, as ``ivr sim``), with
+    the store as its ticket queue: the ticket staff work below is the one the bot took."""
+    from escalation.staff import OfficeHoursStaffLine
+    from ivr.dialogue.session import CallSession
+    from ivr.dialogue.turns import CallerTurn
+
+    at = _last_evening().astimezone(JST)
+    session = CallSession(brain, store, OfficeHoursStaffLine(brain.kb.municipality.business_hours), lambda: at,
+                          call_id="CA-after-hours-7", caller_number="09087654321")
+
+    async def call() -> list[Any]:
+        await session.start()
+        return [await session.handle(CallerTurn.speech(said)) for said in CALLER_SAYS]
+
+    replies = asyncio.run(call())
+    numbers = [e.data["number"] for r in replies for e in r.events if e.kind == "ticket"]
+    assert len(numbers) == 1, [r.text for r in replies]
+    record = store.find_by_number(str(numbers[0]))
+    assert record is not None
+    return record.to_ticket()
 
 
 def _more_requests() -> list[TicketRequest]:
@@ -95,14 +107,14 @@ def _more_requests() -> list[TicketRequest]:
 
 
 @pytest.fixture
-def site(tmp_path: Path, nara_kb: Any) -> Iterator[dict[str, Any]]:
+def site(tmp_path: Path, brain: Any) -> Iterator[dict[str, Any]]:
     """The console mounted at /staff on a real uvicorn server in a thread; http, so cookie_secure=False."""
     _require_browser()
     store = TicketStore.from_url(f"sqlite:///{tmp_path / 'ivr.db'}")
     accounts = StaffAccounts(store.engine)
     accounts.add("山田", PASSWORD)
     accounts.add("鈴木", PASSWORD)
-    ticket = asyncio.run(store.create(_after_hours_request()))
+    ticket = _after_hours_call(brain, store)
     for request in _more_requests():
         asyncio.run(store.create(request))
     started = (datetime.now(UTC) - timedelta(seconds=95)).isoformat()
@@ -113,7 +125,7 @@ def site(tmp_path: Path, nara_kb: Any) -> Iterator[dict[str, Any]]:
     app = FastAPI()
     app.mount("/staff", create_console(store, accounts, secret_key="browser-test-secret-" + "x" * 32,
                                        cookie_secure=False, live_calls=lambda: calls,
-                                       topic_titles={t.id: t.title for t in nara_kb.topics}))
+                                       topic_titles={t.id: t.title for t in brain.kb.topics}))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -163,18 +175,19 @@ def test_staff_work_a_ticket_in_chromium(site: dict[str, Any]) -> None:
         try:
             a = _login(browser, base, "山田", shot="console-login.png")
             numbers = a.locator("table.tickets td.num a").all_inner_texts()
-            assert numbers == ["1003", "1002", ticket.number]  # urgent first, then the soonest due
-            expect(a.locator("tr.overdue")).to_contain_text("期限超過")
-            expect(a.locator("tr.overdue")).to_contain_text("犬の死骸")
-            row = a.locator("table.tickets tbody tr", has_text="青山三丁目")
+            # urgent first (dumping is urgent: the bot's ticket, due 2 h after last evening, then 1003),
+            # then the soonest due
+            assert numbers == [ticket.number, "1003", "1002"]
+            expect(a.locator("tr.overdue", has_text="犬の死骸")).to_contain_text("期限超過")
+            row = a.locator("table.tickets tbody tr", has_text=ticket.number)
             expect(row).to_contain_text("不法投棄")
-            expect(row).to_contain_text("冷蔵庫")
+            expect(row).to_contain_text("青山")
             a.screenshot(path=ARTIFACTS / "console-queue.png")
 
             a.get_by_role("link", name=ticket.number).click()
             expect(a.get_by_role("heading", level=1)).to_contain_text(ticket.number)
-            expect(a.locator(".transcript")).to_contain_text("青山三丁目の公園の横です")
-            expect(a.locator(".facts")).to_contain_text("090-8765-4321")
+            expect(a.locator(".transcript")).to_contain_text(CALLER_SAYS[1])  # what the caller said, as said
+            expect(a.locator(".facts")).to_contain_text("090-8765-4321")  # the caller ID, confirmed with はい
             expect(a.locator(".facts")).to_contain_text("20:15")
             expect(a.locator(".facts")).to_contain_text("不法投棄")  # the topic's title from the knowledge base
             a.get_by_role("button", name="担当する").click()

@@ -64,6 +64,19 @@ def phone_digits(text: str) -> str:
     return out if len(out) > len(digits) else digits
 
 
+# 「山本です」「山田と申します」「佐藤といいます」: staff want the name, not the sentence around it.
+_NAME_FRAME = re.compile(
+    r"^(?:えー?と?、?|あの、?)?(.+?)(?:と申します|といいます|って言います|です|でございます)?[。、！!]*$"
+)
+
+
+def spoken_name(text: str) -> str:
+    """The name in a caller's answer to 「お名前をお願いします」 (the text itself if no frame is found)."""
+    cleaned = nfkc(text).strip()
+    match = _NAME_FRAME.match(cleaned)
+    return (match.group(1).strip() if match else cleaned) or cleaned
+
+
 @dataclass
 class Step:
     """The ticket question the bot is waiting on, and what the caller has told so far."""
@@ -134,7 +147,7 @@ class CallbackFlow:
         if step.name == "phone":
             return self._take_phone(step, phone_digits(text))
         declined = parse is not None and parse.yes_no is False and len(parse.normalized) <= NO_NAME_MAX_CHARS
-        step.caller_name = "" if declined else text
+        step.caller_name = "" if declined else spoken_name(text)
         return await self.commit(step)
 
     async def answer_digits(self, digits: str) -> FlowReply:
