@@ -391,9 +391,11 @@ def test_from_url_without_upgrade_needs_the_schema(db_url):
 
 
 def test_from_settings_on_postgres_wants_ivr_db_upgrade(db_url):
-    if db.is_sqlite(db_url):
-        pytest.skip("SQLite is migrated by from_settings itself")
     settings = Settings(database_url=db_url)
+    if db.is_sqlite(db_url):  # the embedded default migrates itself: the README's first command needs no step
+        TicketStore.from_settings(settings).dispose()
+        assert db.current_revision(db.make_engine(db_url)) == db.head_revision()
+        return
     with pytest.raises(db.SchemaNotReady, match="ivr db upgrade") as err:
         TicketStore.from_settings(settings)
     assert "no ticket tables" in str(err.value)

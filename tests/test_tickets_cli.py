@@ -137,8 +137,9 @@ def test_staff_add_and_token(configured, monkeypatch):
 
 
 def test_commands_on_a_server_database_not_yet_upgraded(configured):
-    if db.is_sqlite(configured):
-        pytest.skip("SQLite is migrated on first use")
+    if db.is_sqlite(configured):  # SQLite is migrated on first use: the commands just work
+        assert ivr("tickets", "list").exit_code == 0 and ivr("staff", "list").exit_code == 0
+        return
     for args in (("tickets", "list"), ("staff", "list")):
         result = ivr(*args)
         assert result.exit_code == 1 and "ivr db upgrade" in result.output
