@@ -18,7 +18,7 @@ from datetime import datetime
 
 from escalation.policy import RoutingPolicy, Transfer
 from escalation.staff import StaffLine
-from escalation.tickets import TicketQueue, TranscriptLine
+from escalation.tickets import Ticket, TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step
 from ivr.dialogue.handlers import TopicRunner
@@ -301,11 +301,8 @@ class CallSession:
             return self._transfer(cause, Transfer(self.policy.target_for(reason)), reply.text + prompts.TRANSFERRING)
         events = []
         if reply.ticket is not None:
-            r = reply.ticket.request
-            events.append(Event("ticket", {"number": reply.ticket.number, "topic": r.topic, "reason": r.reason,
-                                           "urgency": r.urgency, "complete": r.complete,
-                                           "joined": reply.ticket.joined}))
-            topic = r.topic
+            events.append(_ticket_event(reply.ticket))
+            topic = reply.ticket.request.topic
         return self.say(reply.text, Action.end if reply.end else Action.ticket, parse, topic, events)
 
     def _title(self, cause: str) -> str:
@@ -329,9 +326,7 @@ class CallSession:
         if self.callback.step is not None:
             ticket = await self.callback.commit_partial()
             if ticket is not None:
-                r = ticket.request
-                events.append(Event("ticket", {"number": ticket.number, "topic": r.topic, "reason": r.reason,
-                                               "urgency": r.urgency, "complete": False, "joined": ticket.joined}))
+                events.append(_ticket_event(ticket))
         self.state.ended = True
         return BotTurn("", Action.end, intent="hangup", events=events)
 
@@ -382,6 +377,12 @@ class CallSession:
             slots=self.state.slot_dict(),
             events=events or [],
         )
+
+
+def _ticket_event(ticket: Ticket) -> Event:
+    r = ticket.request
+    return Event("ticket", {"number": ticket.number, "topic": r.topic, "reason": r.reason, "urgency": r.urgency,
+                            "complete": r.complete, "joined": ticket.joined})
 
 
 def _default_policy(brain: Brain, staff: StaffLine) -> RoutingPolicy:
