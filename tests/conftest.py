@@ -25,6 +25,15 @@ def line_audio(text: str) -> np.ndarray:
     return ulaw_decode(ulaw_encode(to_int16(x * 32767)))
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def nara_kb():
     """The committed Nara knowledge base, loaded once for the whole run."""

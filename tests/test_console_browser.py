@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from conftest import free_port
 from escalation.accounts import StaffAccounts
 from escalation.console import create_console
 from escalation.store import TicketStore
@@ -54,12 +54,6 @@ def _require_browser() -> None:
         if os.environ.get("IVR_REQUIRE_BROWSER") == "1":
             pytest.fail(f"IVR_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _last_evening() -> datetime:
@@ -126,7 +120,7 @@ def site(tmp_path: Path, brain: Any) -> Iterator[dict[str, Any]]:
     app.mount("/staff", create_console(store, accounts, secret_key="browser-test-secret-" + "x" * 32,
                                        cookie_secure=False, live_calls=lambda: calls,
                                        topic_titles={t.id: t.title for t in brain.kb.topics}))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,6 +21,7 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from conftest import free_port
 from escalation.store import TicketStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +31,6 @@ CALLER = "+819012345678"
 # What the caller says, turn by turn: the request, the details, yes to the caller-ID read-back,
 # the name. Extra turns cover a bot that asks once more.
 SCRIPT = ["不法投棄を見つけたんですが", "青山の空き地に冷蔵庫が捨てられています", "はい", "山田です", "山田太郎です"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -63,34 +57,16 @@ def _webhook(port: int, path: str, data: dict[str, str]) -> str:
     return r.text
 
 
-def _postgres_database(base_url: str) -> str:
-    """A fresh database on the test server, so the server's schema starts empty."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"crash_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return ""  # the default: SQLite under IVR_STATE_DIR, upgraded by `ivr serve` itself
-    base = os.environ.get("IVR_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("IVR_REQUIRE_POSTGRES") == "1":
-            pytest.fail("IVR_TEST_POSTGRES_URL is not set but PostgreSQL is required here (CI)")
-        pytest.skip("no PostgreSQL server (IVR_TEST_POSTGRES_URL)")
-    return _postgres_database(base)
+@pytest.fixture
+def database_url(db_url: str) -> str:
+    """'' on the SQLite run: the default, a file under IVR_STATE_DIR that `ivr serve` upgrades itself;
+    on the PostgreSQL run, conftest's fresh schema on the server .ci/run started."""
+    return "" if db_url.startswith("sqlite") else db_url
 
 
 def test_a_ticket_survives_sigkill_of_the_server(database_url, tmp_path):
     state = tmp_path / "state"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "IVR_STATE_DIR": str(state), "IVR_DATABASE_URL": database_url,
            "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_TWILIO_MODE": "gather", "IVR_STAFF_AVAILABLE": "never",
            "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}", "IVR_HOST": "127.0.0.1"}
