@@ -72,6 +72,13 @@ def test_yes_no(text, answer):
     assert yes_no(text) is answer
 
 
+@pytest.mark.parametrize("text", ["いいです", "大丈夫です", "はい、大丈夫です", "それで結構です"])
+def test_thats_fine_is_a_yes_to_a_confirmation_and_a_no_thanks_to_an_offer(text):
+    assert yes_no(text, confirming=True) is True  # 〜でよろしいですか → それで大丈夫です
+    assert yes_no(text) is False  # ほかにご質問は / おつなぎしましょうか → いいです (no thanks)
+    assert yes_no("いいえ、大丈夫です", confirming=True) is False  # a spoken いいえ decides
+
+
 def test_chome():
     assert chome_of("大宮町の1丁目") == 1
     assert chome_of("大宮町二丁目です") == 2
@@ -344,3 +351,9 @@ def test_matcher_ties_do_not_depend_on_the_process_hash_seed():
         for seed in range(1, 7)
     }
     assert len(orders) == 1
+
+
+@pytest.mark.parametrize("text", ["古いのはどうしたらいいですか", "燃えないごみでいいですか", "大丈夫ですか"])
+def test_a_question_with_ii_desu_in_it_is_no_answer(text):
+    assert yes_no(text) is None
+    assert yes_no(text, confirming=True) is None

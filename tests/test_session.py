@@ -279,3 +279,17 @@ def test_the_callback_flow_does_not_import_the_session():
     source = Path(__file__).resolve().parent.parent / "ivr" / "dialogue" / "callback.py"
     imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
     assert "ivr.dialogue.session" not in imported
+
+
+def test_thats_fine_confirms_a_number_read_back_but_declines_anything_else(brain):
+    """いいです / 大丈夫です mean what the question makes them mean: yes to 〜でよろしいですか, no
+    thanks to 「ほかに、ご質問はありますか」."""
+    call = Call(brain, CLOSED, caller_number="09012345678")
+    call.say("ごみが回収されてへんねん")
+    call.say("燃えるごみがまだ残ってるんです")
+    assert "でよろしいですか" in call.say("青山の公園の横の集積所です").text
+    assert "お名前" in call.say("大丈夫です").text  # the number read back is right
+
+    answered = Call(brain, OPEN)
+    assert answered.say("冷蔵庫を捨てたい").text.endswith("ほかに、ご質問はありますか。")
+    assert answered.say("いいです").action is Action.end

@@ -140,7 +140,7 @@ class CallbackFlow:
             self._note(step, parse)
             return self._after_place(step)
         if step.name == "confirm_number":
-            yes = parse.yes_no if parse else None
+            yes = parse.answer(confirming=True) if parse else None
             if yes is None:
                 return FlowReply(prompts.YES_OR_NO)
             return self._number_confirmed(step, yes)

@@ -168,7 +168,8 @@ class CallSession:
     async def _speech(self, parse: Parse) -> BotTurn:
         pending = self.state.pending
         strong = parse.confidence >= ACCEPT_CONFIDENCE
-        bare_yes_no = parse.yes_no is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
+        answer = parse.answer(confirming=isinstance(pending, Confirm))
+        bare_yes_no = answer is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
         taking_ticket = isinstance(pending, Step)
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
@@ -177,15 +178,15 @@ class CallSession:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
             return await self._flow(await self.callback.answer(parse.text, parse), parse)
-        if isinstance(pending, Confirm) and parse.yes_no is None and not strong:
+        if isinstance(pending, Confirm) and answer is None and not strong:
             if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
                 return await self._run(pending.topic, parse)
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and self._unclear_answer(parse):
             return self.say(prompts.UNCLEAR_YES_NO, Action.clarify, parse, "not_understood")
-        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and parse.yes_no is not None:
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and answer is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
-            if parse.yes_no is False or bare_yes_no or not strong:
-                return await self._yes_no(pending, parse.yes_no, parse)
+            if answer is False or bare_yes_no or not strong:
+                return await self._yes_no(pending, answer, parse)
         if pending is None and bare_yes_no:
             return self.say(prompts.GO_AHEAD, Action.clarify, parse, "yes_no")  # nothing was asked
         if isinstance(pending, AskSlot):

@@ -51,10 +51,15 @@ TOPIC_AFTER = ("ノステ", "ノ捨テ", "ノダシ", "ノ出シ", "ノショブ
 
 YES_WORDS = (
     "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
-    "せや", "そや", "ええよ", "いいです", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
+    "せや", "そや", "ええよ", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
 )
-NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "結構です", "けっこうです",
-            "大丈夫です", "だいじょうぶです", "ないです", "ありません", "もういい", "いらない", "いらん", "no")
+NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "ないです", "ありません",
+            "もういい", "いらない", "いらん", "no")
+# "That's fine": a yes to a confirmation (〜でよろしいですか: それで大丈夫です), a no thanks to an offer
+# or to 「ほかにご質問はありますか」 (いいです、大丈夫です: nothing more). Which one only the question says.
+# The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
+_FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
+                   r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
 
 NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
 
@@ -68,13 +73,17 @@ class Entities:
     item: Item | None = None  # the best of ``items``
 
 
-def yes_no(text: str) -> bool | None:
-    """True for yes, False for no, None when it is neither (or both)."""
+def yes_no(text: str, *, confirming: bool = False) -> bool | None:
+    """True for yes, False for no, None when it is neither (or both). ``confirming``: the
+    question asked whether something is right (〜でよろしいですか), not whether the caller wants
+    something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
     t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
     no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
     yes = any(t.startswith(w) or t == w for w in YES_WORDS)
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False
+    if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
+        return confirming
     if yes:
         return True
     return None

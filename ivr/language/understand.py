@@ -40,8 +40,13 @@ class Parse:
     areas: list[Area] = field(default_factory=list)
     chome: int | None = None
     date: date | None = None
-    yes_no: bool | None = None
+    yes_no: bool | None = None  # as the answer to an offer or to 「ほかにご質問は」; see ``answer``
     elapsed_ms: float = 0.0
+
+    def answer(self, *, confirming: bool) -> bool | None:
+        """Yes or no to the question just asked: いいです is a yes to 〜でよろしいですか, a no thanks
+        to an offer."""
+        return yes_no(self.text, confirming=confirming) if confirming else self.yes_no
 
     def slots(self) -> dict[str, str]:
         out: dict[str, str] = {}
