@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         700, description="Silence that ends a caller turn; shorter cuts callers off mid-address."
     )
     min_utterance_ms: int = Field(
-        120, description="Shorter bursts are clicks or breaths; a quick はい/うん is ~120–250 ms of voice."
+        80, description="Shorter bursts are clicks; a うん on a 20 dB line reads as voiced for only ~100 ms."
     )
     max_utterance_ms: int = Field(15000, description="A turn is cut here; Whisper reads 30 s windows, callers ramble.")
     no_input_timeout_ms: int = Field(8000, description="Silence after the bot finishes before a no-input turn.")
@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         "hours", description="'hours' (office hours, and with AMI the queue), 'never' (tickets only), 'always'."
     )
     staff_number: str = Field("", description="Where Twilio transfers callers (<Dial>); '' → the staff queue.")
+    max_calls: int = Field(
+        16, description="Calls at once, phone and browser; past it a caller goes straight to staff (ASR would lag)."
+    )
+    webcall_token: str = Field(
+        "", description="Shared token for the browser test call from other machines ('' → loopback or a staff login)."
+    )
     staff_queue: str = Field("gomi-staff", description="Twilio <Enqueue> / Asterisk queue name for staff.")
     audiosocket_port: int = Field(0, description="Asterisk AudioSocket TCP port (0 = off; 9092 is usual).")
     ami_host: str = Field("", description="Asterisk manager host ('' = no AMI: transfers go back to the dialplan).")

@@ -259,3 +259,12 @@ def test_silero_noise_alone_gives_nothing(kind: str) -> None:
     ep.bot_finished()
     events = feed(ep, noise.astype(np.int16))
     assert events == []  # and the no-input clock (8 s) has not run out in 4 s
+
+
+def test_a_100_ms_answer_opens_a_turn_with_the_shipped_settings() -> None:
+    """A うん on a 20 dB line reads as voiced for ~100 ms (5 frames); at the old 120 ms minimum
+    it never reached the recogniser. A 60 ms click still does not open a turn."""
+    ep = Endpointer(EndpointConfig.from_settings(Settings()), FrameDetector())
+    assert run(ep, [0.0] * 30 + [0.9] * 3 + [0.0] * 60) == []
+    events = run(ep, [0.9] * 5 + [0.0] * 60, first=93)
+    assert [type(e) for _, e in events] == [SpeechStarted, Utterance]

@@ -1,5 +1,6 @@
-"""The FastAPI app behind `ivr serve`: health, the Twilio routes, the Asterisk listeners, and the
-staff console under /staff (with the daily purge of personal data).
+"""The FastAPI app behind `ivr serve`: health, the Twilio routes, the Asterisk listeners, the home
+page and the browser test call (/, /call and its websocket), and the staff console under /staff
+(with the daily purge of personal data).
 
 Carriers are wired in here and nowhere else; each lives in ``ivr/telephony``. The Asterisk
 AudioSocket server and the AMI connection start with the app (when configured) and stop with it.
@@ -12,13 +13,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 
 from escalation.console import create_console
 from escalation.retention import purge_daily
 from escalation.session_key import console_key
+from ivr.server.pages import mount_pages
 from ivr.server.runtime import Runtime
 from ivr.telephony.twilio_voice import twilio_router
+from ivr.telephony.webcall import WebCall, WebCallStats
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,11 @@ def create_app(runtime: Runtime) -> FastAPI:
                 if purge is not None:
                     purge.cancel()
 
-    app = FastAPI(title="ivr-gomi", lifespan=lifespan)
+    # No /docs: FastAPI's Swagger page loads its script from a CDN (the console documents its API itself).
+    app = FastAPI(title="ivr-gomi", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
+    secret_key = console_key(runtime.settings.state_dir)
+    app.state.webcall_stats = webcall_stats = WebCallStats()
 
     @app.get("/health")
     async def health() -> dict[str, object]:
@@ -49,9 +55,16 @@ def create_app(runtime: Runtime) -> FastAPI:
                 "twilio_mode": runtime.settings.twilio_mode}
 
     app.include_router(twilio_router(runtime))
+
+    @app.websocket("/call/ws")
+    async def web_call(websocket: WebSocket) -> None:
+        """The browser test call (the /call page): a carrier like Twilio's media stream."""
+        await WebCall(websocket, runtime, secret_key, webcall_stats).run()
+
+    mount_pages(app, runtime, secret_key)
     if runtime.store is not None and runtime.accounts is not None:
         app.mount("/staff", create_console(
-            runtime.store, runtime.accounts, secret_key=console_key(runtime.settings.state_dir),
+            runtime.store, runtime.accounts, secret_key=secret_key,
             cookie_secure=runtime.settings.cookie_secure, live_calls=runtime.live_calls,
             topic_titles={t.id: t.title for t in runtime.brain.kb.topics}))
     return app

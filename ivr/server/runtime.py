@@ -72,6 +72,10 @@ class Runtime:
         return CallSession(self.brain, self.tickets, self.staff, self.clock, call_id=call_id,
                            caller_number=caller_number, policy=policy)
 
+    def full(self) -> bool:
+        """As many calls as ``IVR_MAX_CALLS`` are up: a new one goes to staff (or is refused)."""
+        return len(self.calls) >= self.settings.max_calls
+
     def live_calls(self) -> list[dict[str, object]]:
         """Calls in progress, for the staff console (caller numbers masked)."""
         out: list[dict[str, object]] = []

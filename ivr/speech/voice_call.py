@@ -55,7 +55,7 @@ class TurnRecord:
 
     transcript: str
     reply: BotTurn
-    kind: str = "speech"  # speech | dtmf | silence | greeting
+    kind: str = "speech"  # speech | typed | dtmf | silence | greeting | error
     speech_end: float = 0.0  # monotonic time the caller stopped speaking (0 for DTMF/silence)
     asr_ms: float = 0.0
     prompt: int = 0
@@ -168,6 +168,15 @@ class VoiceCall:
         pending.digits.append(digit)
         pending.timer = asyncio.get_running_loop().call_later(NUMBER_DIGIT_TIMEOUT_S, self._flush_digits)
 
+    async def typed(self, text: str) -> None:
+        """A turn typed instead of spoken (the browser test call's text box): handled in turn
+        with the spoken ones, as if ASR had read exactly ``text``; it stops a prompt as speech does."""
+        if self.ended or not text.strip():
+            return
+        if self._speaking:
+            await self._barge_in()
+        self._turns.put_nowait(CallerTurn.speech(text.strip()))
+
     def heard(self, prompt: int) -> None:
         """The caller has heard the whole of ``prompt`` (Twilio's mark came back)."""
         event = self._heard.get(prompt)
@@ -218,8 +227,8 @@ class VoiceCall:
 
     async def _take(self, turn: CallerTurn | Utterance) -> None:
         if not isinstance(turn, Utterance):
-            kind = str(turn.kind)
-            text = f"[DTMF {turn.digits}]" if turn.digits else f"[{turn.kind}]"
+            kind = "typed" if turn.text else str(turn.kind)
+            text = f"[DTMF {turn.digits}]" if turn.digits else (turn.text or f"[{turn.kind}]")
             record = TurnRecord(text, BotTurn("", Action.clarify), kind=kind, start_ms=self._ms, end_ms=self._ms)
             await self._answer(turn, record, None, 1)
             return
@@ -320,7 +329,10 @@ class VoiceCall:
         record.reply, record.prompt = reply, prompt
         self.records.append(record)
         if self._on_turn is not None:
-            self._on_turn(record)
+            try:
+                self._on_turn(record)
+            except Exception:  # an observer's bug must not cost the caller the call
+                log.exception("call %s: on_turn failed", self.session.call_id)
         if record.kind != "greeting":
             self._log(record)
         heard = self._heard[prompt] = asyncio.Event()

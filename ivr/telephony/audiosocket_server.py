@@ -235,6 +235,8 @@ class AudioSocketServer:
     def _answer(self, call_id: str, writer: asyncio.StreamWriter) -> tuple[AudioSocketTransport, VoiceCall]:
         if call_id in self.transports:  # Asterisk makes a UUID per call; a repeat must not hijack a live one
             raise ProtocolError(f"UUID {call_id} is already in a call")
+        if self.runtime.full():  # IVR_MAX_CALLS: the socket closes and the dialplan's next step (staff) runs
+            raise ProtocolError(f"{len(self.runtime.calls)} calls up (IVR_MAX_CALLS); not answering {call_id}")
         settings = self.runtime.settings
         transport = AudioSocketTransport(writer, call_id, self.ami, settings.ami_staff_context, self.linger_s)
         call = VoiceCall(self.runtime.session(call_id), self.runtime.speech, transport, pace=self.pace)

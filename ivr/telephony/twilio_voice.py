@@ -190,6 +190,11 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         call_sid = form.get("CallSid", "")
         if not call_sid:
             raise HTTPException(status_code=400, detail="CallSid missing")
+        if runtime.full():  # IVR_MAX_CALLS reached: a person answers rather than a bot that would lag
+            log.warning("call %s: %d calls up (IVR_MAX_CALLS); straight to staff", call_sid, len(runtime.calls))
+            response = VoiceResponse()
+            staff(response)
+            return twiml(response)
         if runtime.settings.twilio_mode == "gather":
             session = runtime.session(call_sid, form.get("From", ""))
             state.sessions.put(call_sid, session)
