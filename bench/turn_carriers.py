@@ -1,6 +1,6 @@
 """The carriers of bench/turns.py's server paths: a real ``ivr serve`` and a caller on Twilio Media
-Streams or Asterisk AudioSocket, speaking each protocol as the carrier does (after bench/calls.py
-and tests/test_audiosocket.py).
+Streams, Asterisk AudioSocket or the browser test call (``/call/ws``), speaking each protocol as
+the carrier does (after bench/calls.py, tests/test_audiosocket.py and ivr/server/static/call.js).
 
 The server writes one JSON line per caller turn to ``IVR_TURN_LOG``; that file is how the bench
 sees what the recogniser heard on these paths.
@@ -24,7 +24,7 @@ from calls import TOKEN, post_voice  # the Twilio side as bench/calls.py places 
 from turn_paths import LineCall, TurnLog
 from twilio.request_validator import RequestValidator
 
-from ivr.audio.codec import ulaw_encode
+from ivr.audio.codec import FRAME_SAMPLES, SAMPLE_RATE, pcm16_to_bytes, resample, ulaw_encode
 from ivr.telephony.audiosocket import HEADER, Kind, encode_audio, encode_hangup, encode_uuid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,3 +147,61 @@ class AudioSocketCall(LineCall):
             self.writer.close()
         except Exception:
             pass  # the server closed it first
+
+
+class WebCall(LineCall):
+    """The browser test call (``/call/ws``) as the page speaks it: ``start`` at the AudioContext's
+    rate (48 kHz, Chrome's usual), then the microphone as 20 ms frames of 960 int16 samples in real
+    time — the clip's 8 kHz audio upsampled with soxr, whole, so frame i carries the same 20 ms as
+    the other paths' frame i. The bot's audio comes back as binary 8 kHz frames; each
+    ``prompt_done`` is answered with its ``mark`` when it arrives (the audio before it has all been
+    received; our side plays nothing, as TwilioCall echoes marks). The server names the call: the
+    id in ``ready`` is the one in its turn log."""
+
+    path = "web"
+    rate = 48000
+    frame_samples = FRAME_SAMPLES * rate // SAMPLE_RATE
+
+    def __init__(self, n: int, condition: str, seed: int, log: TurnLog, port: int) -> None:
+        super().__init__(f"web{seed:08d}-{n}", condition, seed, log.turns)  # until the server's `ready`
+        self.url = f"ws://127.0.0.1:{port}/call/ws"
+        self.errors: list[str] = []  # the server's `error` events (a refused frame would show here)
+
+    def line_pcm(self, pcm: np.ndarray) -> np.ndarray:
+        up = resample(pcm, SAMPLE_RATE, self.rate)
+        n = len(pcm) // FRAME_SAMPLES * self.frame_samples
+        return np.concatenate([up[:n], np.zeros(max(0, n - len(up)), np.int16)])
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.url, max_size=2**20)
+        await self.ws.send(json.dumps({"type": "start", "rate": self.rate}))
+        while True:  # `ready` comes before any audio
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if msg.get("type") == "ready":
+                self.call_id = str(msg["call_id"])
+                return
+            if msg.get("type") == "error":
+                raise RuntimeError(f"web call refused: {msg.get('message')}")
+
+    async def send_frame(self, frame: np.ndarray) -> None:
+        await self.ws.send(pcm16_to_bytes(frame))
+
+    async def listen(self) -> None:
+        async for raw in self.ws:
+            if isinstance(raw, bytes):
+                self.bot_frame()
+                continue
+            msg = json.loads(raw)
+            if msg["type"] == "prompt_done":
+                await self.ws.send(json.dumps({"type": "mark", "prompt": msg["prompt"]}))
+            elif msg["type"] == "error":
+                self.errors.append(str(msg.get("message", "")))
+
+    async def close(self) -> None:
+        if self.errors:  # a bad frame would be dropped by the server: the figures would not be the page's
+            print(f"    call {self.call_id}: {len(self.errors)} error events, e.g. {self.errors[0]!r}", flush=True)
+        try:
+            await self.ws.send(json.dumps({"type": "hangup"}))
+            await self.ws.close()
+        except Exception:
+            pass  # already closed by the server (a transfer or a goodbye)

@@ -1,12 +1,12 @@
 """The paths a caller's turn can take to the recogniser, for bench/turns.py.
 
 ``sim`` is in process, as ``ivr sim --audio`` runs a call (simulator/audio.py: audio pushed as
-fast as it is taken); ``twilio`` and ``audiosocket`` are a real ``ivr serve`` spoken to over its
-sockets in real time, as a live line is: a frame every 20 ms for the whole call (the line's
-noise when the caller is quiet, during the bot's prompts too), marks echoed as Twilio does once
-audio has played. Every path gives the same thing back: for each clip played, where it fell on
-the call's caller-audio clock (the endpointer's clock), and the call's caller turns as the
-recogniser saw them.
+fast as it is taken); ``twilio``, ``audiosocket`` and ``web`` (the browser test call) are a real
+``ivr serve`` spoken to over its sockets in real time, as a live line is: a frame every 20 ms for
+the whole call (the line's noise when the caller is quiet, during the bot's prompts too), marks
+echoed as Twilio does (and as the test-call page does) once audio has played. Every path gives
+the same thing back: for each clip played, where it fell on the call's caller-audio clock (the
+endpointer's clock), and the call's caller turns as the recogniser saw them.
 """
 
 from __future__ import annotations
@@ -266,7 +266,10 @@ class SimCall(CallDriver):
 class LineCall(CallDriver):
     """A live line to ``ivr serve``: the caller's side sends a frame every 20 ms for as long as
     the call is up (a clip's frames when one is being said, else the line's noise) and notes
-    when the bot's audio arrives. Subclasses supply the carrier's framing."""
+    when the bot's audio arrives. Subclasses supply the carrier's framing, and may send the
+    caller's side at another rate than the line's 8 kHz (``frame_samples``, ``line_pcm``)."""
+
+    frame_samples = FRAME_SAMPLES  # the caller's side: samples per 20 ms frame sent
 
     def __init__(self, call_id: str, condition: str, seed: int, read_log: Callable[[str], list[Turn]]) -> None:
         super().__init__(call_id, condition, seed)
@@ -278,6 +281,12 @@ class LineCall(CallDriver):
         self._speech_end_at: float | None = None  # monotonic time the clip's last audible frame went out
         self._playing: Played | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._line_noise = self.line_pcm(self.noise)  # the noise loop as this carrier sends it
+
+    def line_pcm(self, pcm: np.ndarray) -> np.ndarray:
+        """8 kHz audio (a whole number of frames) as the caller's side sends it: ``frame_samples``
+        per 20 ms, frame for frame. The line's own rate: as it is."""
+        return pcm
 
     async def connect(self) -> None:
         raise NotImplementedError
@@ -323,6 +332,7 @@ class LineCall(CallDriver):
         next_at = time.monotonic()
         current: tuple[np.ndarray, Played, int, asyncio.Future[None]] | None = None
         i = 0
+        n = self.frame_samples
         try:
             while not self.closed.is_set():
                 if current is None and self._queue:
@@ -331,17 +341,16 @@ class LineCall(CallDriver):
                     self._playing, self._speech_end_at = current[1], None
                 if current is not None:
                     pcm, played, end_frame, done = current
-                    frame = pcm[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+                    frame = pcm[i * n : (i + 1) * n]
                     i += 1
                 else:
-                    start = self.sent * FRAME_SAMPLES % len(self.noise)
-                    frame = np.resize(np.roll(self.noise, -start)[:FRAME_SAMPLES], FRAME_SAMPLES)
+                    frame = np.take(self._line_noise, np.arange(self.sent * n, (self.sent + 1) * n), mode="wrap")
                 await self.send_frame(frame)
                 self.sent += 1
                 if current is not None:
                     if i - 1 == end_frame:
                         self._speech_end_at = time.monotonic()
-                    if i * FRAME_SAMPLES >= len(current[0]):
+                    if i * n >= len(current[0]):
                         current[1].stop_ms = self.sent * FRAME_MS
                         current[3].set_result(None)
                         current = None
@@ -360,7 +369,7 @@ class LineCall(CallDriver):
         played = Played(clip, self.path, self.call_id, self.sent * FRAME_MS, prelude=prelude)
         trailing = np.resize(self.noise, TRAILING_MS * 8)
         pcm = np.concatenate([clip.pcm, trailing])
-        pcm = np.concatenate([pcm, np.zeros(-len(pcm) % FRAME_SAMPLES, np.int16)])
+        pcm = self.line_pcm(np.concatenate([pcm, np.zeros(-len(pcm) % FRAME_SAMPLES, np.int16)]))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         before = self.last_seq()
         self._queue.append((pcm, played, clip.speech_end // FRAME_SAMPLES, done))

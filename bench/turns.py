@@ -1,14 +1,15 @@
 """Turn integrity: does each caller turn reach the recogniser whole, on every path?
 
-    .venv/bin/python bench/turns.py [--paths sim,twilio,audiosocket] [--split dev|heldout|all]
+    .venv/bin/python bench/turns.py [--paths sim,twilio,audiosocket,web] [--split dev|heldout|all]
         [--conditions clean,20,10] [--kinds pause,soft,dip,quiet,short] [--limit N] [--voices ...]
         [--concurrency 3] [--port 8771] [--errors] [--json FILE]
 
 Plays the clips of bench/turn_set.py (questions said with a mid-sentence pause, soft starts,
 quiet stretches, quiet callers, short answers; two TTS engines; clean, 20 dB and 10 dB line
 noise) into calls on each path — in process as ``ivr sim --audio`` does, and through a real
-``ivr serve`` over Twilio Media Streams and Asterisk AudioSocket in real time — and reads the
-caller turns the recogniser got (``TurnRecord``s; the server's ``IVR_TURN_LOG``). Prints, per
+``ivr serve`` in real time over Twilio Media Streams, Asterisk AudioSocket and the browser test
+call (``web``: ``/call/ws`` as the ``/call`` page speaks it, the caller's audio at 48 kHz) — and
+reads the caller turns the recogniser got (``TurnRecord``s; the server's ``IVR_TURN_LOG``). Prints, per
 path and line condition, and per kind of clip:
 
 - whole: share of clips that reached ASR as exactly one speech turn (not dropped);
@@ -17,7 +18,8 @@ path and line condition, and per kind of clip:
 - short: share of short answers heard as the right yes/no after 「ほかに、ご質問はありますか」
   (``ivr.language.entities.yes_no`` of a transcript); acted: the bot then said 「どうぞ」 / goodbye;
 - held: the end-of-turn logic's extra wait (p50/p95) after sentence-final and after pause turns;
-- wait: end of speech → first bot audio (p50/p95), server paths;
+- wait: end of speech → first bot audio (p50/p95), server paths: from the moment the frame
+  holding the clip's last audible sample is sent to the first frame of the bot's audio received;
 - the gap between the sim path and each server path, in points.
 """
 
@@ -42,7 +44,7 @@ from turn_paths import CallDriver, Played, SimCall, TurnLog, gather_calls  # noq
 from turn_score import Score, print_errors, print_figures, score  # noqa: E402
 from turn_set import CONDITIONS, KINDS, VOICES, Clip, build, kokoro_available, prelude  # noqa: E402
 
-PATHS = ("sim", "twilio", "audiosocket")
+PATHS = ("sim", "twilio", "audiosocket", "web")
 DEFAULT_LIMIT = 20  # clips per condition, spread over the kinds: 2 calls of 10 per condition, ~19 min for 3 paths
 CLIPS_PER_CALL = 10  # a call of ~10 questions stays far from the bot's 10-minute and 40-turn caps
 SEED = 4242  # call ids and the line noise between clips
@@ -95,7 +97,7 @@ def run_sim(clips: list[Clip], args: argparse.Namespace) -> list[Played]:
 
 def run_server(path: str, clips: list[Clip], args: argparse.Namespace) -> list[Played]:
     """A real ``ivr serve`` for this path alone (its own turn log), called ``concurrency`` at a time."""
-    from turn_carriers import AudioSocketCall, TwilioCall, start_server, stop_server
+    from turn_carriers import AudioSocketCall, TwilioCall, WebCall, start_server, stop_server
 
     tmp = Path(tempfile.gettempdir())
     log, stderr = TurnLog(tmp / f"bench-turns-{path}.jsonl"), tmp / f"bench-turns-{path}-server.log"
@@ -108,6 +110,8 @@ def run_server(path: str, clips: list[Clip], args: argparse.Namespace) -> list[P
     def make(n: int, condition: str) -> CallDriver:
         if path == "twilio":
             return TwilioCall(n, condition, SEED, log, args.port)
+        if path == "web":
+            return WebCall(n, condition, SEED, log, args.port)
         return AudioSocketCall(n, condition, SEED, log, socket_port)
 
     try:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +37,51 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's: Playwright drives it, nothing downloads a browser
+SERVER_START_S = 30  # uvicorn on loopback starts in well under a second; a loaded machine gets slack
+
+
+@contextlib.contextmanager
+def uvicorn_thread(app: object, *, lifespan: str = "auto") -> Iterator[str]:
+    """``app`` under uvicorn on a free loopback port in a thread (real sockets, its own event
+    loop); yields "127.0.0.1:<port>" and stops the server afterwards."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_S
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def require_browser() -> None:
+    """Chromium and Playwright are installed: else skip, or fail under IVR_REQUIRE_BROWSER=1 (CI)."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed"
+    if reason:
+        if os.environ.get("IVR_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"IVR_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -12,48 +12,27 @@ the test skips, except under IVR_REQUIRE_BROWSER=1 (CI), where it fails.
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from conftest import free_port
+from conftest import CHROMIUM, require_browser, uvicorn_thread
 from escalation.accounts import StaffAccounts
 from escalation.console import create_console
 from escalation.store import TicketStore
 from escalation.tickets import Ticket, TicketRequest
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VIEWPORT = {"width": 1366, "height": 768}  # the office PCs the console is meant for
 PASSWORD = "correct horse battery"
-SERVER_START_S = 15  # uvicorn on loopback starts in well under a second; a loaded machine gets slack
 JST = timezone(timedelta(hours=9))
 STEP_TIMEOUT_MS = 15_000  # one page load or click; generous for a CI machine under load
-
-
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed"
-    if reason:
-        if os.environ.get("IVR_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"IVR_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
 
 
 def _last_evening() -> datetime:
@@ -103,7 +82,7 @@ def _more_requests() -> list[TicketRequest]:
 @pytest.fixture
 def site(tmp_path: Path, brain: Any) -> Iterator[dict[str, Any]]:
     """The console mounted at /staff on a real uvicorn server in a thread; http, so cookie_secure=False."""
-    _require_browser()
+    require_browser()
     store = TicketStore.from_url(f"sqlite:///{tmp_path / 'ivr.db'}")
     accounts = StaffAccounts(store.engine)
     accounts.add("山田", PASSWORD)
@@ -120,19 +99,10 @@ def site(tmp_path: Path, brain: Any) -> Iterator[dict[str, Any]]:
     app.mount("/staff", create_console(store, accounts, secret_key="browser-test-secret-" + "x" * 32,
                                        cookie_secure=False, live_calls=lambda: calls,
                                        topic_titles={t.id: t.title for t in brain.kb.topics}))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_S
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield {"base": f"http://127.0.0.1:{port}/staff", "store": store, "ticket": ticket}
+        with uvicorn_thread(app, lifespan="off") as host:
+            yield {"base": f"http://{host}/staff", "store": store, "ticket": ticket}
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.dispose()
 
 

@@ -14,20 +14,18 @@ import base64
 import contextlib
 import dataclasses
 import json
-import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from rapidfuzz import fuzz
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conftest import uvicorn_thread
 from ivr.audio.codec import FRAME_SAMPLES, SAMPLE_RATE, ulaw_decode, ulaw_encode
 from ivr.language.readings import reading
 from ivr.server.app import create_app
@@ -54,18 +52,8 @@ def runtime(server_runtime):
 @pytest.fixture(scope="module")
 def base_url(runtime):
     """uvicorn on a free port in a thread: real sockets, real concurrency, its own event loop."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_thread(create_app(runtime)) as host:
+        yield host
 
 
 @pytest.fixture(scope="module")

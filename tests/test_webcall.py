@@ -15,8 +15,6 @@ import contextlib
 import dataclasses
 import json
 import re
-import socket
-import threading
 import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -24,11 +22,11 @@ from html.parser import HTMLParser
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conftest import uvicorn_thread
 from ivr.server.app import create_app
 from ivr.telephony import webcall
 from ivr.telephony.webcall_protocol import (
@@ -177,23 +175,9 @@ def test_arrival_limiter_allows_a_burst_then_real_time():
 # --- a real server --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
 def serving(runtime):
-    """uvicorn on a free loopback port in a thread: real sockets, its own event loop."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """``create_app`` on a real uvicorn server in a thread (loopback, so the page may call)."""
+    return uvicorn_thread(create_app(runtime))
 
 
 def web_runtime(server_runtime, state_dir, **update):

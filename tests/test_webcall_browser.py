@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,21 +23,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from rapidfuzz import fuzz
 
-from conftest import free_port
+from conftest import CHROMIUM, require_browser, uvicorn_thread
 from ivr.audio.codec import resample, to_int16, write_wav
 from ivr.language.readings import reading
 from ivr.server.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VIEWPORT = {"width": 1366, "height": 768}  # the office PCs the page is meant for
-SERVER_START_S = 30
 STEP_TIMEOUT_MS = 15_000  # one page load or click
 TURN_TIMEOUT_MS = 60_000  # a spoken turn: endpointing, ASR (~1 s on 2 cores, slower when busy), the reply
 MIC_RATE = 48_000  # what a sound card gives Chrome; the page sends it as it is, the server resamples
@@ -79,26 +74,11 @@ AUDIO_SINCE = """(from) => {
 }"""
 
 
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed"
-    if reason:
-        if os.environ.get("IVR_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"IVR_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def chromium() -> None:
     """Chromium and Playwright are there (skip or, under IVR_REQUIRE_BROWSER=1, fail), checked
     before the models load."""
-    _require_browser()
+    require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +90,8 @@ def runtime(chromium: None, server_runtime: Any) -> Any:
 @pytest.fixture(scope="module")
 def base_url(runtime: Any) -> Iterator[str]:
     """``create_app`` under uvicorn on a loopback port in a thread (loopback pages may call)."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_S
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_thread(create_app(runtime)) as host:
+        yield f"http://{host}"
 
 
 @pytest.fixture
