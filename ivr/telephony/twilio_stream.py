@@ -27,6 +27,7 @@ from fastapi import WebSocket
 from starlette import status
 
 from ivr.speech.voice_call import VoiceCall
+from ivr.telephony.socket_sender import SocketSender
 from ivr.telephony.twilio_auth import STREAM_TOKEN_PARAM, StreamTokens, websocket_signed
 from ivr.telephony.twilio_media import (
     Connected,
@@ -93,27 +94,15 @@ class StreamStats:
     errors: int = 0  # sockets ended by an error on our side (those callers went to staff)
 
 
-class TwilioTransport:
-    """``CallTransport`` over one Media Streams socket. Sends never raise: a dead socket is the
-    receive loop's to notice, and the Player must not die of it."""
+class TwilioTransport(SocketSender):
+    """``CallTransport`` over one Media Streams socket. Sends never raise (``SocketSender``);
+    closing the socket ends <Connect>, and Twilio then requests the action URL."""
 
     def __init__(self, websocket: WebSocket, stream_sid: str, call_sid: str, outcomes: StreamOutcomes) -> None:
-        self.websocket = websocket
+        super().__init__(websocket, call_sid)
         self.stream_sid = stream_sid
         self.call_sid = call_sid
         self.outcomes = outcomes
-        self.closed = False
-        self._lock = asyncio.Lock()  # the player, the worker and the receive loop all send
-
-    async def _send(self, text: str) -> None:
-        if self.closed:
-            return
-        try:
-            async with self._lock:
-                await self.websocket.send_text(text)
-        except Exception as e:  # the socket is gone; the receive loop ends the call
-            log.info("call %s: send failed (%s); the stream is closing", self.call_sid, e)
-            self.closed = True
 
     async def send_audio(self, frame: np.ndarray) -> None:
         await self._send(media_message(self.stream_sid, frame))
@@ -134,15 +123,6 @@ class TwilioTransport:
         log.info("call %s: bot hangs up (%s)", self.call_sid, reason)
         self.outcomes.set(self.call_sid, Outcome("hangup", {"reason": reason}))
         await self.close(status.WS_1000_NORMAL_CLOSURE)
-
-    async def close(self, code: int) -> None:
-        """Closing the socket ends <Connect>: Twilio then requests the action URL."""
-        if self.closed:
-            return
-        self.closed = True
-        async with self._lock:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code)
 
 
 class MediaStream:

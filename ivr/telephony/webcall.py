@@ -28,6 +28,7 @@ from starlette import status
 
 from ivr.audio.codec import pcm16_to_bytes
 from ivr.speech.voice_call import TurnRecord, VoiceCall
+from ivr.telephony.socket_sender import SocketSender
 from ivr.telephony.webcall_access import may_call
 from ivr.telephony.webcall_protocol import (
     ArrivalLimiter,
@@ -68,28 +69,8 @@ class WebCallStats:
     errors: int = 0
 
 
-class WebCallTransport:
-    """``CallTransport`` over one page's websocket. Sends never raise: a closed socket is the
-    receive loop's to notice."""
-
-    def __init__(self, websocket: WebSocket, call_id: str) -> None:
-        self.websocket = websocket
-        self.call_id = call_id
-        self.closed = False
-        self._lock = asyncio.Lock()  # the player, the worker and the receive loop all send
-
-    async def _send(self, message: str | bytes) -> None:
-        if self.closed:
-            return
-        try:
-            async with self._lock:
-                if isinstance(message, bytes):
-                    await self.websocket.send_bytes(message)
-                else:
-                    await self.websocket.send_text(message)
-        except Exception as e:
-            log.info("web call %s: send failed (%s); the page is gone", self.call_id, e)
-            self.closed = True
+class WebCallTransport(SocketSender):
+    """``CallTransport`` over one page's websocket. Sends never raise (``SocketSender``)."""
 
     async def send_event(self, kind: str, /, **fields: object) -> None:
         await self._send(event(kind, **fields))
@@ -114,14 +95,6 @@ class WebCallTransport:
         log.info("web call %s: bot hangs up (%s)", self.call_id, reason)
         await self.send_event("hangup", reason=reason)
         await self.close(status.WS_1000_NORMAL_CLOSURE)
-
-    async def close(self, code: int) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        async with self._lock:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code)
 
 
 def turn_event(record: TurnRecord) -> dict[str, object]:
