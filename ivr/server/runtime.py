@@ -72,6 +72,19 @@ class Runtime:
         return CallSession(self.brain, self.tickets, self.staff, self.clock, call_id=call_id,
                            caller_number=caller_number, policy=policy)
 
+    async def end_call(self, call_id: str, call: VoiceCall) -> None:
+        """A carrier's connection is gone: the call ends with it (as a caller's hang-up if it was
+        still live, so a ticket being taken is kept) and leaves ``calls``, whatever fails."""
+        try:
+            if not call.ended:
+                await call.hangup()
+            await call.close()
+        except Exception:
+            log.exception("call %s: error while ending the call", call_id)
+        finally:
+            if self.calls.get(call_id) is call:
+                del self.calls[call_id]
+
     def full(self) -> bool:
         """As many calls as ``IVR_MAX_CALLS`` are up: a new one goes to staff (or is refused)."""
         return len(self.calls) >= self.settings.max_calls

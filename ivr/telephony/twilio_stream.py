@@ -260,13 +260,7 @@ class MediaStream:
         if call is None:
             return
         try:
-            if not call.ended:  # the socket broke under a live call: as if the caller hung up
-                await call.hangup()
-            await call.close()
-        except Exception:
-            log.exception("call %s: error while ending the call", self.call_sid)
+            await self.runtime.end_call(self.call_sid, call)  # a broken socket: as if the caller hung up
         finally:
-            if self.runtime.calls.get(self.call_sid) is call:
-                del self.runtime.calls[self.call_sid]
             if self.transport is not None:
                 self.transport.closed = True

@@ -264,12 +264,6 @@ class WebCall:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await greeting
         try:
-            if not call.ended:  # the tab closed under a live call: as if the caller hung up
-                await call.hangup()
-            await call.close()
-        except Exception:
-            log.exception("web call %s: error while ending the call", self.call_id)
+            await self.runtime.end_call(self.call_id, call)  # a closed tab: as if the caller hung up
         finally:
-            if self.runtime.calls.get(self.call_id) is call:
-                del self.runtime.calls[self.call_id]
             self.transport.closed = True
