@@ -76,7 +76,7 @@ def _meaning(brain: Brain, text: str) -> tuple[str, str | None]:
     return parse.intent, parse.item.name if parse.item else None
 
 
-def asr_figures(speech: SpeechServices, samples: list[Sample], brain: Brain) -> None:
+def asr_figures(speech: SpeechServices, samples: list[Sample], brain: Brain, model: str = "") -> None:
     """CER, and what CER costs: how often the understanding of the transcript (intent and item)
     is the understanding of what was really said."""
     surface, kana, latency, understood = [], [], [], []
@@ -88,7 +88,7 @@ def asr_figures(speech: SpeechServices, samples: list[Sample], brain: Brain) -> 
         kana.append(cer(reading(s.text), reading(result.text)))
         understood.append(_meaning(brain, result.text) == _meaning(brain, s.text))
         print(f"  {kana[-1]:.2f} {'=' if understood[-1] else '≠'} {s.label:>16}  {s.text} → {result.text}", flush=True)
-    print(f"ASR over {len(samples)} telephone utterances (Whisper {get_settings().asr_model or 'base, bundled'}):")
+    print(f"ASR over {len(samples)} telephone utterances (Whisper {model or 'base, bundled'}):")
     print(f"  CER surface {statistics.mean(surface):.3f}, CER reading {statistics.mean(kana):.3f}"
           f"  (by noise: {_by_noise(samples, kana, lambda v: f'{statistics.mean(v):.3f}')})")
     print(f"  latency p50 {pct(latency, 50):.0f} ms, p95 {pct(latency, 95):.0f} ms, max {max(latency):.0f} ms")
@@ -205,8 +205,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N utterances")
     parser.add_argument("--calls", type=int, default=16, help="utterances for the whole-call latency")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper folder instead of the bundled base")
     args = parser.parse_args()
     settings: Settings = get_settings()
+    if args.asr_model:
+        settings = settings.model_copy(update={"asr_model": str(args.asr_model.resolve())})
     samples = build(args.limit)
     print(f"telephone test set: {len(samples)} utterances ({len({s.text for s in samples})} questions)")
     speech = SpeechServices.load(settings)
@@ -215,7 +218,8 @@ def main() -> None:
           " (`ivr voices build`; `ivr serve` renders missing ones at start-up)")
     asyncio.run(speech.asr.transcribe(samples[0].pcm))  # warm-up: first call loads kernels
     try:
-        asr_figures(speech, samples, Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir))
+        asr_figures(speech, samples, Brain.load(settings.data_dir, settings.embedding_model, settings.cache_dir),
+                    settings.asr_model)
         tts_figures(settings.tts_speed)
         turn_figures(speech, samples[: args.calls])
         if not args.skip_throughput:

@@ -136,6 +136,14 @@ class RoutingPolicy:
         staff_line = StaffDefaults.from_settings(settings) if defaults else None
         return cls(staff, routing, staff_line, settings.staff_available)
 
+    @classmethod
+    def for_call(cls, kb: KnowledgeBase, staff: StaffLine) -> RoutingPolicy:
+        """routing.yaml and IVR_STAFF_AVAILABLE; empty target fields are left to the carrier, which
+        fills them from the settings it was started with (they may differ from this process's env)."""
+        from ivr.config import get_settings
+
+        return cls.from_kb(kb, staff, get_settings(), defaults=False)
+
     def reason_for(self, topic: str) -> str:
         """The desk for a dialogue topic (or an escalation cause such as system_error: general)."""
         reason = self._topic_reason.get(topic, GENERAL)

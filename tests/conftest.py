@@ -44,16 +44,18 @@ SERVER_START_S = 30  # uvicorn on loopback starts in well under a second; a load
 
 
 @contextlib.contextmanager
-def uvicorn_thread(app: object, *, lifespan: str = "auto") -> Iterator[str]:
+def uvicorn_thread(app: object, *, lifespan: str = "auto", log_level: str = "warning",
+                   loop: str = "auto") -> Iterator[str]:
     """``app`` under uvicorn on a free loopback port in a thread (real sockets, its own event
-    loop); yields "127.0.0.1:<port>" and stops the server afterwards."""
+    loop: ``loop="asyncio"`` for asyncio's own); yields "127.0.0.1:<port>" and stops the server afterwards."""
     import socket
 
     import uvicorn
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))  # type: ignore[arg-type]
+    config = uvicorn.Config(app, log_level=log_level, lifespan=lifespan, loop=loop)  # type: ignore[arg-type]
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + SERVER_START_S

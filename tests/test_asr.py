@@ -21,7 +21,16 @@ from rapidfuzz import fuzz
 from conftest import line_audio
 from ivr.config import Settings
 from ivr.speech import model_files
-from ivr.speech.asr import DOMAIN_PROMPT, Decoded, Transcriber, hallucination, is_prompt_leak
+from ivr.speech.asr import (
+    COMPRESSION_RATIO_MAX,
+    DOMAIN_PROMPT,
+    Decoded,
+    Transcriber,
+    compression_ratio,
+    confidence,
+    hallucination,
+    is_prompt_leak,
+)
 from ivr.speech.asr_pool import AsrBusy, AsrPool
 from ivr.speech.endpoint import EndpointConfig, Endpointer, Utterance
 from ivr.speech.model_files import MARKER_FILE, MODEL_FILE, ModelFilesError, assemble_whisper_base, resolve_asr_model
@@ -163,7 +172,7 @@ class LeakyTranscriber(Transcriber):
     def __init__(self, real: Transcriber) -> None:
         self.__dict__.update(real.__dict__)
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+    def _decode(self, audio: np.ndarray, prompt: str | None, *args: object, **kwargs: object) -> Decoded:
         if prompt is not None:
             return Decoded(("ごみ相談の電話です。",), (0.1,), (-0.4,))
         return super()._decode(audio, prompt)
@@ -211,7 +220,7 @@ class Scripted(Transcriber):
         self.__dict__.update(real.__dict__)
         self.decoded = decoded
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+    def _decode(self, audio: np.ndarray, prompt: str | None, *args: object, **kwargs: object) -> Decoded:
         return self.decoded
 
 
@@ -299,3 +308,97 @@ def test_prompt_names_the_knowledge_bases_city(tmp_path):
     assert domain_prompt(_city_name(tmp_path)).startswith("生駒市のごみ相談の電話です。")
     assert _city_name(tmp_path / "missing") == "市"
     assert domain_prompt(_city_name(Path(__file__).parent.parent / "faq_data" / "nara")) == DOMAIN_PROMPT
+
+
+# --- the knowledge base's vocabulary and the recogniser's confidence -----------------------------
+
+NARA = Path(__file__).parent.parent / "faq_data" / "nara"
+
+
+def test_hotwords_are_the_most_asked_item_names() -> None:
+    from ivr.knowledge.base import load_knowledge
+    from ivr.speech.vocabulary import kb_hotwords, most_asked
+
+    kb = load_knowledge(NARA)
+    words = most_asked(kb, 10, 0)
+    assert len(words) == 10 and set(words) <= set(kb.item_by_name)
+    assert "ペットボトル" in words and "乾電池" in words  # named in many of the KB's caller phrasings
+    assert not {"ござ", "くし", "炭"} & set(words)  # short kana names sit inside ございます, ください
+    with_categories = most_asked(kb, 2, 3)
+    assert with_categories[0] == "燃えるごみ" and len(with_categories) == 5  # the callers' word, not 燃やせるごみ
+    assert kb_hotwords(NARA, 10) == "、".join(words)
+    assert kb_hotwords(NARA / "missing", 10) is None  # no KB, no hotwords: the decode still runs
+
+
+def test_settings_pass_kb_hotwords_to_the_domain_decode_only(model_dir: Path, tmp_path: Path) -> None:
+    """IVR_ASR_HOTWORDS (and IVR_ASR_MODEL=DIR) end to end: loaded from Settings, the hotwords
+    go to faster-whisper with the domain prompt, never with a yes/no question or a lead-in prefix."""
+    from ivr.speech.vocabulary import kb_hotwords
+
+    tr = Transcriber.from_settings(Settings(asr_model=str(model_dir), cache_dir=tmp_path, asr_hotwords=10))
+    assert tr.hotwords == kb_hotwords(NARA, 10) and "ペットボトル" in tr.hotwords
+    assert Transcriber.from_settings(Settings(asr_model=str(model_dir), asr_hotwords=0)).hotwords is None
+    seen: list[dict[str, object]] = []
+    real = tr.model.transcribe
+
+    def spy(audio: np.ndarray, **options: object):  # noqa: ANN202
+        seen.append(options)
+        return real(audio, **options)
+
+    tr.model.transcribe = spy  # type: ignore[method-assign]
+    result = tr.transcribe(line_audio("ペットボトルはどうやって出せばいいですか"))
+    assert seen[0]["hotwords"] == tr.hotwords and seen[0]["initial_prompt"] == tr.prompt
+    assert result.hotwords_used and sounds_like(result.text, "ペットボトルはどうやって出せばいいですか") >= 75, result
+    tr.transcribe(line_audio("はい"), question="ほかにご質問はありますか")
+    assert seen[-1]["hotwords"] is None and seen[-1]["initial_prompt"] == "ほかにご質問はありますか"
+    assert tr._options("x", prefix="よろしいですか。", hotwords="冷蔵庫")["hotwords"] is None
+    batch = tr.transcribe_batch([line_audio("乾電池は何ごみですか"), line_audio("冷蔵庫を捨てたいです")])
+    assert all(r.hotwords_used and r.text for r in batch), batch  # the batched pipeline takes them too
+
+
+class OutroWithHotwords(Transcriber):
+    """The real model, except that a decode primed with hotwords gives a stock outro."""
+
+    def __init__(self, real: Transcriber, hotwords: str) -> None:
+        self.__dict__.update(real.__dict__)
+        self.hotwords = hotwords
+
+    def _decode(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None, hotwords: str | None = None):  # noqa: ANN202
+        if hotwords:
+            return Decoded(("ご視聴ありがとうございました。",), (0.1,), (-0.7,), hotwords=True)
+        return super()._decode(audio, prompt, prefix)
+
+
+def test_hotword_hallucination_is_decoded_again_with_the_prompt_alone(
+    transcriber: Transcriber, request_audio: np.ndarray
+) -> None:
+    result = OutroWithHotwords(transcriber, "冷蔵庫、乾電池").transcribe(request_audio)
+    assert result.dropped is None and result.retried and not result.hotwords_used and result.prompt_used
+    assert sounds_like(result.text, "冷蔵庫を捨てたいです") >= 75, result
+    silent = OutroWithHotwords(transcriber, "冷蔵庫、乾電池").transcribe(np.zeros(8000, np.int16))
+    assert silent.text == "" and silent.dropped is not None and silent.confidence == 0.0
+
+
+def test_confidence_is_derived_from_whisper_scores() -> None:
+    sure = confidence("冷蔵庫を捨てたいです", -0.1, 0.02)
+    assert 0.85 < sure < 0.92  # exp(-0.1) × 0.98
+    assert confidence("冷蔵庫を捨てたいです", -0.9, 0.02) < 0.45 < sure
+    assert confidence("冷蔵庫を捨てたいです", -0.1, 0.6) < 0.4  # the no-speech head doubts it
+    assert confidence("はい", -0.1, 0.8, short_answer=True) > 0.85  # …but not for a short answer
+    assert confidence("", 0.0, 0.0) == 0.0
+    loop = "ごみの日、" * 12
+    assert compression_ratio(loop) > COMPRESSION_RATIO_MAX
+    assert confidence(loop, -0.1, 0.0) < 0.5 * confidence("ごみの日、燃えるごみ", -0.1, 0.0)
+    for alp, nsp in ((5.0, -1.0), (-50.0, 2.0), (0.0, 0.0)):
+        assert 0.0 <= confidence("冷蔵庫", alp, nsp) <= 1.0
+
+
+def test_transcripts_carry_their_confidence(transcriber: Transcriber, request_audio: np.ndarray) -> None:
+    clear = transcriber.transcribe(request_audio)
+    assert 0.5 < clear.confidence <= 1.0, clear
+    assert clear.confidence == pytest.approx(confidence(clear.text, clear.avg_logprob, clear.no_speech_prob))
+    assert clear.compression_ratio == pytest.approx(compression_ratio(clear.text))
+    rng = np.random.default_rng(7)
+    noisy = (request_audio + rng.normal(0, 3000, len(request_audio))).clip(-32768, 32767).astype(np.int16)
+    assert transcriber.transcribe(noisy).confidence < clear.confidence
+    assert transcriber.transcribe(np.zeros(4000, np.int16)).confidence == 0.0

@@ -268,3 +268,74 @@ def test_a_100_ms_answer_opens_a_turn_with_the_shipped_settings() -> None:
     assert run(ep, [0.0] * 30 + [0.9] * 3 + [0.0] * 60) == []
     events = run(ep, [0.9] * 5 + [0.0] * 60, first=93)
     assert [type(e) for _, e in events] == [SpeechStarted, Utterance]
+
+
+# --- talk behind the caller: a turn must stand out from the line's background ------------------
+
+
+class ListedDetector:
+    """The probability of frame ``i`` is ``probs[i]`` (the index rides in sample 1), so the
+    frames' level can be set freely by ``level_frame``."""
+
+    def __init__(self, probs: list[float]) -> None:
+        self.probs = probs
+
+    def probability(self, frame: np.ndarray) -> float:
+        return self.probs[int(frame[1])]
+
+
+def level_frame(index: int, dbfs: float) -> np.ndarray:
+    """A frame at ``dbfs`` (a ±square wave), its index in sample 1."""
+    amp = round(32768 * 10 ** (dbfs / 20))
+    f = np.where(np.arange(FRAME_SAMPLES) % 2 == 0, amp, -amp).astype(np.int16)
+    f[1] = index
+    return f
+
+
+def turns_heard(stretches: list[tuple[int, float, float]], margin: float = 8.0) -> tuple[list[Utterance], Endpointer]:
+    """Feed stretches of (frames, probability, level dBFS); return the utterances and the endpointer."""
+    probs = [p for n, p, _ in stretches for _ in range(n)]
+    levels = [db for n, _, db in stretches for _ in range(n)]
+    ep = Endpointer(dataclasses.replace(CONFIG, background_margin_db=margin), ListedDetector(probs))
+    out = [e for i, db in enumerate(levels) for e in ep.push(level_frame(i, db)) if isinstance(e, Utterance)]
+    return out, ep
+
+
+BABBLE_DB, CALLER_DB = -44.0, -24.0  # talk behind the caller 20 dB under the caller's voice
+BLIP = (3, 0.9, BABBLE_DB)  # a burst of talk too short to be a turn (60 ms)
+
+
+def test_talk_behind_the_caller_opens_no_turn_once_heard():
+    line = (100, 0.1, BABBLE_DB)
+    babble_turn = (20, 0.9, BABBLE_DB + 2)  # 400 ms of the talk behind: speech to the detector
+    heard, _ = turns_heard([line, BLIP, line, babble_turn, line])
+    assert heard == []
+    heard, _ = turns_heard([line, BLIP, line, babble_turn, line], margin=0.0)
+    assert len(heard) == 1  # the setting at 0: every burst may be a turn, as before
+
+
+def test_the_caller_is_heard_over_the_talk_behind_them():
+    line = (100, 0.1, BABBLE_DB)
+    caller = (30, 0.9, CALLER_DB)
+    heard, _ = turns_heard([line, BLIP, line, caller, line])
+    assert len(heard) == 1 and heard[0].stands_out
+
+
+def test_on_a_steady_line_a_caller_quieter_than_the_noise_is_still_heard():
+    # hiss or hum leaves no blips: the check stays off, as for the quiet callers of issue 17
+    hiss = (150, 0.05, -34.0)
+    quiet_caller = (30, 0.9, -40.0)
+    heard, _ = turns_heard([hiss, quiet_caller, hiss])
+    assert len(heard) == 1 and not heard[0].stands_out  # heard; marked as not standing out
+
+
+def test_unreadable_background_turn_turns_the_check_on_and_restarts_the_no_input_clock():
+    line = (100, 0.1, BABBLE_DB)
+    babble_turn = (20, 0.9, BABBLE_DB + 2)
+    heard, ep = turns_heard([line, babble_turn, line])
+    assert len(heard) == 1 and not heard[0].stands_out  # no blip yet: the first one is a turn
+    ep.bot_finished()
+    ep._no_input_armed = False  # as SpeechStarted leaves it
+    ep.background_talk()  # what VoiceCall says when Whisper read nothing in it
+    assert ep._no_input_armed
+    assert ep._background() > -100  # the check is on

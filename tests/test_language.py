@@ -357,3 +357,34 @@ def test_matcher_ties_do_not_depend_on_the_process_hash_seed():
 def test_a_question_with_ii_desu_in_it_is_no_answer(text):
     assert yes_no(text) is None
     assert yes_no(text, confirming=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "item"),
+    [
+        ("お店のごみは何曜日に出せばいいですか", "business_waste", None),  # no collection day: shop waste
+        ("事務所のごみは燃えるごみの日に出せますか", "business_waste", None),
+        ("会社のごみ", "business_waste", None),  # the category word, not 会社の書類 misheard
+        ("車で持って行きたい", "self_haul", None),  # the car carries the waste: no 自動車
+        ("車で運んで捨てたい", "self_haul", None),
+        ("プラスチックは何曜日", "collection_day", None),  # no プラスチックカード heard in プラスチック
+        ("軽トラで運んでもええの", "self_haul", None),  # no 毛糸 heard in ケートラ
+        ("自転車で持ち込みたい", "self_haul", None),  # no 辞典 heard in ジテンシャ
+        ("車を処分したい", "item_category", "自動車"),  # the car itself is still an item
+        ("自転車を捨てたい", "item_category", "自転車"),
+        ("ートパソコン捨てたいんですけど市で回収してますか", "pc", "ノートパソコン"),  # heard beyond パソコン
+    ],
+)
+def test_what_was_named_decides_business_waste_self_haul_and_categories(brain, text, intent, item):
+    parse = brain.nlu.parse(text, TODAY)
+    assert parse.intent == intent and (parse.item.name if parse.item else None) == item, (
+        parse.intent,
+        parse.item,
+    )
+
+
+def test_an_item_heard_only_by_sound_reports_how_sure(brain):
+    clipped = brain.nlu.parse("うちょうの捨て方", TODAY)  # 包丁 clipped, heard as 通帳
+    assert clipped.item is not None and clipped.item_how == "fuzzy" and clipped.item_score < 85
+    clean = brain.nlu.parse("冷蔵庫を捨てたい", TODAY)
+    assert clean.item_how in ("surface", "reading") and clean.item_score >= 97

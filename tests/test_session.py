@@ -122,10 +122,12 @@ def test_hangup_mid_ticket_keeps_what_was_said(brain):
     assert not ticket.request.complete and "テレビ" in ticket.request.summary
 
 
-def test_two_failures_offer_staff(brain):
+def test_failures_offer_the_keypad_then_staff(brain):
     call = Call(brain, OPEN)
     assert call.say("ふにゃふにゃ").action is Action.clarify
-    offer = call.say("もにょもにょ")
+    menu = call.say("もにょもにょ")
+    assert "ボタンでもお選びいただけます" in menu.text and "職員におつなぎしましょうか" not in menu.text
+    offer = call.say("ほにゃらら")
     assert "職員におつなぎしましょうか" in offer.text
     assert call.say("はい").action is Action.transfer
 

@@ -25,6 +25,7 @@ import jaconv
 from escalation.tickets import Ticket, TicketQueue, TicketRequest
 from ivr.dialogue import prompts
 from ivr.dialogue.state import AnythingElse, CallState
+from ivr.dialogue.turns import Event
 from ivr.language.normalize import kanji_digits, nfkc
 
 if TYPE_CHECKING:
@@ -277,3 +278,10 @@ def taken_text(ticket: Ticket) -> str:
     """The number digit by digit (1、0、2、4: a caller writes digits down, not 千二十四)."""
     template = prompts.TICKET_JOINED if ticket.joined else prompts.TICKET_TAKEN
     return template.format(digits=prompts.say_digits(ticket.number))
+
+
+def ticket_event(ticket: Ticket) -> Event:
+    """What the carrier and the staff console are told about a ticket just taken."""
+    r = ticket.request
+    return Event("ticket", {"number": ticket.number, "topic": r.topic, "reason": r.reason, "urgency": r.urgency,
+                            "complete": r.complete, "joined": ticket.joined})

@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ivr.dialogue import answers, prompts
+from ivr.dialogue import answers, prompts, seasons
 from ivr.dialogue.state import AskSlot, Brain, CallState
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Area, Handler, Topic
-from ivr.language.entities import side_of
+from ivr.language.entities import side_of, yes_no
 from ivr.language.understand import Parse
 
 MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a third time
 RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}
+RETRY_TEXT = {"area": prompts.ASK_AREA_AGAIN}  # an area asked again: its first sounds or its postal code
 ITEM_HANDLERS = {Handler.item_category}
 AREA_HANDLERS = {Handler.collection_day, Handler.today_collection, Handler.next_collection}
 
@@ -30,6 +31,7 @@ class RunResult:
     ticket: bool = False
     repeat: bool = False
     end: bool = False
+    offer_staff: bool = False  # the text ends in 「職員におつなぎしましょうか」: a yes/no question
 
 
 class TopicRunner:
@@ -59,6 +61,8 @@ class TopicRunner:
             return self._item(topic)
         if handler in AREA_HANDLERS:
             return self._schedule(topic, handler, today)
+        if handler in (Handler.year_end, Handler.holidays):
+            return self._season(handler, today)
         if topic.action is TopicAction.transfer or handler is Handler.operator:
             return RunResult(topic.answer, needs_staff=True)
         if topic.action is TopicAction.ticket:
@@ -123,10 +127,25 @@ class TopicRunner:
         if tries >= MAX_SLOT_TRIES:
             return RunResult(prompts.SLOT_NOT_UNDERSTOOD, needs_staff=True)
         if tries:
-            text = RETRY_PREFIX.get(slot, prompts.NOT_UNDERSTOOD_SHORT) + text
+            text = RETRY_TEXT.get(slot) or RETRY_PREFIX.get(slot, prompts.NOT_UNDERSTOOD_SHORT) + text
         return RunResult(text, ask=AskSlot(topic.id, slot, choices or [], tries))
 
     # --- handlers ---------------------------------------------------------------------
+
+    def _question_words(self) -> str:
+        """The caller's latest question: the season words (お盆, 年末) and a day named decide the
+        answer, and a bare はい (to 「…についてのご質問でよろしいですか」) is not the question."""
+        lines = [line.text for line in self.state.transcript if line.speaker == "caller"]
+        return next((t for t in reversed(lines) if yes_no(t) is None), lines[-1] if lines else "")
+
+    def _season(self, handler: Handler, today: date) -> RunResult:
+        words = self._question_words()
+        area = self.state.area
+        if handler is Handler.holidays and not seasons.is_year_end_question(words, today):
+            answer = seasons.holiday_answer(self.kb, today, words, area)
+        else:
+            answer = seasons.year_end_answer(self.kb, today, words, area)
+        return RunResult(answer.text, offer_staff=answer.offer_staff)
 
     def _item(self, topic: Topic) -> RunResult:
         item = self.state.item

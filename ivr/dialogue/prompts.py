@@ -36,6 +36,54 @@ UNKNOWN_ITEM = "申し訳ありません。その品物は、この自動案内�
 NOT_UNDERSTOOD_SHORT = "申し訳ありません。うまく聞き取れませんでした。"
 SLOT_NOT_UNDERSTOOD = "うまくお答えできず、申し訳ありません。ここからは職員がお伺いします。"
 
+# Recovery (recovery.py). {reading}: the item in kana, as the TTS says it plainly (れいぞうこ).
+CONFIRM_ITEM = "{reading}、ですね？"
+ITEM_REJECTED = "失礼しました。捨てたいものの名前を、もう一度、ひとつ教えてください。"
+NOT_UNDERSTOOD_MENU = "申し訳ありません。うまく聞き取れませんでした。" + MENU
+NOT_UNDERSTOOD_AGAIN = "すみません、聞き取れませんでした。お手数ですが、ゆっくり、短くお話しください。"
+UNCLEAR_YES_NO_KEYS = "お手数ですが、ボタンでお答えください。はいは1、いいえは2です。"
+GO_AHEAD_AGAIN = "はい。ご用件を、どうぞ。"
+ONCE_MORE = "もう一度お伺いします。"
+ASK_AREA_AGAIN = (
+    "申し訳ありません。その町名が見つかりませんでした。町名の、はじめの何文字かだけでも結構です。"
+    "郵便番号がお分かりでしたら、7桁をボタンで押して、最後にシャープを押してください。"
+)
+POSTAL_CODE_UNKNOWN = "申し訳ありません。その郵便番号は、市内の町名に見つかりませんでした。"
+
+# After an answer that says what is known (an old year's 年末年始): staff only if the caller wants.
+OFFER_STAFF_AFTER_ANSWER = "くわしくは、職員におつなぎしましょうか。"
+DECLINED_STAFF = "承知しました。ほかに、ご質問はありますか。"
+
+# 年末年始 (year_end.yaml). {span}: 2026年末から2027年始; {who}: 市の収集課の地域, 青山;
+# {start} {end} {day}: dates as said. The past forms are for a winter before the one asked about.
+YEAR_END_HEAD = "{span}の、ごみの収集のお休みをご案内します。"
+YEAR_END_CLOSED = "{who}は、{start}から{end}まで、収集がお休みです。"
+YEAR_END_CLOSED_PAST = "{who}は、{start}から{end}まで、収集がお休みでした。"
+YEAR_END_LAST_DAY = "年内の最後の収集は、{day}です。"
+YEAR_END_FIRST_DAY = "年明けは、{day}から収集します。"
+YEAR_END_RESUMES = "{day}からは、いつもの曜日どおりです。"
+YEAR_END_SELF_HAUL = "{who}は、{start}から{end}まで、お休みです。"
+YEAR_END_SELF_HAUL_PAST = "{who}は、{start}から{end}まで、お休みでした。"
+SELF_HAUL_AT = "持ち込みの{place}"
+SELF_HAUL = "持ち込み"
+YEAR_END_NOT_YET = "{span}の収集の日程は、まだこの自動案内に入っていません。"
+YEAR_END_KNOWN = "分かっている一番新しい日程は、{span}のもので、次のとおりでした。"
+YEAR_END_MAY_DIFFER = "今回も同じとは限りません。"
+YEAR_END_NONE = "年末年始の収集の日程は、この自動案内には入っていません。"
+
+# 祝日, お盆, ゴールデンウィーク: from the collectors' holiday policies and suspensions.
+# {period}: 祝日, お盆の間, ゴールデンウィーク; {who}: a collector's areas or the caller's town.
+HOLIDAY_COLLECTED = "{period}も、いつもの曜日どおりに収集があります。"
+HOLIDAY_COLLECTED_WHO = "{who}は、{period}も、いつもの曜日どおりに収集があります。"
+HOLIDAY_SKIPPED = "{who}は、祝日は収集がお休みです。"
+HOLIDAY_NEXT_DAY = "{who}は、祝日の収集は、次の日になります。"
+HOLIDAY_SUSPENDED = "{who}は、{start}から{end}まで、収集がお休みです。"
+HOLIDAY_NAMED_DAY = "{day}は、{holiday}です。"
+HOLIDAY_YEAR_END_APART = "年末年始だけは、別の日程です。"
+PERIOD_HOLIDAYS = "祝日"
+PERIOD_OBON = "お盆の間"
+PERIOD_GOLDEN_WEEK = "ゴールデンウィーク"
+
 TRANSFERRING = "担当の職員におつなぎします。そのまま、お待ちください。"
 AFTER_HOURS = "ただいま、職員がお電話を受けられない時間です。職員から折り返しお電話しますので、ご用件をお伺いします。"
 ASK_DETAILS = "ご用件を、詳しくお話しください。場所が関係するときは、町名もお願いします。"
@@ -70,8 +118,13 @@ def say_digits(number: str) -> str:
 
 
 def say_phone(number: str) -> str:
-    """A phone number digit by digit in the groups callers know (090の1234の5678, 0742の34の1111)."""
+    """A phone number digit by digit in the groups callers know (090の1234の5678, 0742の34の1111).
+
+    Carriers give the caller's number in E.164 (+81742…); a caller knows it as 0742…, so the
+    country code is read as the trunk prefix 0."""
     digits = "".join(ch for ch in number if ch.isdigit())
+    if number.strip().startswith("+81"):
+        digits = "0" + digits[2:]
     if len(digits) == 11:
         groups = [digits[:3], digits[3:7], digits[7:]]
     elif len(digits) == 10 and digits[:2] in ("03", "06"):

@@ -18,10 +18,11 @@ from datetime import datetime
 
 from escalation.policy import RoutingPolicy, Transfer
 from escalation.staff import StaffLine
-from escalation.tickets import Ticket, TicketQueue, TranscriptLine
+from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
-from ivr.dialogue.callback import CallbackFlow, FlowReply, Step
+from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, Recovery, closes_call
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
@@ -30,13 +31,11 @@ log = logging.getLogger(__name__)
 
 ACCEPT_CONFIDENCE = 0.55  # at or above: act on the intent (calibrated: right ≥ ~90% of the time)
 CONFIRM_CONFIDENCE = 0.30  # between the two: ask "is it about …?"; below: not understood
-MAX_FAILURES = 2  # not understood twice in a row → offer staff
 MAX_SILENCES = 3  # the third silent timeout in a row ends the call politely
 MAX_CALL_SECONDS = 600  # a garbage question takes 1–2 minutes; past 10 the caller needs staff
 MAX_UTTERANCE_CHARS = 300  # a spoken turn is far shorter; longer input is noise and slows g2p
 MAX_TURNS = 40  # the same cap in turns, for simulated clocks that do not move
-DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul",
-             "0": "operator"}
+DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul", "0": "operator"}
 REPEAT_KEYS = {"9", "*"}
 YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
 NEVER_CONFIRM = {"goodbye", "repeat"}  # asking 「終わりのあいさつについてですか」 would be absurd
@@ -66,9 +65,10 @@ class CallSession:
         self.call_id = call_id or uuid.uuid4().hex[:12]
         self.clock = clock
         self.staff = staff
-        self.policy = policy or _default_policy(brain, staff)
+        self.policy = policy or RoutingPolicy.for_call(brain.kb, staff)
         self.state = CallState(caller_number=caller_number)
         self.topics = TopicRunner(brain, self.state)
+        self.recovery = Recovery(brain, self.state)  # unsure items, not-understood ladder, area by postal code
         self.callback = CallbackFlow(self.state, tickets, self.call_id, clock)
         self._started = time.monotonic()
 
@@ -138,10 +138,9 @@ class CallSession:
         self.state.__dict__.update(copy.copy(snapshot).__dict__)
 
     def wants_number(self) -> bool:
-        """Whether the bot is asking for a phone number: keypad digits then come as one string
-        ending in #, not as single menu keys."""
+        """Asking for a phone number: keypad digits then come as one string ending in #."""
         pending = self.state.pending
-        return isinstance(pending, Step) and pending.name == "phone"
+        return (isinstance(pending, Step) and pending.name == "phone") or self.recovery.wants_postal_code()
 
     # --- dispatch ---------------------------------------------------------------------
 
@@ -174,6 +173,8 @@ class CallSession:
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
+        if isinstance(pending, AskSlot) and parse.intent == "goodbye" and not closes_call(parse.normalized):
+            parse = dataclasses.replace(parse, intent=pending.topic)  # 「保聴です」 (包丁です) answers the slot
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
@@ -190,7 +191,7 @@ class CallSession:
         if pending is None and bare_yes_no:
             return self.say(prompts.GO_AHEAD, Action.clarify, parse, "yes_no")  # nothing was asked
         if isinstance(pending, AskSlot):
-            if self.topics.fill_pending(pending, parse):
+            if self.topics.fill_pending(pending, parse) or self.recovery.fill_area(pending, parse):
                 return await self._run(pending.topic, parse)
             if not (strong and parse.intent != pending.topic):  # not a new question: ask again
                 return await self._run(pending.topic, parse)
@@ -210,9 +211,12 @@ class CallSession:
             return self.say(prompts.CONFIRM_TOPIC.format(title=title), Action.clarify, parse, intent)
         return self._not_understood(parse)
 
-    async def _run(self, intent: str, parse: Parse | None) -> BotTurn:
-        """Act on a topic: answer, ask for a slot, transfer, or take a ticket."""
+    async def _run(self, intent: str, parse: Parse | None, sure: bool = False) -> BotTurn:
+        """Act on a topic: answer, ask for a slot, transfer or take a ticket. ``sure``: confirmed."""
         self.state.failures = 0
+        intent, read_back = self.recovery.prepare(intent, parse, sure)
+        if read_back is not None:  # 「れいぞうこ、ですね？」 before answering a doubtful item
+            return self.say(read_back, Action.clarify, parse, intent)
         previous, self.state.pending = self.state.pending, None
         result = self.topics.run(intent, self.clock().date(), previous)
         if result.needs_staff:
@@ -230,19 +234,32 @@ class CallSession:
             return self.say(result.text, Action.clarify, parse, intent)
         if result.end:
             return self.say(result.text, Action.end, parse, intent)
+        if result.offer_staff:  # what is known was said; staff only if the caller wants them
+            self.state.pending = OfferStaff(topic=intent, answered=True)
+            return self.say(result.text, Action.answer, parse, intent)
         self.state.pending = AnythingElse()
         return self.say(f"{result.text}{prompts.ANYTHING_ELSE}", Action.answer, parse, intent)
 
     async def _yes_no(self, pending: Pending, yes: bool, parse: Parse | None) -> BotTurn:
         self.state.pending = None
+        if isinstance(pending, ConfirmItem):
+            if yes:
+                return await self._run(pending.topic, pending.parse, sure=True)
+            if parse is not None and parse.item is not None and parse.item != pending.parse.item:
+                return await self._run(ITEM_QUESTION, parse)  # いいえ、包丁です
+            text, self.state.pending = self.recovery.item_rejected()
+            return self.say(text, Action.clarify, parse, ITEM_QUESTION)
         if isinstance(pending, Confirm):
             if yes:
-                return await self._run(pending.topic, pending.parse)
+                return await self._run(pending.topic, pending.parse, sure=True)
             self.state.failures += 1
             return self.say(prompts.ASK_AGAIN, Action.clarify, parse)
         if isinstance(pending, OfferStaff):
             if yes:
-                return await self._escalate("operator", "")
+                return await self._escalate(pending.topic, "")
+            if pending.answered:  # they have their answer: no apology, go on
+                self.state.pending = AnythingElse()
+                return self.say(prompts.DECLINED_STAFF, Action.clarify, parse)
             return self.say(prompts.ASK_AGAIN, Action.clarify, parse)
         # AnythingElse: はい → go ahead; いいえ → goodbye
         if yes:
@@ -255,6 +272,10 @@ class CallSession:
             return await self._flow(await self.callback.answer_digits(digits))
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and digits in ("1", "2"):
             return await self._yes_no(pending, digits == "1", None)
+        if isinstance(pending, AskSlot) and (found := self.recovery.fill_postal_code(digits)) is not None:
+            reply = await self._run(pending.topic, None)  # the town's answer; if none, asked again or staff
+            reply.text = reply.text if found else prompts.POSTAL_CODE_UNKNOWN + reply.text
+            return reply
         if isinstance(pending, AskSlot) and pending.choices and digits.isdigit():
             if self.topics.pick_choice(pending, int(digits)) is not None:
                 return await self._run(pending.topic, None)
@@ -302,7 +323,7 @@ class CallSession:
             return self._transfer(cause, Transfer(self.policy.target_for(reason)), reply.text + prompts.TRANSFERRING)
         events = []
         if reply.ticket is not None:
-            events.append(_ticket_event(reply.ticket))
+            events.append(ticket_event(reply.ticket))
             topic = reply.ticket.request.topic
         return self.say(reply.text, Action.end if reply.end else Action.ticket, parse, topic, events)
 
@@ -327,15 +348,14 @@ class CallSession:
         if self.callback.step is not None:
             ticket = await self.callback.commit_partial()
             if ticket is not None:
-                events.append(_ticket_event(ticket))
+                events.append(ticket_event(ticket))
         self.state.ended = True
         return BotTurn("", Action.end, intent="hangup", events=events)
 
     @staticmethod
     def _unclear_answer(parse: Parse) -> bool:
-        """A short reply to a yes/no question that is neither, names nothing and asks nothing
-        clearly: most likely a mis-heard はい/いいえ (Whisper hears a lone いいえ as よいよ, おや).
-        Asking again with the keys (1/2) beats treating it as a new question."""
+        """A short, unclear reply to a yes/no question that names nothing: most likely a misheard
+        はい/いいえ (a lone いいえ read よいよ), so asking again with the keys beats a new question."""
         named = parse.item or parse.category or parse.area_town or parse.date
         return (parse.yes_no is None and parse.confidence < ACCEPT_CONFIDENCE and not named
                 and len(parse.normalized) <= YES_NO_MAX_CHARS)
@@ -350,12 +370,10 @@ class CallSession:
         return self._not_understood(None)
 
     def _not_understood(self, parse: Parse | None) -> BotTurn:
-        self.state.failures += 1
-        if self.state.failures >= MAX_FAILURES:
-            self.state.failures = 0
-            self.state.pending = OfferStaff()
-            return self.say(prompts.OFFER_STAFF, Action.clarify, parse, "not_understood")
-        return self.say(prompts.NOT_UNDERSTOOD, Action.clarify, parse, "not_understood")
+        text, pending = self.recovery.not_understood()  # again → the keypad menu → staff
+        if pending is not None:
+            self.state.pending = pending
+        return self.say(text, Action.clarify, parse, "not_understood")
 
     def _too_long(self) -> bool:
         return self.state.turns > MAX_TURNS or time.monotonic() - self._started > MAX_CALL_SECONDS
@@ -368,6 +386,8 @@ class CallSession:
         intent: str = "",
         events: list[Event] | None = None,
     ) -> BotTurn:
+        if action in (Action.clarify, Action.ticket):
+            text = self.recovery.vary(text)  # never the same re-prompt twice in a row
         if action is not Action.end and text:
             self.state.last_text = text
         return BotTurn(
@@ -378,17 +398,3 @@ class CallSession:
             slots=self.state.slot_dict(),
             events=events or [],
         )
-
-
-def _ticket_event(ticket: Ticket) -> Event:
-    r = ticket.request
-    return Event("ticket", {"number": ticket.number, "topic": r.topic, "reason": r.reason, "urgency": r.urgency,
-                            "complete": r.complete, "joined": ticket.joined})
-
-
-def _default_policy(brain: Brain, staff: StaffLine) -> RoutingPolicy:
-    """routing.yaml and IVR_STAFF_AVAILABLE; empty target fields are left to the carrier, which
-    fills them from the settings it was started with (they may differ from this process's env)."""
-    from ivr.config import get_settings
-
-    return RoutingPolicy.from_kb(brain.kb, staff, get_settings(), defaults=False)

@@ -52,6 +52,9 @@ class Confirm:
 class OfferStaff:
     """Asked whether to put the caller through to staff."""
 
+    topic: str = "operator"  # what they would talk about: it picks the desk (routing.yaml)
+    answered: bool = False  # offered after an answer (an old year's 年末年始): いいえ just goes on
+
 
 @dataclass
 class AnythingElse:

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ivr.knowledge.loader import KnowledgeError, Problem, RawKnowledge, cross_check, read_folder
-from ivr.knowledge.models import INFERRED, Area, Category, Collector, Item, Municipality, Topic
+from ivr.knowledge.cross_check import cross_check
+from ivr.knowledge.loader import KnowledgeError, Problem, RawKnowledge, read_folder
+from ivr.knowledge.models import INFERRED, Area, Category, Collector, Item, Municipality, Topic, YearEnd
 from ivr.knowledge.schedule import ScheduleEngine
 
 
@@ -32,11 +33,12 @@ class KnowledgeBase:
     collectors: list[Collector]
     topics: list[Topic]
     phrasings: list[tuple[str, str]] = field(default_factory=list)  # (text, topic id): extra training
+    year_end: list[YearEnd] = field(default_factory=list)  # one entry per winter, oldest first
     _item_lines: dict[str, int] = field(default_factory=dict, repr=False)
 
     @cached_property
     def schedule(self) -> ScheduleEngine:
-        return ScheduleEngine(self.areas, self.collectors, self.municipality.validity)
+        return ScheduleEngine(self.areas, self.collectors, self.municipality.validity, self.year_end)
 
     @cached_property
     def category_by_name(self) -> dict[str, Category]:
@@ -92,6 +94,7 @@ def from_raw(raw: RawKnowledge) -> KnowledgeBase:
         collectors=raw.collectors,
         topics=[t for _, t in raw.topics],
         phrasings=[(text, topic) for _, text, topic in raw.phrasings],
+        year_end=sorted((y for _, y in raw.year_end), key=lambda y: y.year),
         _item_lines={i.name: line for line, i in raw.items},
     )
 

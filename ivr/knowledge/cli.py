@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.table import Table
 from ivr.config import get_settings
 from ivr.knowledge.base import KnowledgeBase, load_knowledge
 from ivr.knowledge.loader import KnowledgeError
+from ivr.knowledge.year_end import missing_year_end
 
 data_app = typer.Typer(help="Validate, inspect, import and export the knowledge base.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -57,17 +59,34 @@ def stats_of(kb: KnowledgeBase) -> dict:
         "inferred_entries": len(kb.review()),
         "valid_from": str(kb.municipality.validity.valid_from) if kb.municipality.validity else None,
         "valid_until": str(kb.municipality.validity.valid_until) if kb.municipality.validity else None,
+        "year_end_winters": [y.year for y in kb.year_end],
     }
 
 
+def _today(kb: KnowledgeBase, on: str | None) -> date:
+    """``on`` (tests, or checking ahead), else today where the city is."""
+    if on:
+        return date.fromisoformat(on)
+    return datetime.now(ZoneInfo(kb.municipality.timezone)).date()
+
+
 @data_app.command()
-def validate(folder: DirArg = None) -> None:
-    """Check every file; errors name the file, line and field. Exit 1 on any problem."""
+def validate(
+    folder: DirArg = None,
+    today: Annotated[str | None, typer.Option("--today", help="YYYY-MM-DD to check against (default: today).")] = None,
+) -> None:
+    """Check every file; errors name the file, line and field. Exit 1 on any problem.
+
+    Warnings (exit 0) flag what is fine today but needs staff soon: the coming 年末年始 without
+    a schedule in year_end.yaml."""
     kb = _load(folder)
     console.print(
         f"[green]OK[/green] {kb.root}: {len(kb.items)} items, {len(kb.areas)} areas, "
         f"{len(kb.topics)} FAQ topics, {len(kb.categories)} categories"
     )
+    warning = missing_year_end(kb.root, kb.year_end, _today(kb, today))
+    if warning is not None:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
 
 
 @data_app.command()

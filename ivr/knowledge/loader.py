@@ -7,7 +7,7 @@ each with the place to fix it.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,8 +15,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ivr.knowledge.models import (
-    INFERRED,
-    KATAKANA_READING,
     Area,
     Category,
     Collector,
@@ -24,6 +22,7 @@ from ivr.knowledge.models import (
     Municipality,
     Routing,
     Topic,
+    YearEnd,
 )
 
 MUNICIPALITY_FILE = "municipality.yaml"
@@ -34,9 +33,11 @@ COLLECTORS_FILE = "collectors.yaml"
 FAQ_FILE = "faq.yaml"
 PHRASINGS_FILE = "phrasings.csv"  # optional: real caller phrasings (e.g. from call logs) per topic
 ROUTING_FILE = "routing.yaml"  # optional: which staff desk takes which hand-off (escalation/policy.py)
+YEAR_END_FILE = "year_end.yaml"  # optional: each winter's year-end schedule, added by staff every year
 
 ITEM_COLUMNS = ["name", "reading", "aliases", "mishearings", "category", "note", "fee", "basis"]
 AREA_FIXED_COLUMNS = ["name", "town", "reading", "chome", "qualifier", "zone", "collector", "district"]
+NULL_TAG = "tag:yaml.org,2002:null"
 LIST_SEPARATOR = "|"  # inside one CSV cell: a comma would fight with the CSV itself
 
 M = TypeVar("M", bound=BaseModel)
@@ -79,6 +80,7 @@ class RawKnowledge:
     problems: list[Problem]
     routing: Routing | None = None
     routing_lines: dict[tuple[Any, ...], int] | None = None
+    year_end: list[tuple[int, YearEnd]] = field(default_factory=list)
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -101,6 +103,8 @@ def _yaml_lines(node: yaml.Node) -> Any:
             return out
         if isinstance(n, yaml.SequenceNode):
             return [walk(child, (*path, i)) for i, child in enumerate(n.value)]
+        if n.tag == NULL_TAG:  # `key:` with nothing after it; serialising that alone is no YAML document
+            return None
         return yaml.safe_load(yaml.serialize(n))
 
     return walk(node, ()), lines
@@ -111,6 +115,9 @@ def read_yaml(path: Path, problems: list[Problem]) -> tuple[Any, dict[tuple[Any,
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except FileNotFoundError:
         problems.append(Problem(path.name, 0, "", "file is missing"))
+        return None, {}
+    except UnicodeDecodeError as exc:  # saved in Shift_JIS by a spreadsheet, or damaged
+        problems.append(Problem(path.name, 0, "", f"not UTF-8: {exc}"))
         return None, {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -150,6 +157,13 @@ def _yaml_list(
     data, line_of = read_yaml(root / file, problems)
     if data is None:
         return []
+    return _entries(data, line_of, file, key, model, problems)
+
+
+def _entries(
+    data: Any, line_of: dict[tuple[Any, ...], int], file: str, key: str, model: type[M], problems: list[Problem]
+) -> list[tuple[int, M]]:
+    """Validate each entry of the list under ``key``, with the line it starts on."""
     if not isinstance(data, dict) or not isinstance(data.get(key), list):
         problems.append(Problem(file, 1, key, f"the file must hold a list under '{key}:'"))
         return []
@@ -246,7 +260,18 @@ def read_folder(root: Path) -> RawKnowledge:
         phrasings=_phrasings(root, problems),
         problems=problems,
         **_routing(root, problems),
+        year_end=_year_end(root, problems),
     )
+
+
+def _year_end(root: Path, problems: list[Problem]) -> list[tuple[int, YearEnd]]:
+    """The year-end schedules; a city without the file has none (validate warns, the bot says so)."""
+    if not (root / YEAR_END_FILE).exists():
+        return []
+    data, line_of = read_yaml(root / YEAR_END_FILE, problems)
+    if data is None or (isinstance(data, dict) and data.get("year_end") is None):
+        return []  # an empty file or a bare `year_end:`: no schedule entered yet
+    return _entries(data, line_of, YEAR_END_FILE, "year_end", YearEnd, problems)
 
 
 def _routing(root: Path, problems: list[Problem]) -> dict[str, Any]:
@@ -261,6 +286,8 @@ def load_routing(root: Path | str, topic_ids: set[str]) -> Routing | None:
     """The routing table of a knowledge-base folder, checked against its FAQ ``topic_ids`` (the
     rest of the folder was validated when it was loaded); None when the city has none: every
     hand-off then goes to the one staff line in the settings. Raises :class:`KnowledgeError`."""
+    from ivr.knowledge.cross_check import _check_routing  # it reads this module's types: imported late
+
     problems: list[Problem] = []
     fields = _routing(Path(root), problems)
     raw = RawKnowledge(Path(root), None, [], [], [], [], [], [], problems, **fields)
@@ -278,104 +305,3 @@ def _phrasings(root: Path, problems: list[Problem]) -> list[tuple[int, str, str]
         problems.append(Problem(PHRASINGS_FILE, 1, "header", "must be text,topic"))
         return []
     return [(line, row.get("text", ""), row.get("topic", "")) for line, row in rows]
-
-
-def cross_check(raw: RawKnowledge) -> list[Problem]:
-    """Checks that span files: references, duplicates, sources, rule syntax."""
-    problems: list[Problem] = []
-    sources = {s.id for s in raw.municipality.sources} if raw.municipality else set()
-
-    def check_basis(file: str, line: int, basis: str) -> None:
-        if basis != INFERRED and basis not in sources:
-            msg = f"{basis!r} is not a source id in {MUNICIPALITY_FILE} nor 'inferred'"
-            problems.append(Problem(file, line, "basis", msg))
-
-    for phone in raw.municipality.phones if raw.municipality else []:
-        check_basis(MUNICIPALITY_FILE, 0, phone.basis)
-    for c in raw.categories:
-        check_basis(CATEGORIES_FILE, 0, c.basis)
-    for c in raw.collectors:
-        check_basis(COLLECTORS_FILE, 0, c.basis)
-    for line, item in raw.items:
-        check_basis(ITEMS_FILE, line, item.basis)
-    for line, topic in raw.topics:
-        check_basis(FAQ_FILE, line, topic.basis)
-    _check_items(raw, problems)
-    _check_areas(raw, problems)
-    _check_unique(FAQ_FILE, "id", [(line, t.id) for line, t in raw.topics], problems)
-    topic_ids = {t.id for _, t in raw.topics}
-    for line, text, topic in raw.phrasings:
-        if not text:
-            problems.append(Problem(PHRASINGS_FILE, line, "text", "is empty"))
-        if topic not in topic_ids:
-            problems.append(Problem(PHRASINGS_FILE, line, "topic", f"{topic!r} is not a topic id in {FAQ_FILE}"))
-    _check_routing(raw, topic_ids, check_basis, problems)
-    return problems
-
-
-def _check_routing(raw: RawKnowledge, topic_ids: set[str], check_basis: Any, problems: list[Problem]) -> None:
-    """Reasons are the ticket store's (escalation/tickets.py REASONS); each topic goes to one desk."""
-    from escalation.tickets import REASONS  # the one list staff tickets are filed under
-
-    if raw.routing is None:
-        return
-    line_of = raw.routing_lines or {}
-    owner: dict[str, str] = {}
-    for reason, target in raw.routing.targets.items():
-        line = line_of.get(("targets", reason), 0)
-        if reason not in REASONS:
-            problems.append(Problem(ROUTING_FILE, line, f"targets.{reason}", f"must be one of {', '.join(REASONS)}"))
-        check_basis(ROUTING_FILE, line_of.get(("targets", reason, "basis"), line), target.basis)
-        for i, topic in enumerate(target.topics):
-            where = line_of.get(("targets", reason, "topics", i), line)
-            if topic not in topic_ids:
-                problems.append(Problem(ROUTING_FILE, where, f"targets.{reason}.topics",
-                                        f"{topic!r} is not a topic id in {FAQ_FILE}"))
-            elif topic in owner:
-                problems.append(Problem(ROUTING_FILE, where, f"targets.{reason}.topics",
-                                        f"{topic!r} is already routed to {owner[topic]}"))
-            owner.setdefault(topic, reason)
-
-
-def _check_unique(file: str, field: str, keyed: list[tuple[int, str]], problems: list[Problem]) -> dict[str, int]:
-    first: dict[str, int] = {}
-    for line, key in keyed:
-        if key in first:
-            problems.append(Problem(file, line, field, f"{key!r} is already on line {first[key]}"))
-        first.setdefault(key, line)
-    return first
-
-
-def _check_items(raw: RawKnowledge, problems: list[Problem]) -> None:
-    categories = {c.name for c in raw.categories}
-    names = _check_unique(ITEMS_FILE, "name", [(line, i.name) for line, i in raw.items], problems)
-    for line, item in raw.items:
-        if item.category not in categories:
-            problems.append(Problem(ITEMS_FILE, line, "category", f"{item.category!r} is not in {CATEGORIES_FILE}"))
-        for alias in item.aliases:
-            if alias in names and alias != item.name:
-                msg = f"{alias!r} is the name of another item (line {names[alias]})"
-                problems.append(Problem(ITEMS_FILE, line, "aliases", msg))
-
-
-def _check_areas(raw: RawKnowledge, problems: list[Problem]) -> None:
-    from ivr.knowledge.rules import RuleError, parse_rule
-
-    scheduled = {c.name for c in raw.categories if c.scheduled}
-    collectors = {c.name for c in raw.collectors}
-    # the same name twice is fine when two collectors split it (Nara's 北小路町)
-    _check_unique(AREAS_FILE, "name", [(line, f"{a.name}|{a.collector}") for line, a in raw.areas], problems)
-    for line, area in raw.areas:
-        if area.reading and not KATAKANA_READING.fullmatch(area.reading):
-            problems.append(Problem(AREAS_FILE, line, "reading", "must be katakana"))
-        if area.collector and collectors and area.collector not in collectors:
-            problems.append(Problem(AREAS_FILE, line, "collector", f"{area.collector!r} is not in {COLLECTORS_FILE}"))
-        for category, cell in area.rules.items():
-            if category not in scheduled:
-                msg = f"is not a scheduled category in {CATEGORIES_FILE}"
-                problems.append(Problem(AREAS_FILE, line, category, msg))
-                continue
-            try:
-                parse_rule(cell)
-            except RuleError as exc:
-                problems.append(Problem(AREAS_FILE, line, category, str(exc)))

@@ -11,7 +11,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 INFERRED = "inferred"  # basis of a fact that follows from a category rule, not a city page
 KATAKANA_READING = re.compile(r"^[\u30a0-\u30ffー]+$")
@@ -168,6 +168,90 @@ class Collector(Strict):
     basis: str
 
 
+# The window of one winter an entry of year_end.yaml speaks for: wide enough for a last
+# collection in mid-December and a late first one in January, narrow enough that a typo in the
+# year (2062 for 2026) cannot pass.
+YEAR_END_WINDOW_START = (12, 1)
+YEAR_END_WINDOW_END = (1, 31)
+
+
+def year_end_window(year: int) -> tuple[date, date]:
+    """The days the winter ``year`` (``year``-12 → ``year``+1-01) covers in year_end.yaml."""
+    return date(year, *YEAR_END_WINDOW_START), date(year + 1, *YEAR_END_WINDOW_END)
+
+
+class DayRange(Strict):
+    """A run of days off, both ends included."""
+
+    start: date  # the first day without collection (or with the centre closed)
+    end: date  # the last such day
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DayRange:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def dates(self) -> list[date]:
+        """Every date the entry states, for checking that they belong to its winter."""
+        return [self.start, self.end]
+
+
+class YearEndClosure(DayRange):
+    """One collector's days without collection over one new year, as the city announced them."""
+
+    collector: str  # a collector name in collectors.yaml
+    spoken: Text = ""  # how callers know its areas, e.g. 市の収集課の地域 ('' → the collector's name)
+    last_day: date | None = None  # the last collection of the old year, when the city states one
+    first_day: date | None = None  # the first collection of the new year, when the city states one
+
+    @model_validator(mode="after")
+    def _around_the_closure(self) -> YearEndClosure:
+        if self.last_day and self.last_day >= self.start:
+            raise ValueError(f"last_day {self.last_day} must be before start {self.start}")
+        if self.first_day and self.first_day <= self.end:
+            raise ValueError(f"first_day {self.first_day} must be after end {self.end}")
+        return self
+
+    def dates(self) -> list[date]:
+        return [*super().dates(), *(d for d in (self.last_day, self.first_day) if d)]
+
+
+class SelfHaulClosure(DayRange):
+    """When the centre that takes garbage brought by residents (持ち込み) is closed."""
+
+    place: Text = ""  # e.g. 清美センター; '' → the answer says 持ち込み only
+
+
+class YearEnd(Strict):
+    """One winter's year-end and new-year schedule (year_end.yaml). Cities announce it every
+    autumn, so staff add one entry a year; ``ivr data validate`` warns when the coming one is missing."""
+
+    year: int = Field(ge=2000, le=2100)  # the winter: 2026 means 2026-12 → 2027-01
+    collection: list[YearEndClosure] = Field(default_factory=list)
+    self_haul: SelfHaulClosure | None = None
+    note: Text = ""  # said after the dates (臨時収集, a category's own last day …), written for the ear
+    basis: str
+
+    @model_validator(mode="after")
+    def _inside_the_winter(self) -> YearEnd:
+        first, last = year_end_window(self.year)
+        ranges: list[DayRange] = [*self.collection, *([self.self_haul] if self.self_haul else [])]
+        for r in ranges:
+            if any(not first <= d <= last for d in r.dates()):
+                raise ValueError(f"dates of year {self.year} must lie between {first} and {last}")
+        names = [c.collector for c in self.collection]
+        if len(set(names)) < len(names):
+            raise ValueError("a collector is listed twice")
+        return self
+
+    def closure_for(self, collector: str) -> YearEndClosure | None:
+        return next((c for c in self.collection if c.collector == collector), None)
+
+
 class Area(Strict):
     name: str  # as the source writes it, e.g. 大宮町１丁目（大宮通り北側）
     town: str  # 大宮町
@@ -217,6 +301,8 @@ class Handler(StrEnum):
     repeat = "repeat"
     goodbye = "goodbye"
     out_of_scope = "out_of_scope"
+    year_end = "year_end"  # answered from year_end.yaml
+    holidays = "holidays"  # public holidays, Obon, Golden Week: from the collectors' policies
 
 
 MIN_TOPIC_EXAMPLES = 8  # fewer phrasings leave intent matching guessing on dialect and fillers

@@ -1,8 +1,10 @@
 """The schedule engine: which categories an area puts out on a date, and the next date.
 
-It honours collector suspensions (skip or shift a week), Japanese public holidays (through
-the maintained ``holidays`` package) and the data's validity: past it, answers are flagged
-``stale`` so the bot can say the days may have changed.
+It honours collector suspensions (skip or shift a week), a winter's announced year-end
+closures (year_end.yaml: where a winter has an entry for a collector, it replaces that
+collector's yearly closure for December and January, so 「29日は来る？」 and 「年末年始は？」
+agree), Japanese public holidays (through the maintained ``holidays`` package) and the data's
+validity: past it, answers are flagged ``stale`` so the bot can say the days may have changed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,18 @@ from functools import lru_cache
 
 import holidays
 
-from ivr.knowledge.models import Area, Collector, HolidayPolicy, SuspensionPolicy, Validity
+from ivr.knowledge.models import (
+    Area,
+    Collector,
+    HolidayPolicy,
+    Suspension,
+    SuspensionPolicy,
+    Validity,
+    YearEnd,
+    YearEndClosure,
+)
 from ivr.knowledge.rules import Rule, parse_rule
+from ivr.knowledge.year_end import entry_for, winter_of
 
 NEXT_DATE_HORIZON_DAYS = 400  # a year and a month covers every yearly and monthly rule
 
@@ -74,9 +86,11 @@ class ScheduleEngine:
         areas: list[Area],
         collectors: list[Collector],
         validity: Validity | None = None,
+        year_end: list[YearEnd] | None = None,
     ) -> None:
         self._collectors = {c.name: c for c in collectors}
         self._validity = validity
+        self._year_end = list(year_end or [])
         self._rules: dict[tuple[str, str], Rule] = {}
         self._areas = {a.name: a for a in areas}
         for area in areas:
@@ -115,7 +129,10 @@ class ScheduleEngine:
         if not rule.matches(day):
             return DayStatus("", day, Status.not_collected)
         if collector is not None:
-            for s in collector.suspensions:
+            closure = self.year_end_closure(collector.name, day)
+            if closure is not None and closure.contains(day):
+                return DayStatus("", day, Status.suspended, "year_end")
+            for s in self._suspensions(collector, day):
                 if s.contains(day):
                     return DayStatus("", day, Status.suspended, "suspension")
             if collector.holiday_policy is not HolidayPolicy.collect:
@@ -126,7 +143,7 @@ class ScheduleEngine:
 
     def _moved_here(self, rule: Rule, collector: Collector, day: date) -> bool:
         week_before = day - timedelta(days=7)
-        for s in collector.suspensions:
+        for s in self._suspensions(collector, week_before):
             if (
                 s.policy is SuspensionPolicy.shift_week
                 and s.contains(week_before)
@@ -139,6 +156,20 @@ class ScheduleEngine:
             if rule.matches(day_before) and public_holiday_name(day_before):
                 return not public_holiday_name(day)
         return False
+
+    def year_end_closure(self, collector: str, day: date) -> YearEndClosure | None:
+        """The announced closure of ``collector`` in the winter of ``day`` (December or January),
+        when year_end.yaml has one."""
+        winter = winter_of(day)
+        entry = entry_for(self._year_end, winter) if winter is not None else None
+        return entry.closure_for(collector) if entry is not None else None
+
+    def _suspensions(self, collector: Collector, day: date) -> list[Suspension]:
+        """The suspensions that speak for ``day``: a winter's announced closure replaces the
+        yearly one (an old year's dates repeated), never a one-off closure."""
+        if self.year_end_closure(collector.name, day) is None:
+            return collector.suspensions
+        return [s for s in collector.suspensions if not s.annual]
 
     def collected_on(self, area: Area, day: date) -> DayAnswer:
         collected: list[str] = []

@@ -6,6 +6,7 @@ recognition often writes the right sound with the wrong kanji.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +62,16 @@ NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", 
 _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
                    r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
 
+# What follows a vehicle the caller carries waste in (車で運ぶ, 軽トラに積んで), as written and as
+# read: the vehicle is the means of a self-haul, not the thing to throw away (自動車).
+MEANS_AFTER = ("デハコ", "デ運", "デモッテ", "デ持ッテ", "デモチコ", "デ持チ込", "デイッテ", "デ行ッ", "デイク",
+               "デ行ク", "ニツン", "ニ積ン", "ニノセ", "ニ乗セ")
+# The vehicle said with how it carries (軽トラで運んで, 自転車で持ち込み): words inside it are no
+# items either (毛糸 is heard in ケートラ, 辞典 in ジテンシャ).
+_CARRIED_BY = re.compile(
+    r"(軽トラック|軽トラ|けいとら|ケートラ|トラック|とらっく|ワゴン|自動車|自転車|じてんしゃ|バイク|台車|リヤカー|車|くるま|クルマ)"
+    r"(?:で|に)(?:運|はこ|持|も[っち]|積|つん|乗せ|のせ|行|い[っく])"
+)
 NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
 
 @dataclass
@@ -70,7 +81,9 @@ class Entities:
     area_town: str = ""
     chome: int | None = None
     category: Category | None = None
+    categories: list[Category] = field(default_factory=list)  # every category named (事務所のごみ … 燃えるごみの日)
     item: Item | None = None  # the best of ``items``
+    means: str = ""  # a vehicle named as how the caller carries the waste (車で運んで): no item
 
 
 def yes_no(text: str, *, confirming: bool = False) -> bool | None:
@@ -126,6 +139,11 @@ class EntityExtractor:
         self.categories = PhraseMatcher(
             [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
         )
+
+    @property
+    def towns(self) -> dict[str, list[Area]]:
+        """Town → its area rows (several when the data splits the town)."""
+        return self._towns
 
     def find_item(self, text: str) -> list[Match[str]]:
         found = self._not_adjectives(text, [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE])
@@ -184,16 +202,53 @@ class EntityExtractor:
     def extract(self, text: str) -> Entities:
         ents = Entities()
         ents.items = self.find_item(text)
+        vehicle = _CARRIED_BY.search(nfkc(text))
+        means = [m for m in ents.items if m.after.startswith(MEANS_AFTER) or (vehicle and _inside_word(m, vehicle[1]))]
+        if means or vehicle:  # 車で持って行きたい: how it is carried, not what
+            ents.means = vehicle[1] if vehicle else means[0].form
+            ents.items = [m for m in ents.items if m not in means]
         if ents.items:
             ents.item = self.kb.item_by_name[ents.items[0].key]
             bulk = self._bulk.get(ents.item.name)
             if bulk is not None and any(w in text for w in BULK_WORDS):
                 ents.item = bulk
         ents.category = self.find_category(text)
+        said = [m for m in self.categories.find(text, limit=4) if m.score >= CATEGORY_MIN_SCORE]
+        ents.categories = [self.kb.category_by_name[m.key] for m in said]  # 事務所のごみ … 燃えるごみの日
+        if ents.items and ents.items[0].how == "fuzzy" and any(_same_words(ents.items[0].form, m.form, text)
+                                                               for m in said):
+            # プラスチックは何曜日 is no プラスチックカード, 会社のごみ no 会社の書類: the category was said
+            ents.items = []
+            ents.item = None
         ents.area_town, ents.areas, ents.chome = self.find_area(text)
+        if ents.area_town and ents.items and ents.items[0].how != "fuzzy":
+            heard = self.areas.best(text, AREA_MIN_SCORE)
+            if heard is not None and heard.how == "fuzzy":  # 包丁 is no 後藤町 heard by its sound
+                ents.area_town, ents.areas = "", []
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)
         return ents
+
+
+SAME_WORDS_CHARS = 3  # a fuzzy item opening with this much of a category word may have heard only that word
+REST_HEARD = 60.0  # …unless the rest of the item is heard too (partial ratio of its reading, 0–100)
+
+
+def _same_words(item_form: str, category_form: str, text: str) -> bool:
+    """Whether a fuzzy item match is only the category word heard again: プラスチックカード in
+    プラスチックは, 会社の書類 in 会社のごみ (but ノートパソコン is heard beyond パソコン)."""
+    a, b = spelling(item_form), spelling(category_form)
+    common = len(os.path.commonprefix([a, b]))
+    if common < SAME_WORDS_CHARS:
+        return False
+    rest = reading(a[common:]) or a[common:]
+    return fuzz.partial_ratio(rest, reading(text) or text) < REST_HEARD
+
+
+def _inside_word(m: Match[str], word: str) -> bool:
+    """The match is (inside) ``word``, as written or as read: 毛糸 (ケート) in 軽トラ (ケートラ)."""
+    own = long_vowels(reading(m.form))
+    return spelling(m.form) in spelling(word) or bool(own and own in long_vowels(reading(word)))
 
 
 def _modifies(m: Match[str]) -> bool:

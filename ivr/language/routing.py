@@ -39,8 +39,20 @@ SEASON_TOPICS = {"holiday_collection", "year_end_collection"}  # collection on h
 # what asks about collection in that season (not about the item): 年末はいつまで収集？
 SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで",
                                           "から")
+HOLIDAY_TOPIC = "holiday_collection"
+# お盆 is the Obon holidays or a tray (an item): a time word after it, or a question about
+# collection without asking what kind of garbage it is, makes it the holidays
+OBON = r"(?:お盆|おぼん|オボン)"
+OBON_PERIOD = re.compile(OBON + r"(?:の間|のあいだ|の期間|期間|休み|やすみ|中|の時|のとき|の頃|のころ|明け|あけ|の週"
+                         r"|の連休|の時期|時期|の日|前|の前)")
+OBON_COLLECTION_WORDS = ("収集", "回収", "しゅうしゅう", "かいしゅう", "ごみの日", "来る", "来ます", "来て",
+                         "来は", "くる", "やって", "休み", "やすみ")
+OBON_ITEM_WORDS = WHICH_CATEGORY_WORDS + ("捨て", "すて", "ほか", "処分", "分別", "出し方", "割れ", "木の",
+                                          "プラスチックの")
 DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
+SELF_HAUL = "self_haul"  # a vehicle named as the means (車で運んで捨てたい) asks about bringing waste in
+CLAIM_SHARE = 0.5  # a topic speaks for an uncollected category when half its examples name it (or its items)
 
 
 def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
@@ -51,6 +63,14 @@ def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
     if intent == ITEM_QUESTION:
         return ents.item is not None
     return False
+
+
+def _asks_about_obon(text: str) -> bool:
+    """「お盆の間も収集ある？」「お盆も来てくれる？」 ask about the Obon holidays;
+    「お盆は何ごみ」「木のお盆を捨てたい」 about a tray."""
+    if not re.search(OBON, text) or any(w in text for w in OBON_ITEM_WORDS):
+        return False
+    return bool(OBON_PERIOD.search(text)) or any(w in text for w in OBON_COLLECTION_WORDS)
 
 
 def _head(name: str) -> str:
@@ -84,9 +104,12 @@ class IntentRouter:
         # (「今日のプラがまだ残ってる」), not a question about the calendar
         self.reports = {t.id for t in kb.topics if t.action in (Action.transfer, Action.ticket) and t.handler is None
                         and t.id not in DAY_TOPICS | OVERSIZE_TOPICS}
+        self.category_claims = self._claims_per_category()
 
     def route(self, guess: IntentGuess, ents: Entities, normalised: str, has_date: bool) -> tuple[str, float]:
         """The classifier's guess, corrected by keywords, the named item and the slots present."""
+        if HOLIDAY_TOPIC in self.kb.topic_by_id and _asks_about_obon(normalised):
+            return HOLIDAY_TOPIC, max(guess.confidence, RULE_CONFIDENCE)  # the holidays, not the tray
         kana = reading(normalised)
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised, kana)
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, kana)}
@@ -101,6 +124,11 @@ class IntentRouter:
                 if _slots_agree(alternative, ents, has_date):
                     intent = alternative
                     break
+        if ents.means and not ents.items and intent not in self.reports and SELF_HAUL in self.kb.topic_by_id:
+            return SELF_HAUL, max(confidence, RULE_CONFIDENCE)  # 車で運んで捨てたい: no item, a self-haul
+        claimed = self._uncollected_claim(intent, ents, guess.probabilities)
+        if claimed:  # お店のごみは何曜日: shop waste has no collection day, its own topic answers
+            return claimed, max(confidence, RULE_CONFIDENCE)
         ruled = self._schedule_or_oversize(intent, normalised, ents, has_date)
         if ruled != intent or _slots_agree(ruled, ents, has_date):
             # an explicit cue (category + いつ; an item without fee words), or the very slot the
@@ -183,6 +211,42 @@ class IntentRouter:
             if count >= CATEGORY_TOPIC_SHARE * len(names) and not self.kb.category_by_name[cat].collected:
                 claims.setdefault(cat, []).append(topic_id)
         return {cat: topics[0] for cat, topics in claims.items() if len(topics) == 1}
+
+    def _claims_per_category(self) -> dict[str, list[str]]:
+        """An uncollected category (事業系ごみ) → the topics without a handler that speak for it: at
+        least CLAIM_SHARE of their examples name it, as a category word or by one of its items."""
+        claims: dict[str, list[str]] = {}
+        for topic in self.kb.topics:
+            if topic.handler is not None or topic.id in self.reports or not topic.examples:
+                continue
+            counts: Counter[str] = Counter()
+            for example in topic.examples:
+                ents = self.entities.extract(normalize(example, dialect=False))
+                named = {c.name for c in ents.categories} | ({ents.item.category} if ents.item else set())
+                counts.update(named)
+            for cat, n in sorted(counts.items()):
+                category = self.kb.category_by_name.get(cat)
+                if category is not None and not category.collected and n >= CLAIM_SHARE * len(topic.examples):
+                    claims.setdefault(cat, []).append(topic.id)
+        return claims
+
+    def _uncollected_claim(self, intent: str, ents: Entities, probs: dict[str, float]) -> str | None:
+        """A category the city does not collect, named in a question the calendar or the item
+        dictionary would answer (何曜日, 燃えるごみの日に出せる?): the topic that speaks for it;
+        an item of such a category asked with a day: the item's own answer."""
+        for category in ents.categories:
+            if ents.item is not None and ents.item.category != category.name:
+                continue  # パソコンのマウス asks about the mouse, not the パソコン category
+            topics = self.category_claims.get(category.name, [])
+            if intent in topics:  # already there: no calendar rule may take it away
+                return intent
+            if topics and (intent in DAY_TOPICS | {ITEM_QUESTION} or intent in self.topic_items):
+                return max(topics, key=lambda t: probs.get(t, 0.0))
+        item = ents.item
+        if item is not None and ents.items[0].how != "fuzzy" and intent in DAY_TOPICS \
+                and not self.kb.category_by_name[item.category].collected:
+            return ITEM_QUESTION  # 店の段ボールは何曜日: no day; the item's own answer says where it goes
+        return None
 
     def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
                              item: Item | None, allowed: set[str]) -> tuple[str, float]:

@@ -23,6 +23,8 @@ from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.routing import IntentRouter
 
+MAX_PARSE_CHARS = 1000  # a spoken turn is far shorter; pyopenjtalk raised on 10,000 characters
+
 
 @dataclass
 class Parse:
@@ -35,6 +37,8 @@ class Parse:
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     item: Item | None = None
     item_form: str = ""  # the words the caller used for it
+    item_score: float = 0.0  # how surely it was heard (matcher score, 0–100)
+    item_how: str = ""  # surface | reading | fuzzy (by sound only, or a clipped opening)
     category: Category | None = None
     area_town: str = ""
     areas: list[Area] = field(default_factory=list)
@@ -123,6 +127,7 @@ class Understanding:
 
     def parse(self, text: str, today: date) -> Parse:
         started = time.perf_counter()
+        text = text[:MAX_PARSE_CHARS]  # pyopenjtalk refuses very long input; no caller's turn is this long
         normalised = normalize(text)
         ents = self.entities.extract(normalize(text, dialect=False))
         day = parse_date(normalised, today)
@@ -136,6 +141,8 @@ class Understanding:
             alternatives=guess.alternatives,
             item=ents.item,
             item_form=ents.items[0].form if ents.items else "",
+            item_score=ents.items[0].score if ents.items else 0.0,
+            item_how=ents.items[0].how if ents.items else "",
             category=ents.category,
             area_town=ents.area_town,
             areas=ents.areas,

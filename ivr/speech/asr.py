@@ -3,18 +3,20 @@
 Decoding is tuned for a phone line, not for podcasts: one pass at temperature 0 (the fallback
 ladder cost 7–23 s on a bad utterance — a caller will not wait), Japanese forced, no timestamps,
 no VAD (the endpointer already cut the turn), no conditioning on earlier text. A domain sentence
-primes the vocabulary (CER 0.25 → ~0.19), and two known failure modes are caught afterwards:
+primes the vocabulary (CER 0.25 → ~0.19), the knowledge base's most-asked item names go in as
+faster-whisper ``hotwords`` (``ivr.speech.vocabulary``; understood 26 → 30 of 48 dev telephone
+clips), and two known failure modes are caught afterwards:
 Whisper reading the prompt back on near-silence, and its stock hallucinations (YouTube outros,
 subtitle credits) on noise. Both come back as empty text with a ``dropped`` reason, so the
-dialogue treats them as silence rather than as something the caller said.
+dialogue treats them as silence rather than as something the caller said; a stock outro from a
+decode primed with hotwords is first decoded again with the sentence alone. Every result carries
+``confidence`` (0–1, from Whisper's own scores) for the dialogue to weigh the text by.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,7 +32,18 @@ from ivr.knowledge.loader import MUNICIPALITY_FILE
 from ivr.language.readings import reading
 from ivr.speech import lead_in as lead
 from ivr.speech.lead_in import LeadIn
+from ivr.speech.transcript_checks import (  # noqa: F401 - re-exported: asr is where callers look
+    COMPRESSION_RATIO_MAX,
+    HALLUCINATIONS,
+    LEAK_MIN_CHARS,
+    Hallucination,
+    compression_ratio,
+    confidence,
+    hallucination,
+    is_prompt_leak,
+)
 from ivr.speech.vad import LINE_RATE
+from ivr.speech.vocabulary import kb_hotwords
 
 if TYPE_CHECKING:
     from ivr.config import Settings
@@ -43,6 +56,8 @@ LANGUAGE = "ja"  # forced: detection costs another pass, and a wrong guess on a 
 # Beam 5 vs greedy on 12 μ-law TTS questions, prompt on: CER 0.025 vs 0.086 for a median 0.77 vs
 # 0.69 s a decode (the 30 s encoder pass dominates; the decoder is a few short steps): worth ~10 %.
 BEAM_SIZE = 5
+
+
 # A sentence a caller could say, naming what callers ask about: Whisper base then writes ごみ,
 # 乾電池, 粗大ごみ instead of ゴミ, 完全中, 育み. A bare word list primes less well than a sentence.
 def domain_prompt(city: str) -> str:
@@ -62,48 +77,14 @@ def _city_name(data_dir: Path) -> str:
         return str(yaml.safe_load((Path(data_dir) / MUNICIPALITY_FILE).read_text(encoding="utf-8"))["name"])
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return "市"
+
+
 NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was said" rule for a segment
 AVG_LOGPROB_MAX = -1.0  # a confident decode is kept even when the no-speech head is unsure
-LEAK_MIN_CHARS = 7  # shorter matches are single prompt words (冷蔵庫, プラスチック) callers really say
-LEAK_PARTIAL_RATIO = 90  # transcript found near-verbatim inside the prompt (rapidfuzz 0–100)
-LEAK_PIECE = 3  # prompt stretches this long or longer count as echoed (2 would match ごみ, 収集 in real speech)
-LEAK_COVERAGE = 0.8  # … when they make up this share of the transcript; a retry then decides
 LEAK_SAME_SOUND_RATIO = 70  # reading similarity at which the unprompted retry confirms the prompted text
 # An answer to the bot's question is short: two characters read back from the question (ご質問は,
 # おつなぎ for a lone ええ) are already an echo, where a domain word of that length may be real.
 ANSWER_LEAK_MIN_CHARS = 2
-_PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
-
-
-@dataclass(frozen=True)
-class Hallucination:
-    """A stock Whisper output on silence or noise; ``reason`` says where it comes from."""
-
-    name: str
-    pattern: re.Pattern[str]
-    reason: str
-
-
-# Checked on the NFKC text with spaces and sentence punctuation removed.
-HALLUCINATIONS: tuple[Hallucination, ...] = (
-    Hallucination(
-        "video_outro", re.compile(r"ご視聴|ご覧いただき|最後まで見て"), "YouTube outros fill silence in training"
-    ),
-    Hallucination("subscribe", re.compile(r"チャンネル登録|高評価|グッドボタン"), "same source: video sign-offs"),
-    Hallucination("subtitles", re.compile(r"字幕|翻訳者"), "subtitle credits (字幕作成…) from subtitle training data"),
-    Hallucination("song_credits", re.compile(r"作詞|作曲|編曲"), "music-video credits; seen on loud line hiss"),
-    Hallucination("ending", re.compile(r"^(?:エンディング|オープニング)$"), "chapter titles read into silence"),
-    Hallucination(
-        "sign_off",
-        re.compile(
-            r"^(?:それでは|では|じゃあ)?(?:おやすみなさい|また(?:次回|来週|明日|ね)|次回もお楽しみに|バイバイ)$"
-        ),
-        "programme endings Whisper reads into trailing silence",
-    ),
-    Hallucination("sound_caption", re.compile(r"^[(（\[【].*[)）\]】]$|♪"), "(音楽), (拍手), ♪: captions, not speech"),
-    Hallucination("repeated_char", re.compile(r"^(.)\1{2,}$"), "one character repeated: noise decoded as a vowel"),
-    Hallucination("loop", re.compile(r"(.{1,6}?)\1{4,}"), "a short piece repeated 5+ times: the decoder is looping"),
-)
 
 
 @dataclass(frozen=True)
@@ -113,6 +94,7 @@ class Decoded:
     texts: tuple[str, ...]
     no_speech_probs: tuple[float, ...]
     avg_logprobs: tuple[float, ...]
+    hotwords: bool = False  # the decode was primed with the knowledge base's hotwords too
 
 
 @dataclass(frozen=True)
@@ -129,6 +111,14 @@ class AsrResult:
     avg_logprob: float
     audio_ms: int
     decode_ms: int  # wall time of this utterance's decode(s); in a batch, its even share of the batch
+    hotwords_used: bool = False  # the text comes from a decode primed with the knowledge base's hotwords
+    compression_ratio: float = 0.0  # of ``text`` (UTF-8 bytes / zlib bytes); 0 for no text
+    confidence: float = 0.0
+    """How far to trust ``text``, 0–1 (see ``confidence``): exp(avg_logprob), the geometric-mean
+    probability Whisper gave its own tokens, times 1 − no_speech_prob (not for a short answer,
+    whose clear はい the no-speech head calls silence), scaled down by COMPRESSION_RATIO_MAX / ratio
+    when the text compresses like a loop; 0 when nothing usable was heard. On the dev telephone
+    set (hotwords on) it ranks understood transcripts above misunderstood ones: AUC 0.79."""
 
 
 def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
@@ -136,37 +126,6 @@ def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
     if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ValueError("utterance audio must be a 1-D int16 numpy array at 8 kHz")
     return soxr.resample(pcm.astype(np.float32) / 32768.0, LINE_RATE, WHISPER_RATE).astype(np.float32)
-
-
-def _squash(text: str) -> str:
-    return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
-
-
-def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS) -> bool:
-    """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech."""
-    t, p = _squash(text), _squash(prompt)
-    if len(t) < min_chars or not p:
-        return False
-    return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO or _prompt_coverage(t, p) >= LEAK_COVERAGE
-
-
-def _prompt_coverage(t: str, p: str) -> float:
-    """Share of ``t`` made of stretches (≥ LEAK_PIECE chars) found in the prompt: a leak may
-    stitch prompt pieces together (冷蔵庫について、冷蔵庫について質問します) rather than copy one."""
-    covered = [False] * len(t)
-    for i in range(len(t) - LEAK_PIECE + 1):
-        if t[i : i + LEAK_PIECE] in p:
-            covered[i : i + LEAK_PIECE] = [True] * LEAK_PIECE
-    return sum(covered) / len(t)
-
-
-def hallucination(text: str) -> Hallucination | None:
-    """The known hallucination ``text`` is, if any."""
-    squashed = _squash(text)
-    for known in HALLUCINATIONS:
-        if squashed and known.pattern.search(squashed):
-            return known
-    return None
 
 
 def _speech_only(decoded: Decoded, *, short_answer: bool = False) -> tuple[str, float, float]:
@@ -194,6 +153,7 @@ class Transcriber:
         workers: int = 1,
         prompt: str | None = DOMAIN_PROMPT,
         beam_size: int = BEAM_SIZE,
+        hotwords: str | None = None,
     ) -> None:
         self.model = WhisperModel(
             str(model_dir),
@@ -205,6 +165,7 @@ class Transcriber:
         )
         self.prompt = prompt or None
         self.beam_size = beam_size
+        self.hotwords = hotwords or None  # the knowledge base's words, with the domain prompt only
         self._batched = BatchedInferencePipeline(self.model)
 
     @classmethod
@@ -216,10 +177,12 @@ class Transcriber:
             threads=settings.asr_threads,
             workers=settings.asr_workers,
             prompt=domain_prompt(_city_name(settings.data_dir)) if settings.asr_prompt else None,
+            hotwords=kb_hotwords(settings.data_dir, settings.asr_hotwords) if settings.asr_hotwords else None,
         )
 
-    def _options(self, prompt: str | None, prefix: str | None = None) -> dict[str, object]:
+    def _options(self, prompt: str | None, prefix: str | None = None, hotwords: str | None = None) -> dict[str, object]:
         return {
+            "hotwords": hotwords if prefix is None else None,  # faster-whisper ignores them after a prefix
             "prefix": prefix,
             "language": LANGUAGE,
             "beam_size": self.beam_size,
@@ -231,12 +194,17 @@ class Transcriber:
             "no_speech_threshold": None,  # decided in _speech_only, so a drop is recorded, not silent
         }
 
-    def _decode(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None) -> Decoded:
+    def _decode(
+        self, audio: np.ndarray, prompt: str | None, prefix: str | None = None, hotwords: str | None = None
+    ) -> Decoded:
         """One Whisper pass; the only place the model runs for a single utterance."""
-        segments, _info = self.model.transcribe(audio, **self._options(prompt, prefix))
+        segments, _info = self.model.transcribe(audio, **self._options(prompt, prefix, hotwords))
         segs = list(segments)  # the generator decodes lazily: consume it here, in this thread
         return Decoded(
-            tuple(s.text for s in segs), tuple(s.no_speech_prob for s in segs), tuple(s.avg_logprob for s in segs)
+            tuple(s.text for s in segs),
+            tuple(s.no_speech_prob for s in segs),
+            tuple(s.avg_logprob for s in segs),
+            hotwords=bool(hotwords) and prefix is None,
         )
 
     def _decode_batch(self, audios: Sequence[np.ndarray], prompt: str | None) -> list[Decoded]:
@@ -247,7 +215,7 @@ class Transcriber:
             clips.append({"start": offset / WHISPER_RATE, "end": (offset + len(audio)) / WHISPER_RATE})
             pieces += [audio, gap]
             offset += len(audio) + len(gap)
-        options = self._options(prompt)
+        options = self._options(prompt, hotwords=self.hotwords)
         for key in ("condition_on_previous_text", "no_speech_threshold", "prefix"):
             options.pop(key)  # the batched pipeline fixes the first and has no second
         segments, _info = self._batched.transcribe(
@@ -259,7 +227,10 @@ class Transcriber:
             by_clip[int(np.argmin(np.abs(starts - seg.seek)))].append(seg)
         return [
             Decoded(
-                tuple(s.text for s in segs), tuple(s.no_speech_prob for s in segs), tuple(s.avg_logprob for s in segs)
+                tuple(s.text for s in segs),
+                tuple(s.no_speech_prob for s in segs),
+                tuple(s.avg_logprob for s in segs),
+                hotwords=self.hotwords is not None,
             )
             for segs in by_clip
         ]
@@ -317,7 +288,7 @@ class Transcriber:
             if answer is not None:
                 return Decoded((answer,), both.no_speech_probs[:1], both.avg_logprobs[:1])
             log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
-        return self._decode(audio, question or self.prompt)
+        return self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
 
     def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, question: str | None = None) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""
@@ -328,7 +299,8 @@ class Transcriber:
         raw = "".join(decoded.texts).strip()
         prompt_used, leak, retried = prompt is not None, False, False
         min_chars = ANSWER_LEAK_MIN_CHARS if short_answer else LEAK_MIN_CHARS
-        if prompt is not None and is_prompt_leak(raw, prompt, min_chars):
+        primed = f"{self.hotwords}。{prompt}" if decoded.hotwords else prompt  # what could be read back
+        if prompt is not None and primed is not None and is_prompt_leak(raw, primed, min_chars):
             retried = True
             plain = self._decode(audio, None)
             plain_text, plain_nsp, plain_alp = _speech_only(plain, short_answer=short_answer)
@@ -337,6 +309,17 @@ class Transcriber:
                 leak, prompt_used = True, False
                 text, nsp, alp, raw = plain_text, plain_nsp, plain_alp, "".join(plain.texts).strip()
                 log.info("ASR prompt leak: primed decode read the prompt back; unprimed gives %r", text)
+        hotwords_used = decoded.hotwords and not leak
+        if hotwords_used and text and hallucination(text) is not None:
+            # A longer prime tips Whisper into a stock outro on some noisy turns (ご視聴ありがとう
+            # ございました for 包丁の捨て方 at 20 dB): try once more with the sentence alone.
+            retried = True
+            again = self._decode(audio, prompt)
+            again_text, again_nsp, again_alp = _speech_only(again, short_answer=short_answer)
+            if again_text and hallucination(again_text) is None:
+                text, nsp, alp, hotwords_used = again_text, again_nsp, again_alp, False
+                raw = "".join(again.texts).strip()
+                log.info("ASR hallucination with hotwords; the prompt alone gives %r", text)
         dropped = None
         if not text:
             dropped = "no_speech"
@@ -344,5 +327,23 @@ class Transcriber:
             dropped = f"hallucination:{known.name}"
             log.info("ASR hallucination dropped (%s): %r", known.name, text)
             text = ""
+        elif compression_ratio(text) > COMPRESSION_RATIO_MAX:  # ライス、エキマン、ライス、… read from talk behind
+            dropped = "hallucination:loop"
+            log.info("ASR decoder loop dropped: %r", text)
+            text = ""
         elapsed = int((time.perf_counter() - started) * 1000)
-        return AsrResult(text, raw, dropped, prompt_used, leak, retried, nsp, alp, audio_ms, elapsed)
+        return AsrResult(
+            text,
+            raw,
+            dropped,
+            prompt_used,
+            leak,
+            retried,
+            nsp,
+            alp,
+            audio_ms,
+            elapsed,
+            hotwords_used=hotwords_used,
+            compression_ratio=compression_ratio(text),
+            confidence=confidence(text, alp, nsp, short_answer=short_answer),
+        )

@@ -10,6 +10,17 @@ at or above ``threshold - hysteresis``. On 8 kHz audio Silero's probability wobb
 and restart the barge-in count on every dip; the lower exit level rides over those dips while a
 plain click still has to clear the full threshold to start anything.
 
+Speech must also stand out from the line: people talking behind the caller (a television, an
+office) are speech to the detector, and on a 20 dB line they opened turns that Whisper dropped
+as no speech, so the bot said 「うまく聞き取れませんでした」 twice and offered staff before the
+caller had spoken. A burst becomes a turn only if some of its voiced frames are
+``background_margin_db`` louder than the line's background: a low percentile of the frame levels
+heard in the seconds before it began. The caller's own voice is that much above what surrounds
+them; the talk behind them is not. The check is on only while there is talk behind the caller:
+for ``TALK_MEMORY_MS`` after a burst too short to be a turn (background talk leaves such blips;
+steady hiss, hum or a quiet room leave none), so on a steady or quiet line a caller who speaks
+softly still opens a turn however little they rise above the noise.
+
 Speech over the bot's audio is collected like any other: if it lasts ``barge_in_ms`` a
 ``BargeIn`` comes first (once per prompt); a shorter backchannel (はい) still ends as an
 ``Utterance``, and whether to act on it is the dialogue's call.
@@ -41,6 +52,12 @@ PAUSE_MS = 200  # a pause this long may be the end: ASR starts on it while the e
 # At 1 s probabilities were those of a fresh call; the silence itself is never speech, so the
 # clearing can cost nothing.
 VAD_REFRESH_MS = 1000
+BACKGROUND_MS = 8000  # the line's level is judged over the frames heard in the last 8 s …
+BACKGROUND_PERCENTILE = 50  # … at the median: talk with gaps in it has a low 20th percentile and its peaks stood out
+LOUD_FRAMES = 3  # voiced frames this far above the background make a burst the caller's (1–2 are talk peaks, clicks)
+BACKGROUND_MIN_MS = 1000  # less line heard than this: its level is unknown, so nothing is known to stand out
+TALK_MEMORY_MS = 30000  # talk behind the caller (a short burst ignored) was heard this recently: the check is on
+SILENT_DBFS = -90.0  # an all-zero frame's level (log of zero)
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class Utterance:
     end_ms: int
     truncated: bool  # cut at max_utterance_ms while the caller was still talking
     speech_end_ms: int  # end of the last voiced frame (``end_ms`` less the tail): when the caller stopped
+    stands_out: bool = True  # some voiced frames were ``background_margin_db`` above the line's background
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class EndpointConfig:
     max_utterance_ms: int
     no_input_timeout_ms: int
     barge_in_ms: int
+    background_margin_db: float = 0.0  # 0: every burst the detector hears may be a turn
     hysteresis: float = HYSTERESIS
     tail_ms: int = TAIL_MS
     pause_ms: int = PAUSE_MS
@@ -125,6 +144,7 @@ class EndpointConfig:
             max_utterance_ms=settings.max_utterance_ms,
             no_input_timeout_ms=settings.no_input_timeout_ms,
             barge_in_ms=settings.barge_in_ms,
+            background_margin_db=settings.background_margin_db,
         )
 
 
@@ -148,6 +168,9 @@ class Endpointer:
         self._tail_n = config.tail_ms // FRAME_MS
         self._pause_n = max(self._tail_n, _frames(config.pause_ms))  # the utterance's tail is complete by then
         self._refresh_n = _frames(VAD_REFRESH_MS)
+        self._levels: deque[float] = deque(maxlen=_frames(BACKGROUND_MS))
+        self._talk_memory_n = _frames(TALK_MEMORY_MS)
+        self._background_min_n = _frames(BACKGROUND_MIN_MS)
         self.reset()
 
     def reset(self) -> None:
@@ -167,6 +190,12 @@ class Endpointer:
         self._no_input_armed = False
         self._no_input_frames = 0
         self._quiet = 0  # frames of silence between turns since the detector was last refreshed
+        self._levels.clear()  # frame levels (dBFS) of the last ``BACKGROUND_MS``, everything heard
+        self._floor = -math.inf  # the background plus the margin while the check is on (else -inf)
+        self._loud = 0  # voiced frames of this burst that stand out from the background
+        self._talk_at: int | None = None  # frame of the last burst too short or too quiet to be a turn
+        self._level_floor = -math.inf  # the background plus the margin, whether or not the check is on
+        self._above = 0  # voiced frames of this burst above ``_level_floor``
         reset = getattr(self._vad, "reset", None)
         if callable(reset):
             reset()
@@ -187,6 +216,10 @@ class Endpointer:
         """One 20 ms frame (160 int16 samples); ``bot_speaking`` while our prompt is being played."""
         check_frame(frame)
         p = self._vad.probability(frame)
+        level = _level_dbfs(frame)
+        self._level_floor = self._background(always=True) + self.config.background_margin_db
+        self._floor = self._background() + self.config.background_margin_db
+        self._levels.append(level)
         n = self._frame
         self._frame += 1
         events: list[Event] = []
@@ -197,6 +230,8 @@ class Endpointer:
         if not self._in_speech:
             if p >= self.config.threshold:
                 self._begin(frame, n)
+                self._loud = int(level >= self._floor)
+                self._above = int(level >= self._level_floor)
             else:
                 self._ring.append(frame)
                 self._refresh_when_quiet(p)
@@ -211,16 +246,26 @@ class Endpointer:
             if p >= self.config.threshold - self.config.hysteresis:
                 self._last_voiced = n
                 self._silence_run = 0
+                if level >= self._floor and not self._loud:
+                    self._onset = n  # the caller's voice starts here, not where the talk behind began
+                self._loud += level >= self._floor
+                self._above += level >= self._level_floor
             else:
                 self._silence_run += 1
+            if not self._loud and len(self._buf) > self._preroll_n:
+                # Only talk behind the caller so far: it slides by as pre-roll, part of the background.
+                self._buf.pop(0)
+                self._buf_start += 1
+                self._talk_at = n  # the talk goes on: so does the check
 
         voiced = self._silence_run == 0
-        if not self._started and voiced and self._last_voiced - self._onset + 1 >= self._min_n:
+        if (not self._started and voiced and self._last_voiced - self._onset + 1 >= self._min_n
+                and self._loud >= LOUD_FRAMES):
             self._started = True
             self._no_input_armed = False  # the caller answered
             events.append(SpeechStarted(at_ms=self._onset * FRAME_MS))
         self._barge_run = self._barge_run + 1 if bot_speaking and voiced else 0
-        if self._barge_run >= self._barge_n and not self._barge_done:
+        if self._barge_run >= self._barge_n and not self._barge_done and self._loud >= LOUD_FRAMES:
             self._barge_done = True
             events.append(BargeIn(at_ms=self._frame * FRAME_MS))
 
@@ -241,6 +286,14 @@ class Endpointer:
             if callable(refresh):
                 refresh()
 
+    def background_talk(self) -> None:
+        """The last turn was talk behind the caller (unreadable, no louder than the line): from
+        now on a burst must stand out to be a turn; the caller's no-input clock runs again."""
+        self._talk_at = self._frame
+        self._no_input_armed, self._no_input_frames = not self._bot_was_speaking, 0
+        if self._in_speech and not self._started:  # the talk is still going on: judged anew from here
+            self._loud = self._above = 0
+
     def _begin(self, frame: np.ndarray, n: int) -> None:
         self._buf = [*self._ring, frame]
         self._buf_start = n - len(self._ring)
@@ -251,6 +304,19 @@ class Endpointer:
         self._started = False
         self._barge_run = 0
 
+    def _background(self, always: bool = False) -> float:
+        """The line's level before this burst; -inf (anything stands out) until there is any, or
+        when off: unless ``always``, only while there has been talk behind the caller lately."""
+        if self.config.background_margin_db <= 0:
+            return -math.inf
+        if always and len(self._levels) < self._background_min_n:
+            return math.inf
+        if not self._levels:
+            return -math.inf
+        if not always and (self._talk_at is None or self._frame - self._talk_at > self._talk_memory_n):
+            return -math.inf
+        return float(np.percentile(np.fromiter(self._levels, float), BACKGROUND_PERCENTILE))
+
     def _finish(self) -> list[Event]:
         """End of turn: emit the utterance (or drop a too-short burst) and go back to listening."""
         keep = min(len(self._buf), self._last_voiced - self._buf_start + 1 + self._tail_n)
@@ -259,6 +325,7 @@ class Endpointer:
             events.append(self._utterance(self._buf[:keep], truncated=False))
         else:
             log.debug("burst of %d ms ignored", (self._last_voiced - self._onset + 1) * FRAME_MS)
+            self._talk_at = self._frame  # a blip of talk behind the caller, or a click: the check goes on
         self._ring.extend(self._buf[-self._preroll_n :])  # the silence just heard is the next pre-roll
         self._in_speech = False
         self._buf = []
@@ -275,6 +342,7 @@ class Endpointer:
         self._onset = self._buf_start
         self._last_voiced = self._buf_start - 1  # nothing voiced yet in the continuation
         self._started = False
+        self._loud = self._above = 0  # the continuation must stand out on its own
         return events
 
     def _pause(self) -> Pause:
@@ -290,4 +358,11 @@ class Endpointer:
             end_ms=start_ms + len(frames) * FRAME_MS,
             truncated=truncated,
             speech_end_ms=min(start_ms + len(frames) * FRAME_MS, (self._last_voiced + 1) * FRAME_MS),
+            stands_out=self._above >= LOUD_FRAMES,
         )
+
+
+def _level_dbfs(frame: np.ndarray) -> float:
+    """A frame's level in dB below a full-scale square wave."""
+    power = float(np.mean(np.square(frame, dtype=np.float64))) / (32768.0 * 32768.0)
+    return 10.0 * math.log10(power) if power > 0 else SILENT_DBFS

@@ -33,6 +33,7 @@ from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, SpeechStart
 from ivr.speech.lead_in import lead_in_for
 from ivr.speech.playback import CallTransport, Player
 from ivr.speech.turn_joining import Answering, TurnJoiner, join
+from ivr.speech.turn_record import TurnRecord
 from ivr.speech.vad import SileroVad, check_frame
 
 if TYPE_CHECKING:
@@ -47,27 +48,6 @@ log = logging.getLogger(__name__)
 NUMBER_DIGIT_TIMEOUT_S = 4.0  # a phone number keyed without # is taken after this pause
 SETTLED_RECHECK_S = 0.05  # idle twice this far apart: the player has handed over its last frames
 HEARD_GRACE_S = 3.0  # wait this long past a prompt's length for the carrier's "heard" (a lost mark)
-
-
-@dataclass
-class TurnRecord:
-    """What happened in one caller turn: for `ivr sim --audio`, logs, the turn log and the bench."""
-
-    transcript: str
-    reply: BotTurn
-    kind: str = "speech"  # speech | typed | dtmf | silence | greeting | error
-    speech_end: float = 0.0  # monotonic time the caller stopped speaking (0 for DTMF/silence)
-    asr_ms: float = 0.0
-    prompt: int = 0
-    dropped: str = ""  # why the ASR text was dropped (hallucination, prompt echo)
-    speculated: bool = False  # the text came from ASR started at a pause, before the turn ended
-    start_ms: int = 0  # the caller's audio clock: where the turn's audio starts and ends
-    end_ms: int = 0
-    audio_ms: int = 0  # audio sent to ASR
-    parts: int = 1  # stretches of speech joined into this turn (1: heard whole in one go)
-    held_ms: int = 0  # extra silence waited for after a clause left open (〜けど, 〜って …)
-    superseded: bool = False  # the caller went on: this half was joined into the next turn
-    seq: int = 0  # number of the turn in its call (the turn log's key)
 
 
 @dataclass
@@ -240,6 +220,10 @@ class VoiceCall:
         result, record.speculated = await self._transcribe(utterance)
         record.asr_ms = (time.perf_counter() - started) * 1000
         record.transcript, record.dropped = result.text, result.dropped or ""
+        if not result.text and not utterance.stands_out and parts == 1:  # talk behind the caller, not the caller
+            log.info("call %s: unreadable speech no louder than the line's background: ignored", self.session.call_id)
+            self.endpointer.background_talk()
+            return
         if not self.joiner.went_on(utterance) and result.text and turn_ending(result.text) is TurnEnding.continues:
             record.held_ms = await self.joiner.hold(utterance, lambda: self.endpointer.in_speech, lambda: self.ended)
         if self.joiner.went_on(utterance):  # the caller spoke again before we answered: wait for the rest

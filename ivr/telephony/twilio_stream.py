@@ -205,6 +205,7 @@ class MediaStream:
         elif isinstance(msg, Stop):
             log.info("call %s: stream stopped by Twilio (the caller hung up)", self.call_sid)
             await call.hangup()
+            await self._close(status.WS_1000_NORMAL_CLOSURE)  # a close frame, not a dropped connection (1006)
             return False
         return True
 

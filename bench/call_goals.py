@@ -1,0 +1,109 @@
+"""What the scripted callers of the call-success bench want, and what they say when asked.
+
+Each goal is one call: the caller's opening question, and the answers they give when the bot
+asks for something (the area, the 丁目, the side of a road, the category, the item, a ticket's
+details, place and name). Written for this bench in the words callers use; nothing here trains or
+tunes the bot. Goals alternate dev / held-out by position, so the halves share no call.
+What counts as the right outcome is not written here: it is what the bot does with the same
+call said as clean text (bench/call_caller.py's reference run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("item", "day", "staff", "oversize", "other")
+
+
+@dataclass(frozen=True)
+class Goal:
+    kind: str  # item | day | staff | oversize | other
+    ask: str  # the opening question
+    key: tuple[str, ...] = ()  # words a read-back of the right thing contains (「れいぞうこ、ですね」 → 冷蔵庫)
+    replies: dict[str, str] = field(default_factory=dict)  # slot → what the caller says when asked
+    menu: str = ""  # the key for this goal when the bot offers its menu (1 分け方 2 収集日 3 大型 4 持ち込み 0 staff)
+
+
+def _g(kind: str, ask: str, key: tuple[str, ...] = (), menu: str = "", **replies: str) -> Goal:
+    return Goal(kind, ask, key, replies, menu)
+
+
+GOALS: list[Goal] = [
+    # item questions: the answer is the item's rule
+    _g("item", "冷蔵庫を捨てたいんですけど", ("冷蔵庫",), "1", item="冷蔵庫です"),
+    _g("item", "乾電池は何ごみですか", ("乾電池", "電池"), "1", item="乾電池です"),
+    _g("item", "スプレー缶の捨て方を教えてください", ("スプレー缶",), "1", item="スプレー缶です"),
+    _g("item", "ペットボトルはどうやって出せばいいですか", ("ペットボトル",), "1", item="ペットボトルです"),
+    _g("item", "蛍光灯はどこに出せばいいですか", ("蛍光灯",), "1", item="蛍光灯です"),
+    _g("item", "フライパンは燃えないごみですか", ("フライパン",), "1", item="フライパンです"),
+    _g("item", "えーと、古い自転車をほかしたいんやけど", ("自転車",), "1", item="自転車です"),
+    _g("item", "段ボールは何ごみになりますか", ("段ボール",), "1", item="段ボールです"),
+    _g("item", "包丁の捨て方を教えてください", ("包丁",), "1", item="包丁です"),
+    _g("item", "あの、テレビはどうしたらええの", ("テレビ",), "1", item="テレビです"),
+    _g("item", "エアコンを処分したいんですけど", ("エアコン",), "1", item="エアコンです"),
+    _g("item", "使い捨てカイロは何ごみですか", ("カイロ",), "1", item="カイロです"),
+    _g("item", "傘は何ごみで出せばいいですか", ("傘",), "1", item="傘です"),
+    _g("item", "割れたお皿はどうやって捨てればいいですか", ("皿", "陶器"), "1", item="お皿です"),
+    _g("item", "天ぷら油の捨て方を教えてください", ("油",), "1", item="天ぷら油です"),
+    _g("item", "ライターは何ごみですか", ("ライター",), "1", item="ライターです"),
+    _g("item", "体温計は何ごみで出したらいいですか", ("体温計",), "1", item="体温計です"),
+    _g("item", "古い本は資源ごみで出せますか", ("本",), "1", item="本です"),
+    # collection days: the bot must ask the area (and 丁目 or the side of a road for split areas)
+    _g("day", "燃えるごみの収集日はいつですか", ("燃やせるごみ",), "2", area="青野町です", category="燃えるごみです"),
+    _g("day", "プラスチックの日は何曜日ですか", ("プラスチック",), "2", area="大宮町です", chome="五丁目です",
+       category="プラスチックです"),
+    _g("day", "燃えないごみの日を教えてください", ("燃やせないごみ",), "2", area="赤膚町です",
+       category="燃えないごみです"),
+    _g("day", "大宮町一丁目の燃えるごみの日を教えてください", ("燃やせるごみ",), "2", area="大宮町一丁目です",
+       chome="一丁目です", side="大宮通りの北側です", category="燃えるごみです"),
+    _g("day", "ごみの収集日を知りたいんですが", (), "2", area="青垣町です", chome="二丁目です",
+       category="燃えるごみです"),
+    _g("day", "西大寺北町の燃えるごみは何曜日ですか", ("燃やせるごみ",), "2", area="西大寺北町です",
+       chome="三丁目です", category="燃えるごみです"),
+    _g("day", "缶とびんの日はいつですか", ("缶", "びん"), "2", area="青山です", chome="四丁目です",
+       category="缶とびんです"),
+    _g("day", "油坂町の燃えるごみの日はいつですか", ("燃やせるごみ",), "2", area="油坂町です",
+       side="大宮通りの南側です", category="燃えるごみです"),
+    _g("day", "あの、古紙の回収日はいつですか", ("古紙", "再生資源", "新聞", "雑誌"), "2", area="赤膚町です",
+       category="古紙です"),
+    _g("day", "燃やせるごみは何曜日に出せばいいですか", ("燃やせるごみ",), "2", area="鶴舞西町です",
+       category="燃えるごみです"),
+    # staff cases: a callback ticket after hours (details, place, number read-back, name)
+    _g("staff", "職員の人と話したいです", (), "0", details="ごみ置き場のことで相談があります",
+       place="青野町の公民館の前です", name="山田です"),
+    _g("staff", "ごみが収集されていないんですが", ("収集",), "0", details="燃えるごみが今朝持って行かれていません",
+       place="大宮町三丁目の角のごみ置き場です", name="田中です"),
+    _g("staff", "不法投棄を見つけたんですけど", ("不法投棄",), "0", details="道の横に冷蔵庫が捨てられています",
+       place="赤膚町の池の近くです", name="佐藤です"),
+    _g("staff", "ごみの出し方について苦情を言いたいんですが", ("苦情",), "0",
+       details="近所の人が収集日を守らずにごみを出しています", place="青山二丁目です", name="鈴木です"),
+    _g("staff", "担当の方につないでください", (), "0", details="引っ越しのごみについて聞きたいです",
+       place="西大寺北町です", name="高橋です"),
+    _g("staff", "ごみ置き場がカラスに荒らされて困っています", ("カラス",), "0",
+       details="カラスがごみを散らかしています", place="鶴舞西町の集積所です", name="伊藤です"),
+    # 大型ごみ: the booking is taken by staff (a ticket after hours)
+    _g("oversize", "粗大ごみの申し込みをしたいです", ("大型ごみ",), "3", details="タンスを一つ出したいです",
+       place="青野町です", name="中村です"),
+    _g("oversize", "大型ごみを出したいんですけど", ("大型ごみ",), "3", details="ソファを出したいです",
+       place="赤膚町です", name="小林です"),
+    _g("oversize", "布団は大型ごみになりますか", ("布団",), "3", item="布団です"),
+    _g("oversize", "あの、タンスを捨てたいんですが", ("タンス",), "3", item="タンスです"),
+    _g("oversize", "大型ごみの手数料はいくらですか", ("大型ごみ",), "3", details="机を出したいです",
+       place="青山です", name="加藤です"),
+    _g("oversize", "ソファを処分したいんですけど", ("ソファ",), "3", item="ソファです"),
+    # other topics a caller asks
+    _g("other", "クリーンセンターにごみを持って行きたいんですが", ("持ち込み",), "4"),
+    _g("other", "自分でごみを持ち込むことはできますか", ("持ち込み",), "4"),
+    _g("other", "ごみの分け方のパンフレットがほしいんですけど", (), "1"),
+    _g("other", "引っ越しで大量のごみが出るんですが", ("引っ越し",), "0", details="引っ越しのごみがたくさんあります",
+       place="大宮町二丁目です", name="吉田です"),
+    _g("other", "お店のごみはどうしたらいいですか", ("事業",), ""),
+    _g("other", "パソコンを捨てたいんですけど", ("パソコン",), "1", item="パソコンです"),
+]
+
+SPLITS = ("dev", "heldout")
+
+
+def goals(split: str) -> list[tuple[int, Goal]]:
+    """The goals of ``split`` (dev, heldout or all) with their index in ``GOALS`` (even: dev)."""
+    return [(i, g) for i, g in enumerate(GOALS) if split in ("all", SPLITS[i % 2])]

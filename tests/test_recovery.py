@@ -1,0 +1,105 @@
+"""Recovery when the bot is unsure: item read-back, the not-understood ladder, varied re-prompts,
+areas by first sounds or postal code (ivr/dialogue/recovery.py), through a real call session."""
+
+import pytest
+
+from ivr.dialogue import prompts
+from ivr.dialogue.recovery import Recovery, say_item
+from ivr.dialogue.state import CallState
+from ivr.dialogue.turns import Action
+from tests.test_session import IN_2016, OPEN, Call
+
+
+def test_the_read_back_is_the_item_in_kana(brain):
+    items = brain.kb.item_by_name
+    assert say_item(items["冷蔵庫"]) == "れいぞうこ"
+    assert say_item(items["ろうそく"]) == "ろうそく"
+    assert say_item(items["包丁"]) == "ほうちょう"
+
+
+@pytest.mark.parametrize(("reply", "answered"), [("はい、そうです", True), ("いいです", True), ("ちがいます", False)])
+def test_short_replies_to_a_read_back_are_read_as_a_confirmation(brain, reply, answered):
+    call = Call(brain, OPEN)
+    assert call.say("うちょうの捨て方").text == "つうちょう、ですね？"
+    assert call.session.yes_no_question()  # the recogniser is told a yes/no is next
+    result = call.say(reply)
+    assert ("通帳は" in result.text) is answered
+    assert (prompts.ITEM_REJECTED in result.text) is not answered
+
+
+def test_a_confirmed_item_is_not_read_back_twice(brain):
+    call = Call(brain, OPEN)
+    call.say("うそくって何ごみですか")
+    assert call.say("はい").action is Action.answer
+
+
+def test_a_read_back_mishearing_is_asked_in_keys_not_in_the_same_words(brain):
+    call = Call(brain, OPEN)
+    call.say("うちょうの捨て方")
+    first = call.say("ほよよ")
+    second = call.say("ほよよ")
+    assert first.text == prompts.UNCLEAR_YES_NO and second.text != first.text and "1" in second.text
+
+
+def test_no_re_prompt_is_said_twice_in_a_row(brain):
+    call = Call(brain, IN_2016)
+    texts = [call.say("大宮町の燃えるごみ").text]  # 何丁目?
+    texts.append(call.say("1丁目").text)  # 北側か南側か
+    texts += [call.press("7").text, call.press("8").text, call.press("9").text]  # not an option, three times
+    for before, after in zip(texts, texts[1:], strict=False):
+        assert before != after
+    assert all(prompts.ONCE_MORE * 2 not in t for t in texts)  # varied, not piled up
+
+
+def test_clean_questions_take_no_extra_turn(brain):
+    for question in ("フライパンは何ごみですか", "乾電池はどう出すの", "青山の燃えるごみの日はいつですか"):
+        reply = Call(brain, IN_2016).say(question)
+        assert reply.action is Action.answer and "ですね？" not in reply.text, question
+
+
+def test_a_new_question_without_an_item_is_not_answered_with_the_last_item(brain):
+    call = Call(brain, OPEN)
+    call.say("冷蔵庫を捨てたい")
+    ask = call.say("それは何ごみ")
+    assert ask.action is Action.clarify and prompts.ASK_ITEM in ask.text and "冷蔵庫" not in ask.text
+    assert "包丁は" in call.say("包丁").text
+
+
+def test_the_area_is_reused_for_another_category(brain):
+    call = Call(brain, IN_2016)
+    call.say("青山の燃えるごみの日は")
+    reply = call.say("プラスチックは何曜日")
+    assert reply.action is Action.answer and "青山のプラスチック製容器包装" in reply.text
+
+
+def test_a_postal_code_names_a_town_of_this_city_only(brain):
+    recovery = Recovery(brain, CallState())
+    assert recovery.town_of_postal_code("6308115") == "大宮町"
+    assert recovery.town_of_postal_code("1000001") == ""  # 千代田区
+    assert recovery.town_of_postal_code("6300101") == ""  # 生駒市
+
+
+def test_keypad_digits_are_a_postal_code_only_once_the_area_was_missed(brain):
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    assert not call.session.wants_number()  # first ask: a key is still a menu key
+    call.say("ほげほげ町")
+    assert call.session.wants_number()
+    reply = call.press("6308001#")
+    assert reply.action is Action.answer and "法華寺町" in reply.text
+
+
+@pytest.mark.parametrize("said", ["おおみや", "大宮", "おおみやです"])
+def test_the_first_sounds_of_a_town_find_it(brain, said):
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    assert "郵便番号" in call.say("ほげほげ町").text
+    assert "大宮町の、何丁目ですか" in call.say(said).text
+
+
+def test_first_sounds_that_fit_several_towns_are_not_guessed(brain):
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    call.say("ほげほげ町")
+    reply = call.say("あお")  # 青垣町, 青野町, 青山 …
+    assert prompts.SLOT_NOT_UNDERSTOOD in reply.text and "area" not in reply.slots  # staff (a ticket on Sunday)
