@@ -217,8 +217,7 @@ class Endpointer:
         check_frame(frame)
         p = self._vad.probability(frame)
         level = _level_dbfs(frame)
-        self._level_floor = self._background(always=True) + self.config.background_margin_db
-        self._floor = self._background() + self.config.background_margin_db
+        self._floor, self._level_floor = self._floors()
         self._levels.append(level)
         n = self._frame
         self._frame += 1
@@ -304,18 +303,20 @@ class Endpointer:
         self._started = False
         self._barge_run = 0
 
-    def _background(self, always: bool = False) -> float:
-        """The line's level before this burst; -inf (anything stands out) until there is any, or
-        when off: unless ``always``, only while there has been talk behind the caller lately."""
-        if self.config.background_margin_db <= 0:
-            return -math.inf
-        if always and len(self._levels) < self._background_min_n:
-            return math.inf
-        if not self._levels:
-            return -math.inf
-        if not always and (self._talk_at is None or self._frame - self._talk_at > self._talk_memory_n):
-            return -math.inf
-        return float(np.percentile(np.fromiter(self._levels, float), BACKGROUND_PERCENTILE))
+    def _floors(self) -> tuple[float, float]:
+        """(the check's floor, the stands-out floor): the line's median level plus the margin, its
+        percentile taken once per frame. The check's is -inf (anything passes) unless there has
+        been talk behind the caller lately; the stands-out one is +inf (nothing is known to stand
+        out) until a second of the line has been heard. Both -inf with the margin at 0."""
+        margin = self.config.background_margin_db
+        if margin <= 0 or not self._levels:
+            return -math.inf, (-math.inf if margin <= 0 else math.inf)
+        talk = self._talk_at is not None and self._frame - self._talk_at <= self._talk_memory_n
+        enough = len(self._levels) >= self._background_min_n
+        if not talk and not enough:
+            return -math.inf, math.inf
+        line = float(np.percentile(np.fromiter(self._levels, float), BACKGROUND_PERCENTILE)) + margin
+        return (line if talk else -math.inf), (line if enough else math.inf)
 
     def _finish(self) -> list[Event]:
         """End of turn: emit the utterance (or drop a too-short burst) and go back to listening."""
