@@ -47,12 +47,20 @@ GATHER_PATH = f"{PREFIX}/gather"
 AFTER_STREAM_PATH = f"{PREFIX}/after-stream"
 AUDIO_PATH = f"{PREFIX}/audio"
 LANGUAGE = "ja-JP"
+CALLER_NUMBER_CHARS = frozenset("+0123456789")  # E.164; "anonymous", "client:…" and junk give no number
 HINTS_MAX = 500  # Twilio's limit on hint entries (error 13330)
 HINT_MAX_CHARS = 100  # Twilio's limit per entry
 HINTS_MAX_CHARS = 6000  # whole attribute: keeps every gather response small; categories and towns fit first
 SYNTH_TIMEOUT_S = 8.0  # Twilio waits 15 s for TwiML; past this a reply is spoken by <Say> instead
 SESSION_IDLE_S = 1800.0  # a gather session unused this long is dropped even without a status callback
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+def caller_number(form: Any) -> str:
+    """The caller's number from a webhook's From, as digits and +: it goes back out in TwiML (a
+    control character there made the document unparseable, found by fuzzing) and into tickets."""
+    number = str(form.get("From", ""))[:32]
+    return "".join(ch for ch in number if ch in CALLER_NUMBER_CHARS)
 
 
 def speech_hints(kb: KnowledgeBase) -> str:
@@ -196,7 +204,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
             staff(response)
             return twiml(response)
         if runtime.settings.twilio_mode == "gather":
-            session = runtime.session(call_sid, form.get("From", ""))
+            session = runtime.session(call_sid, caller_number(form))
             state.sessions.put(call_sid, session)
             return await gather_reply(call_sid, session, await session.start())
         if runtime.settings.twilio_mode != "stream":
@@ -205,7 +213,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         connect = response.connect(action=AFTER_STREAM_PATH, method="POST")
         stream = connect.stream(url=stream_url(request, runtime.settings, MEDIA_PATH))
         stream.parameter(name=STREAM_TOKEN_PARAM, value=state.tokens.issue(call_sid))
-        stream.parameter(name="from", value=form.get("From", ""))
+        stream.parameter(name="from", value=caller_number(form))
         return twiml(response)
 
     @router.post(GATHER_PATH)
@@ -218,7 +226,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         session = state.sessions.get(call_sid)
         if session is None:  # restarted or expired: the caller's words still deserve an answer
             log.warning("gather for unknown call %s: starting a fresh session", call_sid)
-            session = runtime.session(call_sid, form.get("From", ""))
+            session = runtime.session(call_sid, caller_number(form))
             state.sessions.put(call_sid, session)
         speech, digits = form.get("SpeechResult", "").strip(), form.get("Digits", "").strip()
         turn = CallerTurn.speech(speech) if speech else CallerTurn.dtmf(digits) if digits else CallerTurn.silence()
