@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,18 @@ def line_audio(text: str) -> np.ndarray:
     wav, sr = pyopenjtalk.tts(text)
     x = resample((wav / np.abs(wav).max() * 0.5).astype(np.float32), sr, 8000)
     return ulaw_decode(ulaw_encode(to_int16(x * 32767)))
+
+
+def cached_voice(speech: object) -> Callable[[str], np.ndarray]:
+    """Caller speech made with our TTS (8 kHz int16), synthesised once per text."""
+    cache: dict[str, np.ndarray] = {}
+
+    def make(text: str) -> np.ndarray:
+        if text not in cache:
+            cache[text] = speech.tts.synthesize(text)  # type: ignore[attr-defined]
+        return cache[text]
+
+    return make
 
 
 def free_port() -> int:

@@ -35,7 +35,6 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import httpx
-import numpy as np
 import pytest
 import typer
 from fastapi.testclient import TestClient
@@ -48,7 +47,7 @@ from test_webcall import Page, gone
 from twilio.request_validator import RequestValidator
 from websockets.exceptions import ConnectionClosed
 
-from conftest import NARA_DATA, uvicorn_thread
+from conftest import NARA_DATA, cached_voice, uvicorn_thread
 from escalation.staff import OfficeHoursStaffLine
 from escalation.tickets import InMemoryTicketQueue
 from ivr.dialogue.session import CallSession
@@ -523,14 +522,7 @@ def server_errors(caplog):
 
 @pytest.fixture(scope="module")
 def voice(server_runtime):
-    cache: dict[str, np.ndarray] = {}
-
-    def make(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = server_runtime.speech.tts.synthesize(text)
-        return cache[text]
-
-    return make
+    return cached_voice(server_runtime.speech)
 
 
 def b64(data: bytes) -> str:

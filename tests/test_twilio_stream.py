@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import uvicorn_thread
+from conftest import cached_voice, uvicorn_thread
 from ivr.audio.codec import FRAME_SAMPLES, SAMPLE_RATE, ulaw_decode, ulaw_encode
 from ivr.language.readings import reading
 from ivr.server.app import create_app
@@ -59,14 +59,7 @@ def base_url(runtime):
 @pytest.fixture(scope="module")
 def voice(runtime):
     """Caller speech made with our TTS, 8 kHz int16, cached per text."""
-    cache: dict[str, np.ndarray] = {}
-
-    def make(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = runtime.speech.tts.synthesize(text)
-        return cache[text]
-
-    return make
+    return cached_voice(runtime.speech)
 
 
 async def answer_call(base_url: str, call_sid: str) -> str:
