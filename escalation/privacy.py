@@ -13,16 +13,20 @@ MOBILE_PREFIXES = ("070", "080", "090", "050", "020")  # 11-digit numbers: 3-4-4
 TOLL_FREE = ("0120", "0800")
 
 
+def national_digits(number: str) -> str:
+    """A number's digits as a caller in Japan knows them: carriers give E.164 (+81742…), callers dial 0742…."""
+    digits = re.sub(r"\D", "", number)
+    return "0" + digits[2:] if number.strip().startswith("+81") else digits
+
+
 def mask_number(number: str) -> str:
     """``09012341234`` → ``090-****-1234``; ``0742341111`` → ``0742-**-1111``; ``+8190…`` as 090….
 
     Anything that is not a Japanese number keeps its last four digits only.
     """
-    digits = re.sub(r"\D", "", number)
+    digits = national_digits(number)
     if not digits:
         return ""
-    if number.strip().startswith("+81"):
-        digits = "0" + digits[2:]
     if len(digits) <= KEEP_LAST:
         return "*" * len(digits)
     last = digits[-KEEP_LAST:]

@@ -5,6 +5,8 @@ Kept together so staff can review the bot's whole voice in one place.
 
 from __future__ import annotations
 
+from escalation.privacy import national_digits
+
 GREETING = (
     "お電話ありがとうございます。{city}の、ごみの自動案内です。"
     "こちらは、自動音声のアシスタントがお答えしています。"
@@ -122,9 +124,7 @@ def say_phone(number: str) -> str:
 
     Carriers give the caller's number in E.164 (+81742…); a caller knows it as 0742…, so the
     country code is read as the trunk prefix 0."""
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if number.strip().startswith("+81"):
-        digits = "0" + digits[2:]
+    digits = national_digits(number)
     if len(digits) == 11:
         groups = [digits[:3], digits[3:7], digits[7:]]
     elif len(digits) == 10 and digits[:2] in ("03", "06"):
