@@ -54,7 +54,8 @@ class TopicRunner:
         if handler is Handler.repeat:
             if not self.state.last_text:
                 return RunResult(prompts.NOTHING_TO_REPEAT, repeat=True)
-            return RunResult(f"{topic.answer}{self.state.last_text}", repeat=True)
+            said = self.state.last_text.removeprefix(topic.answer)  # asked twice: one 「もう一度申し上げます」
+            return RunResult(f"{topic.answer}{said}", repeat=True)
         if handler is Handler.goodbye:
             return RunResult(topic.answer, end=True)
         if handler in ITEM_HANDLERS:

@@ -12,15 +12,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 import jaconv
+from rapidfuzz import fuzz, process
 
 from ivr.dialogue import prompts
 from ivr.dialogue.state import AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
+from ivr.language.entities import EntityExtractor
 from ivr.language.readings import long_vowels, reading, vowel_of
 from ivr.language.understand import Parse
 
@@ -38,6 +41,12 @@ STAFF_AFTER = 3  # … the third offers staff
 POSTAL_DIGITS = 7
 MAX_FIRST_SOUNDS_CHARS = 8  # longer is a sentence or a whole (wrong) name, not a town's opening
 MIN_FIRST_SOUNDS = 2  # kana of a town's opening the caller must give (あお alone fits 11 towns: asked again)
+# A town name not found, asked for, is read back when it sounds like one town (rapidfuzz ratio on
+# readings, 町 left off): dev calls' アオニャマ → 青山 67, アオノーエ → 青野町 75, next best ≥ 8 below;
+# non-names said then (はい, 燃えるごみです, わかりません, ちょっと待って) score ≤ 44.
+TOWN_SOUND_RATIO = 60.0
+TOWN_SOUND_MARGIN = 8.0
+MIN_TOWN_SOUND = 3  # kana heard; あお fits too many towns to guess one
 # What callers put after a town's first sounds (おおみや、です; おおみやなんとか): not part of the name.
 _TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|やけど|ですけど|って|かな|だったかな|、|。|\s)+$")
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
@@ -52,6 +61,15 @@ VARIANTS = {
 class ConfirmItem(Confirm):
     """Asked 「れいぞうこ、ですね？」: the item was heard only by a doubtful sound match. A
     ``Confirm``, so はい/いいえ, 1/2 and unclear replies are handled as for any confirmation."""
+
+
+@dataclass
+class ConfirmTown(Confirm):
+    """Asked 「あおやま、ですね？」 for a town name that was not found but sounds like one town;
+    ``asked`` is the area question it answers, asked again after いいえ."""
+
+    town: str = ""
+    asked: AskSlot | None = None
 
 
 class Recovery:
@@ -156,6 +174,30 @@ class Recovery:
         self.state.set_area(town, self.entities.towns[town])
         return True
 
+    def guess_town(self, pending: AskSlot, parse: Parse) -> str | None:
+        """A town name asked for and not found, that sounds like one town only (アオニャマ → 青山):
+        the read-back question to ask, with the caller's answer awaited; None when no town fits."""
+        if pending.slot != "area" or parse.area_town:
+            return None
+        heard = long_vowels(reading(_TAIL.sub("", re.sub(r"で[。、]*$", "", parse.normalized))))
+        if len(heard) < MIN_TOWN_SOUND:
+            return None
+        scored = process.extract(heard, _town_sounds(self.entities), scorer=fuzz.ratio, limit=2)
+        if not scored or scored[0][1] < TOWN_SOUND_RATIO:
+            return None
+        if len(scored) > 1 and scored[0][1] - scored[1][1] < TOWN_SOUND_MARGIN:
+            return None
+        town = scored[0][2]
+        self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
+        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_reading(self.entities, town)))
+
+    def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
+        """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
+        if yes:
+            self.state.set_area(pending.town, self.entities.towns[pending.town])
+        else:
+            self.state.pending = pending.asked
+
     def fill_postal_code(self, digits: str) -> bool | None:
         """A postal code keyed in for the area: True when it named one of this city's towns,
         False when not, None when the digits are no postal code."""
@@ -186,6 +228,17 @@ class Recovery:
         return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
 
 
+def _town_reading(entities: EntityExtractor, town: str) -> str:
+    rows = entities.towns[town]
+    return long_vowels(jaconv.hira2kata(rows[0].reading or reading(town)))
+
+
+@functools.lru_cache(maxsize=4)  # per loaded knowledge base, not per call: 300 towns' readings
+def _town_sounds(entities: EntityExtractor) -> dict[str, str]:
+    """Town → its reading without 町 (アオノ for 青野町): callers leave it off."""
+    return {town: re.sub(r"(チョー|マチ)$", "", _town_reading(entities, town)) for town in entities.towns}
+
+
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
 
 
@@ -198,10 +251,13 @@ def say_item(item: Item) -> str:
     for spelt in item.mishearings:
         if re.fullmatch(r"[ぁ-ん]+", spelt) and long_vowels(jaconv.hira2kata(spelt)) == own:
             return spelt
-    if not item.reading:
-        return item.name
+    return spell_reading(item.reading) if item.reading else item.name
+
+
+def spell_reading(kana: str) -> str:
+    """A katakana reading as hiragana the TTS reads as said: レーゾーコ → れいぞうこ."""
     out: list[str] = []
-    for ch in item.reading:
+    for ch in kana:
         vowel = vowel_of(out[-1]) if out else ""
         out.append(_SPELT_LONG[vowel] if ch == "ー" and vowel else ch)
     return jaconv.kata2hira("".join(out))

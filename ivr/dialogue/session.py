@@ -22,7 +22,7 @@ from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, Recovery, closes_call
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, closes_call
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
@@ -43,7 +43,7 @@ ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard e
 OVERRIDE_WHILE_TICKETING = {"emergency_fire"}  # while taking a ticket, free text is the answer
 # Titles for the staff summary of tickets that come from no FAQ topic.
 CAUSE_TITLES = {"system_error": "システムエラー", "silence": "無言", "call_too_long": "長時間の通話",
-                "operator": "職員への取次"}
+                "operator": "職員への取次", "shutdown": "サーバー停止時の取次"}
 
 
 class CallSession:
@@ -193,6 +193,8 @@ class CallSession:
         if isinstance(pending, AskSlot):
             if self.topics.fill_pending(pending, parse) or self.recovery.fill_area(pending, parse):
                 return await self._run(pending.topic, parse)
+            if (read_back := self.recovery.guess_town(pending, parse)) is not None:  # 「あおやま、ですね？」
+                return self.say(read_back, Action.clarify, parse, pending.topic)
             if not (strong and parse.intent != pending.topic):  # not a new question: ask again
                 return await self._run(pending.topic, parse)
         return await self._understood(parse)
@@ -242,6 +244,9 @@ class CallSession:
 
     async def _yes_no(self, pending: Pending, yes: bool, parse: Parse | None) -> BotTurn:
         self.state.pending = None
+        if isinstance(pending, ConfirmTown):  # はい: the town; いいえ: the area question again
+            self.recovery.town_answered(pending, yes)
+            return await self._run(pending.topic, None)
         if isinstance(pending, ConfirmItem):
             if yes:
                 return await self._run(pending.topic, pending.parse, sure=True)
@@ -378,14 +383,8 @@ class CallSession:
     def _too_long(self) -> bool:
         return self.state.turns > MAX_TURNS or time.monotonic() - self._started > MAX_CALL_SECONDS
 
-    def say(
-        self,
-        text: str,
-        action: Action,
-        parse: Parse | None = None,
-        intent: str = "",
-        events: list[Event] | None = None,
-    ) -> BotTurn:
+    def say(self, text: str, action: Action, parse: Parse | None = None, intent: str = "",
+            events: list[Event] | None = None) -> BotTurn:
         if action in (Action.clarify, Action.ticket):
             text = self.recovery.vary(text)  # never the same re-prompt twice in a row
         if action is not Action.end and text:
