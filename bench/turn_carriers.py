@@ -31,11 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 240.0  # the first start pre-renders every prompt (~40 s) after loading the models (~15 s)
 
 
-def start_server(port: int, audiosocket_port: int, turn_log: Path | None, stderr: Path) -> subprocess.Popen:
+def start_server(port: int, audiosocket_port: int, turn_log: Path | None, stderr: Path,
+                 env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     """``ivr serve`` on 127.0.0.1 (Twilio stream mode, the bench token, AudioSocket if a port is
-    given), writing its turn log to ``turn_log`` if one is named."""
+    given), writing its turn log to ``turn_log`` if one is named. ``env_extra`` overrides any of
+    it (bench/text_load.py runs gather mode)."""
     env = {**os.environ, "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "IVR_TWILIO_MODE": "stream", "IVR_AUDIOSOCKET_PORT": str(audiosocket_port), "IVR_HOST": "127.0.0.1"}
+           "IVR_TWILIO_MODE": "stream", "IVR_AUDIOSOCKET_PORT": str(audiosocket_port), "IVR_HOST": "127.0.0.1",
+           **(env_extra or {})}
     if turn_log is not None:
         env["IVR_TURN_LOG"] = str(turn_log)
         turn_log.unlink(missing_ok=True)

@@ -167,10 +167,14 @@ def tickets_purge() -> None:
     days = get_settings().retention_days
     store = _store()
     try:
+        from analytics.store import CallLog
+
         count = store.purge_personal_data(days)
+        calls = CallLog(store.engine).purge_personal_data(days)  # what callers said, in the call records
     finally:
         store.dispose()
     typer.echo(f"purged personal data of {count} ticket(s) older than {days} days")
+    typer.echo(f"purged what callers said in {calls} call record(s) older than {days} days")
 
 
 def _accounts() -> StaffAccounts:

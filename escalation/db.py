@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 DB_FILENAME = "ivr.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # a SQLite writer waits this long for another; every write here takes milliseconds
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: a connect unanswered this long fails (the call has long gone to staff)
 _IMMEDIATE = "ivr_sqlite_immediate"  # execution option: take SQLite's write lock at BEGIN, not at the first write
 
 NAMING = {  # fixed constraint names, so the hand-written migrations and the models agree on both databases
@@ -91,8 +92,8 @@ def display_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL (readers never block the writer), foreign keys and a
     busy timeout on every connection, and transactions whose BEGIN this module controls."""
-    if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True)
+    if not is_sqlite(url):  # a server that does not answer: give up connecting (libpq's timeout, s)
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

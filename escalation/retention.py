@@ -26,7 +26,8 @@ async def purge_daily(store: Purgeable, retention_days: int, *, interval_s: floa
         try:
             count = await asyncio.to_thread(store.purge_personal_data, retention_days)
             if count:
-                log.info("purged personal data of %d ticket(s) older than %d days", count, retention_days)
+                log.info("purged personal data of %d record(s) older than %d days (%s)", count, retention_days,
+                         type(store).__name__)
         except Exception:
             log.exception("purging personal data failed; trying again in %.0f s", interval_s)
         await asyncio.sleep(interval_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from analytics.report import report
 from escalation.cli import db_app, staff_app, tickets_app
 from ivr.knowledge.cli import data_app
 from ivr.server.cli import serve
@@ -26,6 +27,7 @@ app.command()(sim)
 app.command()(ask)
 app.command()(say)
 app.command()(transcribe)
+app.command()(report)
 
 
 @app.command()

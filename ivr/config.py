@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         90, description="Callers' numbers, names and transcripts purged after this many days; ticket facts stay."
     )
+    minutes_per_call: float = Field(
+        4.0, description="A staff member's minutes for a garbage question incl. wrap-up: contained calls × this "
+        "= the staff hours saved in the figures.",
+    )
+    metrics_token: str = Field(
+        "", description="Bearer token for GET /metrics from other hosts ('' → loopback clients only).",
+    )
     cookie_secure: bool = Field(
         True, description="Staff-console cookies only over HTTPS; set false only for http://localhost trials."
     )
@@ -109,6 +116,10 @@ class Settings(BaseSettings):
     staff_number: str = Field("", description="Where Twilio transfers callers (<Dial>); '' → the staff queue.")
     max_calls: int = Field(
         16, description="Calls at once, phone and browser; past it a caller goes straight to staff (ASR would lag)."
+    )
+    shutdown_grace_s: float = Field(
+        20.0, description="On SIGTERM, calls in progress may go on this long; then each is handed to staff (or a "
+        "ticket) with an apology, and the server exits once they are off the line.",
     )
     webcall_token: str = Field(
         "", description="Shared token for the browser test call from other machines ('' → loopback or a staff login)."

@@ -39,6 +39,8 @@ from escalation.console.auth import (
     session_staff,
     token_staff,
 )
+from escalation.console.dashboard import DEFAULT_MINUTES_PER_CALL, dashboard_router
+from escalation.console.improve import improve_router
 from escalation.console.pages import not_found, public_router, staff_router
 from escalation.console.views import path_for, render
 from escalation.store import TicketStore
@@ -49,7 +51,8 @@ MIN_SECRET_CHARS = 32  # the session signing key: anything shorter could be gues
 
 def create_console(store: TicketStore, accounts: StaffAccounts, *, secret_key: str, cookie_secure: bool = True,
                    live_calls: Callable[[], list[dict[str, Any]]] = lambda: [],
-                   topic_titles: Mapping[str, str] | None = None) -> FastAPI:
+                   topic_titles: Mapping[str, str] | None = None,
+                   minutes_per_call: float = DEFAULT_MINUTES_PER_CALL, improvement: Any = None) -> FastAPI:
     """The console app. ``cookie_secure=False`` only for plain-http tests on 127.0.0.1: in service the
     console is reached over HTTPS and the session cookie must never travel in clear. ``topic_titles``
     (FAQ topic id → title, e.g. from the knowledge base) lets pages say 大型ごみの申し込み, not the id."""
@@ -59,12 +62,17 @@ def create_console(store: TicketStore, accounts: StaffAccounts, *, secret_key: s
                   description="市民からの折り返し受付を扱う職員用 API。認証は Authorization: Bearer <token>。")
     app.state.store, app.state.accounts, app.state.live_calls = store, accounts, live_calls
     app.state.topic_titles = dict(topic_titles or {})
+    app.state.improvement = improvement  # ivr.server.improve.Improvement: the 改善 pages (None: not offered)
+    app.state.minutes_per_call = minutes_per_call  # the dashboard's estimate of staff time saved per answered call
     app.add_middleware(SessionMiddleware, secret_key=secret_key, session_cookie=SESSION_COOKIE,
                        max_age=SESSION_MAX_AGE_S, same_site="strict", https_only=cookie_secure)
     app.add_middleware(SecurityHeaders)  # added last = outermost: also covers error pages and redirects
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(public_router())
     app.include_router(staff_router())
+    app.include_router(dashboard_router())
+    if improvement is not None:
+        app.include_router(improve_router())
     app.include_router(api_router())
 
     @app.get("/api/openapi.json", include_in_schema=False, name="api_schema")

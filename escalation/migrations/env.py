@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import analytics.tables  # noqa: F401  (registers the call record tables on Base.metadata)
 import escalation.accounts  # noqa: F401  (registers the staff tables on Base.metadata)
 import escalation.store  # noqa: F401  (registers the ticket tables on Base.metadata)
 from escalation.db import Base, make_engine

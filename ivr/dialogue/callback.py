@@ -12,6 +12,7 @@ what was said is still saved as an incomplete ticket.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 AUTO_SUMMARY = {"system_error": "(システムエラーのため自動で受付)", "silence": "(途中から無言のため自動で受付)"}
 PHONE_DIGITS = range(10, 12)  # Japanese numbers: 10 digits (landline) or 11 (mobile)
+STORE_TIMEOUT_S = 1.0  # a commit takes ~10–50 ms; a database silent this long is down (→ staff)
 MAX_PHONE_TRIES = 2  # after two unclear numbers, keep what we have: staff can still read the log
 PLACE_REASONS = frozenset({"collection", "illegal_dumping", "animal"})  # staff must go and look: a place is needed
 NO_NAME_MAX_CHARS = 8  # 「いいえ」「結構です」: declining the name, not a name; longer answers are a name
@@ -235,8 +237,11 @@ class CallbackFlow:
         )
 
     async def _store(self, step: Step, complete: bool) -> Ticket | None:
+        """The committed ticket, or None: the store failed, or hung past STORE_TIMEOUT_S (a database
+        that does not answer must not leave the caller in silence; staff take them instead)."""
         try:
-            return await self.tickets.create(self.request(step, complete))
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                return await self.tickets.create(self.request(step, complete))
         except Exception:
             log.exception("call %s: ticket could not be stored", self.call_id)
             return None

@@ -33,6 +33,9 @@ class KnowledgeBase:
     collectors: list[Collector]
     topics: list[Topic]
     phrasings: list[tuple[str, str]] = field(default_factory=list)  # (text, topic id): extra training
+    # the phrasings staff added in the console (phrasings_added.csv); also in ``phrasings``, listed
+    # apart so bench/nlu.py can leave them out (--with-added puts them back)
+    added_phrasings: list[tuple[str, str]] = field(default_factory=list)
     year_end: list[YearEnd] = field(default_factory=list)  # one entry per winter, oldest first
     _item_lines: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -93,7 +96,8 @@ def from_raw(raw: RawKnowledge) -> KnowledgeBase:
         areas=[a for _, a in raw.areas],
         collectors=raw.collectors,
         topics=[t for _, t in raw.topics],
-        phrasings=[(text, topic) for _, text, topic in raw.phrasings],
+        phrasings=[(text, topic) for _, text, topic in raw.phrasings + raw.added_phrasings],
+        added_phrasings=[(text, topic) for _, text, topic in raw.added_phrasings],
         year_end=sorted((y for _, y in raw.year_end), key=lambda y: y.year),
         _item_lines={i.name: line for line, i in raw.items},
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ivr.knowledge.loader import (
+    ADDED_PHRASINGS_FILE,
     AREAS_FILE,
     CATEGORIES_FILE,
     COLLECTORS_FILE,
@@ -47,11 +48,12 @@ def cross_check(raw: RawKnowledge) -> list[Problem]:
     _check_areas(raw, problems)
     _check_unique(FAQ_FILE, "id", [(line, t.id) for line, t in raw.topics], problems)
     topic_ids = {t.id for _, t in raw.topics}
-    for line, text, topic in raw.phrasings:
-        if not text:
-            problems.append(Problem(PHRASINGS_FILE, line, "text", "is empty"))
-        if topic not in topic_ids:
-            problems.append(Problem(PHRASINGS_FILE, line, "topic", f"{topic!r} is not a topic id in {FAQ_FILE}"))
+    for file, phrasings in ((PHRASINGS_FILE, raw.phrasings), (ADDED_PHRASINGS_FILE, raw.added_phrasings)):
+        for line, text, topic in phrasings:
+            if not text:
+                problems.append(Problem(file, line, "text", "is empty"))
+            if topic not in topic_ids:
+                problems.append(Problem(file, line, "topic", f"{topic!r} is not a topic id in {FAQ_FILE}"))
     _check_routing(raw, topic_ids, check_basis, problems)
     _check_year_end(raw, check_basis, problems)
     return problems

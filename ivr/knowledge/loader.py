@@ -32,6 +32,7 @@ AREAS_FILE = "areas.csv"
 COLLECTORS_FILE = "collectors.yaml"
 FAQ_FILE = "faq.yaml"
 PHRASINGS_FILE = "phrasings.csv"  # optional: real caller phrasings (e.g. from call logs) per topic
+ADDED_PHRASINGS_FILE = "phrasings_added.csv"  # optional: phrasings staff added in the console (same format)
 ROUTING_FILE = "routing.yaml"  # optional: which staff desk takes which hand-off (escalation/policy.py)
 YEAR_END_FILE = "year_end.yaml"  # optional: each winter's year-end schedule, added by staff every year
 
@@ -81,6 +82,7 @@ class RawKnowledge:
     routing: Routing | None = None
     routing_lines: dict[tuple[Any, ...], int] | None = None
     year_end: list[tuple[int, YearEnd]] = field(default_factory=list)
+    added_phrasings: list[tuple[int, str, str]] = field(default_factory=list)  # phrasings_added.csv
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -258,6 +260,7 @@ def read_folder(root: Path) -> RawKnowledge:
         collectors=collectors,
         topics=_yaml_list(root, FAQ_FILE, "topics", Topic, problems),
         phrasings=_phrasings(root, problems),
+        added_phrasings=_phrasings(root, problems, ADDED_PHRASINGS_FILE),
         problems=problems,
         **_routing(root, problems),
         year_end=_year_end(root, problems),
@@ -297,11 +300,11 @@ def load_routing(root: Path | str, topic_ids: set[str]) -> Routing | None:
     return raw.routing
 
 
-def _phrasings(root: Path, problems: list[Problem]) -> list[tuple[int, str, str]]:
-    if not (root / PHRASINGS_FILE).exists():
+def _phrasings(root: Path, problems: list[Problem], file: str = PHRASINGS_FILE) -> list[tuple[int, str, str]]:
+    if not (root / file).exists():
         return []
-    header, rows = read_csv_rows(root / PHRASINGS_FILE, problems)
+    header, rows = read_csv_rows(root / file, problems)
     if header and header[:2] != ["text", "topic"]:
-        problems.append(Problem(PHRASINGS_FILE, 1, "header", "must be text,topic"))
+        problems.append(Problem(file, 1, "header", "must be text,topic"))
         return []
     return [(line, row.get("text", ""), row.get("topic", "")) for line, row in rows]

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, WebSocket
 
+from analytics.metrics import mount_metrics
 from escalation.console import create_console
 from escalation.retention import purge_daily
 from escalation.session_key import console_key
+from ivr.server.improve import Improvement
 from ivr.server.pages import mount_pages
 from ivr.server.runtime import Runtime
 from ivr.telephony.twilio_voice import twilio_router
@@ -32,14 +34,16 @@ def create_app(runtime: Runtime) -> FastAPI:
         async with contextlib.AsyncExitStack() as stack:
             for starter in _carriers_to_start(runtime):
                 await stack.enter_async_context(starter)
-            purge = None
-            if runtime.store is not None:  # the retention promise holds without anyone remembering a command
-                purge = asyncio.create_task(purge_daily(runtime.store, runtime.settings.retention_days))
+            purges = []
+            for purgeable in (runtime.store, runtime.call_log):  # the retention promise holds without a command
+                if purgeable is not None:
+                    purges.append(asyncio.create_task(purge_daily(purgeable, runtime.settings.retention_days)))
             try:
                 yield
             finally:
-                if purge is not None:
+                for purge in purges:
                     purge.cancel()
+        await runtime.drain_records()  # the last calls' records (carriers closed above) are written before exit
 
     # No /docs: FastAPI's Swagger page loads its script from a CDN (the console documents its API itself).
     app = FastAPI(title="ivr-gomi", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -55,6 +59,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 "twilio_mode": runtime.settings.twilio_mode}
 
     app.include_router(twilio_router(runtime))
+    mount_metrics(app, runtime)  # GET /metrics: loopback, or IVR_METRICS_TOKEN as a bearer token
 
     @app.websocket("/call/ws")
     async def web_call(websocket: WebSocket) -> None:
@@ -66,7 +71,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.mount("/staff", create_console(
             runtime.store, runtime.accounts, secret_key=secret_key,
             cookie_secure=runtime.settings.cookie_secure, live_calls=runtime.live_calls,
-            topic_titles={t.id: t.title for t in runtime.brain.kb.topics}))
+            topic_titles={t.id: t.title for t in runtime.brain.kb.topics},
+            minutes_per_call=runtime.settings.minutes_per_call,
+            improvement=Improvement(runtime)))  # 改善: edits to the knowledge base, live for the next call
     return app
 
 

@@ -34,6 +34,7 @@ def serve(
 
     from ivr.server.app import create_app
     from ivr.server.runtime import Runtime
+    from ivr.server.shutdown import GracefulServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -45,7 +46,12 @@ def serve(
     gc.freeze()
     typer.echo(f"ivr-gomi: {runtime.brain.kb.municipality.name} ready on http://{host or settings.host}:"
                f"{port or settings.port} (twilio: {settings.twilio_mode})")
-    try:
-        uvicorn.run(create_app(runtime), host=host or settings.host, port=port or settings.port, log_level="info")
+    try:  # SIGTERM drains the calls first (ivr/server/shutdown.py), then uvicorn stops and we exit 0
+        config = uvicorn.Config(create_app(runtime), host=host or settings.host, port=port or settings.port,
+                                log_level="info")
+        server = GracefulServer(config, runtime)
+        server.run()
     finally:
         runtime.close()
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the port was taken, or the app failed to start

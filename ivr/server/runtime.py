@@ -6,12 +6,17 @@ Loaded once at start-up (models take seconds); each call then gets its own ``Cal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from analytics.metrics import CallMetrics
+from analytics.recorder import TRANSPORTS, RecordedSession
+from analytics.store import CallLog
 from escalation.accounts import StaffAccounts
 from escalation.notify import Notifier, NotifyingQueue
 from escalation.policy import RoutingPolicy
@@ -24,6 +29,10 @@ from ivr.dialogue.session import CallSession
 from ivr.dialogue.state import Brain
 from ivr.speech.services import SpeechServices
 from ivr.speech.voice_call import VoiceCall
+
+if TYPE_CHECKING:
+    from analytics.records import CallRecord
+    from ivr.speech.turn_record import TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,10 @@ class Runtime:
     calls: dict[str, VoiceCall] = field(default_factory=dict)  # live audio calls by carrier call id
     store: TicketStore | None = None  # the durable store behind ``tickets`` (None: an in-memory queue, tests)
     accounts: StaffAccounts | None = None  # staff logins for the console (same database)
+    draining: bool = False  # SIGTERM received (ivr/server/shutdown.py): new calls go straight to staff
+    call_log: CallLog | None = None  # one record per call for the figures (same database; None: not kept)
+    metrics: CallMetrics = field(default_factory=CallMetrics)  # GET /metrics
+    saving: set[asyncio.Task[None]] = field(default_factory=set)  # call records being written
 
     @classmethod
     def load(cls, settings: Settings | None = None, speech: SpeechServices | None = None) -> Runtime:
@@ -61,6 +74,7 @@ class Runtime:
             tickets=NotifyingQueue(store, Notifier.from_settings(settings)),
             store=store,
             accounts=StaffAccounts(store.engine),
+            call_log=CallLog(store.engine),
             staff=staff,
             clock=lambda: datetime.now(tz),
         )
@@ -69,8 +83,8 @@ class Runtime:
         # This server's settings (IVR_STAFF_AVAILABLE …), not the process environment's: tests and
         # embedders run several runtimes in one process. Empty target fields are the carrier's to fill.
         policy = RoutingPolicy.from_kb(self.brain.kb, self.staff, self.settings, defaults=False)
-        return CallSession(self.brain, self.tickets, self.staff, self.clock, call_id=call_id,
-                           caller_number=caller_number, policy=policy)
+        return RecordedSession(self.brain, self.tickets, self.staff, self.clock, call_id=call_id,
+                               caller_number=caller_number, policy=policy)
 
     async def end_call(self, call_id: str, call: VoiceCall) -> None:
         """A carrier's connection is gone: the call ends with it (as a caller's hang-up if it was
@@ -84,10 +98,49 @@ class Runtime:
         finally:
             if self.calls.get(call_id) is call:
                 del self.calls[call_id]
+            self.record_call(call.session, TRANSPORTS.get(type(call.transport).__name__, "audio"), call.records)
+
+    def record_call(self, session: CallSession, transport: str, voice_records: list[TurnRecord] | None = None,
+                    idle: bool = False) -> asyncio.Task[None] | None:
+        """A call is over: count it for /metrics and save its record in a worker thread (once per
+        call; ``idle``: dropped unused, so it ended at its last turn). Never raises: a record that
+        cannot be made or saved is logged, and the call was never held up for it."""
+        recorder = getattr(session, "recorder", None)
+        if recorder is None or recorder.recorded:
+            return None
+        try:
+            record = recorder.record(transport, session.state.caller_number, voice_records, at_last_turn=idle)
+            self.metrics.observe(record)
+        except Exception:
+            log.exception("call %s: could not make its record", session.call_id)
+            return None
+        if self.call_log is None:
+            return None
+        try:
+            task = asyncio.get_running_loop().create_task(self._save_record(self.call_log, record))
+        except RuntimeError:  # no event loop (a sync embedder): write it here
+            asyncio.run(self._save_record(self.call_log, record))
+            return None
+        self.saving.add(task)
+        task.add_done_callback(self.saving.discard)
+        return task
+
+    async def _save_record(self, call_log: CallLog, record: CallRecord) -> None:
+        try:
+            await asyncio.to_thread(call_log.save, record)
+        except Exception:
+            self.metrics.errors.labels("record_save").inc()
+            log.exception("call %s: its record was not saved", record.call_id)
+
+    async def drain_records(self) -> None:
+        """Wait for the call records being written (shutdown, tests)."""
+        if self.saving:
+            await asyncio.gather(*list(self.saving), return_exceptions=True)
 
     def full(self) -> bool:
-        """As many calls as ``IVR_MAX_CALLS`` are up: a new one goes to staff (or is refused)."""
-        return len(self.calls) >= self.settings.max_calls
+        """As many calls as ``IVR_MAX_CALLS`` are up, or the server is stopping: a new call goes to
+        staff (or is refused)."""
+        return self.draining or len(self.calls) >= self.settings.max_calls
 
     def live_calls(self) -> list[dict[str, object]]:
         """Calls in progress, for the staff console (caller numbers masked)."""

@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ivr.config import Settings, get_settings
+from ivr.dialogue import prompts
 from ivr.speech.asr_pool import AsrPool
 from ivr.speech.endpoint import EndpointConfig
 from ivr.speech.tts import Synthesizer, render_unit, shutdown_synthesis, synthesis_executor
 from ivr.speech.turn_joining import JoinConfig
 from ivr.speech.turn_log import TurnLog
+
+# What a caller hears when a call fails, before staff take it. Pinned in memory at load: it must
+# play even when synthesis is the thing that failed (the system-error transfer says exactly this).
+APOLOGY = prompts.SYSTEM_ERROR + prompts.TRANSFERRING
 
 
 @dataclass
@@ -33,9 +38,11 @@ class SpeechServices:
         # The first decode sets up CTranslate2's buffers and stalled the whole process ~300 ms:
         # pay that here, before any call's audio is flowing.
         asr.transcriber.transcribe(render_unit("ごみの日", 1.0))
+        tts = Synthesizer.from_settings(settings)
+        tts.pin(APOLOGY + prompts.TICKET_FAILED)  # …and the transfer when the ticket store is down
         return cls(
             asr=asr,
-            tts=Synthesizer.from_settings(settings),
+            tts=tts,
             endpoint=EndpointConfig.from_settings(settings),
             join=JoinConfig.from_settings(settings),
             turn_log=TurnLog(settings.turn_log) if settings.turn_log else None,

@@ -11,18 +11,25 @@ synthesises (two threads ran as slow as two calls in a row). On a worker thread 
 event loop up to ~50 ms — longer than a 20 ms frame slot, so live calls' audio would stutter.
 Live calls (``stream``) therefore synthesise in one shared worker *process*; ``synthesize`` and
 ``render`` (prompts built offline, tests) run in the caller's thread.
+
+If that process dies (killed, out of memory), the unit it was making is made in a thread here
+instead (a stutter, not silence) and a new worker is started; until it is ready, units are made
+in threads. The apology said when a call fails is pinned in memory (``pin``), so it plays even
+when synthesis itself is what failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -35,6 +42,8 @@ from ivr.speech.sentences import split_sentences, spoken_length
 if TYPE_CHECKING:
     from ivr.config import Settings
     from voices.cache import VoiceCache
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = codec.SAMPLE_RATE
 VOICE = "mei_normal"  # the HTS voice pyopenjtalk-plus bundles
@@ -50,6 +59,7 @@ SYNTH_PROCESSES = 1  # one core's worth: the other core is Whisper's; more would
 
 _executor: ProcessPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_worker_ready = threading.Event()  # the current worker has started and rendered its first unit
 
 
 def _start_worker(dictionary: tuple[str, str] | None) -> None:
@@ -76,6 +86,7 @@ def shutdown_synthesis() -> None:
         if _executor is not None:
             _executor.shutdown(wait=False, cancel_futures=True)
             _executor = None
+            _worker_ready.clear()
 
 
 def synthesis_executor() -> ProcessPoolExecutor:
@@ -92,7 +103,33 @@ def synthesis_executor() -> ProcessPoolExecutor:
                 initializer=_start_worker,
                 initargs=((str(where[0]), str(where[1])) if where else None,),
             )
+            _worker_ready.clear()
+            started = _executor.submit(render_unit, "あ", 1.0)  # spawns it now; ready once this is back
+            started.add_done_callback(lambda f, ex=_executor: _on_started(ex, f))
         return _executor
+
+
+def _on_started(executor: ProcessPoolExecutor, started: Future[np.ndarray]) -> None:
+    if executor is _executor and not started.cancelled() and started.exception() is None:
+        _worker_ready.set()
+
+
+def _replace_broken(executor: ProcessPoolExecutor) -> None:
+    """The worker process died: drop its executor (it refuses all work now) and start another."""
+    global _executor
+    with _executor_lock:
+        if _executor is not executor:
+            return  # another call saw it first
+        _executor = None
+        _worker_ready.clear()
+    executor.shutdown(wait=False, cancel_futures=True)
+    synthesis_executor()
+
+
+def synthesis_worker_pids() -> list[int]:
+    """The worker process ids (operators' tools and the fault tests that kill one)."""
+    executor = _executor
+    return list((getattr(executor, "_processes", None) or {}).keys()) if executor is not None else []
 
 
 def render_unit(unit: str, speed: float) -> np.ndarray:
@@ -150,6 +187,7 @@ class Synthesizer:
         self.cache = cache
         self.rendered = 0
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pinned: dict[str, np.ndarray] = {}  # units that must play whatever fails (``pin``)
         self._lock = threading.Lock()
 
     @classmethod
@@ -167,7 +205,10 @@ class Synthesizer:
     # --- units ---------------------------------------------------------------------------
 
     def cached(self, unit: str) -> np.ndarray | None:
-        """A unit's audio if pre-rendered or recently synthesised; a dict lookup, no synthesis."""
+        """A unit's audio if pinned, pre-rendered or recently synthesised; a dict lookup, no synthesis."""
+        pinned = self._pinned.get(unit)
+        if pinned is not None:
+            return pinned
         if self.cache is not None:
             hit = self.cache.get(unit)
             if hit is not None:
@@ -177,6 +218,22 @@ class Synthesizer:
             if hit is not None:
                 self._recent.move_to_end(unit)
             return hit
+
+    def pin(self, text: str) -> None:
+        """Keep ``text``'s units in memory for the whole run (rendered here if not cached): what must
+        be said even when the synthesis process is down, i.e. the apology before a transfer."""
+        for unit in split_sentences(text):
+            hit = self._pinned.get(unit)
+            if hit is None:
+                hit = self.cached(unit)
+                self._pinned[unit] = hit if hit is not None else self.render(unit)
+
+    def pinned(self, text: str) -> np.ndarray | None:
+        """``text``'s audio from pinned units only (no synthesis, cannot fail), or None."""
+        units = split_sentences(text)
+        if not units or any(unit not in self._pinned for unit in units):
+            return None
+        return self.synthesize(text)
 
     def render(self, unit: str) -> np.ndarray:
         """Synthesise one unit in this thread, bypassing the caches."""
@@ -200,8 +257,16 @@ class Synthesizer:
         return pcm
 
     async def _render_elsewhere(self, unit: str) -> np.ndarray:
-        loop = asyncio.get_running_loop()
-        pcm = await loop.run_in_executor(synthesis_executor(), render_unit, unit, self.speed)
+        executor = synthesis_executor()
+        pcm = None
+        if _worker_ready.is_set():
+            try:
+                pcm = await asyncio.get_running_loop().run_in_executor(executor, render_unit, unit, self.speed)
+            except BrokenProcessPool:
+                log.warning("the TTS worker process died; starting another, this unit is made here")
+                _replace_broken(executor)
+        if pcm is None:  # the worker is (re)starting: a thread now beats silence until it is ready
+            pcm = await asyncio.to_thread(render_unit, unit, self.speed)
         if spoken_length(unit):
             self.rendered += 1
         return self._remember(unit, pcm)

@@ -11,8 +11,8 @@ A turn is what the caller meant as one: stretches of speech split by a mid-sente
 joined (``turn_joining.py``), and speech that was heard but could not be read is "not
 understood", never "no input" (``CallerTurn.unclear``).
 
-Never lose a caller: a failure in ASR or TTS ends in a transfer (or a ticket after hours), and
-if even speaking fails the transport is told to transfer without a notice.
+Never lose a caller: a failure in ASR or TTS ends in a transfer (or a ticket after hours), see
+``_fail``; ``hand_over`` does the same on purpose when the server stops.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ivr.dialogue.turns import Action, BotTurn, CallerTurn
+from ivr.dialogue.turns import Action, BotTurn, CallerTurn, Event
 from ivr.language.turn_end import TurnEnding, turn_ending
 from ivr.speech.asr_pool import AsrBusy
 from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, SpeechStarted, Utterance
 from ivr.speech.lead_in import lead_in_for
 from ivr.speech.playback import CallTransport, Player
+from ivr.speech.services import APOLOGY
 from ivr.speech.turn_joining import Answering, TurnJoiner, join
 from ivr.speech.turn_record import TurnRecord
 from ivr.speech.vad import SileroVad, check_frame
@@ -75,7 +76,7 @@ class VoiceCall:
         self.records: list[TurnRecord] = []
         self.ended = False
         self._on_turn = on_turn
-        self._turns: asyncio.Queue[CallerTurn | Utterance] = asyncio.Queue()
+        self._turns: asyncio.Queue[CallerTurn | Utterance | str] = asyncio.Queue()  # str: hand over
         self._prompt = 0  # number of the prompt being spoken (or last spoken)
         self._heard: dict[int, asyncio.Event] = {}
         self._speaking = False
@@ -166,6 +167,11 @@ class VoiceCall:
             self._speaking = False
             self.endpointer.bot_finished()
 
+    def hand_over(self, reason: str) -> None:
+        """The server is stopping: after the turn in hand, cut any prompt and hand on as on a failure."""
+        if not self.ended:
+            self._turns.put_nowait(reason)
+
     async def hangup(self) -> None:
         """The caller hung up: a ticket being taken is kept; nothing more is said."""
         if self.ended:
@@ -205,7 +211,11 @@ class VoiceCall:
             finally:
                 self._busy = False
 
-    async def _take(self, turn: CallerTurn | Utterance) -> None:
+    async def _take(self, turn: CallerTurn | Utterance | str) -> None:
+        if isinstance(turn, str):
+            await self._barge_in()
+            await self._fail(turn)
+            return
         if not isinstance(turn, Utterance):
             kind = "typed" if turn.text else str(turn.kind)
             text = f"[DTMF {turn.digits}]" if turn.digits else (turn.text or f"[{turn.kind}]")
@@ -373,12 +383,17 @@ class VoiceCall:
             self._turns.put_nowait(CallerTurn.dtmf(digits))
 
     async def _fail(self, reason: str) -> None:
-        """A turn broke. Staff (or a ticket) take over; if even speaking fails, transfer silently."""
-        try:
-            reply = await self.session.system_error(reason)
-            await self._speak(reply, TurnRecord("", reply, kind="error"))  # a transfer, or a ticket then goodbye
-        except Exception:
-            log.exception("call %s: could not even speak the error; transferring", self.session.call_id)
-            self.ended = True
-            with contextlib.suppress(Exception):
-                await self.transport.transfer({"reason": f"{reason}:no_speech", "call_id": self.session.call_id})
+        """A turn broke: staff (or a ticket) take over. If that reply cannot be spoken (TTS broke), the
+        pinned apology is, then a transfer; if even that fails, a transfer without a notice."""
+        data = {"reason": f"{reason}:no_speech", "call_id": self.session.call_id}
+        replies = [BotTurn(APOLOGY, Action.transfer, intent=reason, events=[Event("transfer", data)])]
+        with contextlib.suppress(Exception):  # never raises; but nothing here may stop the transfer
+            replies.insert(0, await self.session.system_error(reason))  # a transfer, or a ticket then goodbye
+        for reply in replies:
+            try:
+                return await self._speak(reply, TurnRecord("", reply, kind="error"))
+            except Exception:
+                log.exception("call %s: could not speak %r", self.session.call_id, reply.text[:24])
+        self.ended = True
+        with contextlib.suppress(Exception):
+            await self.transport.transfer(data)

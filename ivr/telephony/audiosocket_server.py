@@ -49,6 +49,7 @@ READ_TIMEOUT_S = 5.0  # Asterisk sends a frame every 20 ms while the call is up;
 WRITE_TIMEOUT_S = 2.0  # Asterisk drains 20 ms frames as they come; a write stuck this long is a dead peer
 STOP_GRACE_S = 2.0  # at shutdown, time for handed-over connections to close before the loop goes
 LINGER_S = 20.0  # without AMI, after the goodbye: time for the caller to hang up before staff take them
+REDIRECT_TIMEOUT_S = 1.0  # a transfer's Redirect unanswered this long: the dialplan transfers (no dead air)
 
 
 class AudioSocketTransport:
@@ -82,19 +83,21 @@ class AudioSocketTransport:
     async def transfer(self, data: dict[str, Any]) -> None:
         """AMI Redirect to the target the routing policy chose (its context and extension); without
         one (errors, shutdown) to the staff context. Without AMI the dialplan reaches staff."""
-        channel = await self.channel()
         self.outcome = "dialplan"
-        target = Target.from_data(data)
-        context = (target.asterisk_context if target else "") or self.staff_context
-        exten = (target.asterisk_exten if target else "") or DEFAULT_EXTEN
-        if channel is not None and self.ami is not None:
-            try:
-                await self.ami.redirect(channel.name, context, exten)
+        try:
+            channel = await self.channel()
+            target = Target.from_data(data)
+            context = (target.asterisk_context if target else "") or self.staff_context
+            exten = (target.asterisk_exten if target else "") or DEFAULT_EXTEN
+            if channel is not None and self.ami is not None:
+                async with asyncio.timeout(REDIRECT_TIMEOUT_S):  # a stuck Asterisk must not leave dead air
+                    await self.ami.redirect(channel.name, context, exten)
                 self.outcome = "redirect"
-            except AmiError as exc:
-                log.warning("call %s: Redirect failed (%s); the dialplan will transfer", self.call_id, exc)
-        log.info("call %s: transfer (%s) via %s", self.call_id, data.get("reason", ""), self.outcome)
-        await self.close()  # either way AudioSocket() returns into a path that reaches staff
+        except Exception as exc:  # AmiError, a timeout, a bug: whatever it is, the dialplan reaches staff
+            log.warning("call %s: Redirect failed (%r); the dialplan will transfer", self.call_id, exc)
+        finally:
+            log.info("call %s: transfer (%s) via %s", self.call_id, data.get("reason", ""), self.outcome)
+            await self.close()  # either way AudioSocket() returns into a path that reaches staff
 
     async def hangup(self, reason: str) -> None:
         channel = await self.channel()
@@ -274,6 +277,8 @@ class AudioSocketServer:
                 self.transports.pop(transport.call_id, None)
                 self.runtime.calls.pop(transport.call_id, None)
                 await transport.close()
+            if call is not None:
+                self.runtime.record_call(call.session, "audiosocket", call.records)
             with contextlib.suppress(Exception):
                 writer.close()
 

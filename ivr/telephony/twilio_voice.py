@@ -35,6 +35,8 @@ from ivr.telephony.twilio_auth import STREAM_TOKEN_PARAM, StreamTokens, public_b
 from ivr.telephony.twilio_stream import MediaStream, StreamOutcomes, StreamStats
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ivr.dialogue.session import CallSession
     from ivr.knowledge.base import KnowledgeBase
     from ivr.server.runtime import Runtime
@@ -54,6 +56,7 @@ HINTS_MAX_CHARS = 6000  # whole attribute: keeps every gather response small; ca
 SYNTH_TIMEOUT_S = 8.0  # Twilio waits 15 s for TwiML; past this a reply is spoken by <Say> instead
 SESSION_IDLE_S = 1800.0  # a gather session unused this long is dropped even without a status callback
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+GATHER = "twilio_gather"  # the transport named in gather-mode call records
 
 
 def caller_number(form: Any) -> str:
@@ -88,11 +91,14 @@ class GatherSessions:
     def __init__(self, idle_s: float = SESSION_IDLE_S) -> None:
         self.idle_s = idle_s
         self._sessions: dict[str, tuple[CallSession, float]] = {}
+        self.on_expire: Callable[[CallSession], object] | None = None  # the runtime records a dropped call
 
     def get(self, call_sid: str) -> CallSession | None:
         now = time.monotonic()
         for sid in [sid for sid, (_, used) in self._sessions.items() if now - used > self.idle_s]:
-            del self._sessions[sid]
+            session = self._sessions.pop(sid)[0]
+            if self.on_expire is not None:
+                self.on_expire(session)
         hit = self._sessions.get(call_sid)
         if hit is None:
             return None
@@ -120,6 +126,7 @@ class TwilioState:
     audio: AudioStore = field(default_factory=AudioStore)
     stats: StreamStats = field(default_factory=StreamStats)
     hints: str | None = None
+    hints_kb: object = None  # the knowledge base ``hints`` came from: a console edit reloads it with new words
 
 
 def twiml(response: TwiML) -> Response:
@@ -130,6 +137,7 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
     """Routes for Twilio; ``state`` is made here unless a test wants to look into it."""
     state = state or TwilioState()
     router = APIRouter(tags=["twilio"])
+    state.sessions.on_expire = lambda session: runtime.record_call(session, GATHER, idle=True)
 
     def staff(response: VoiceResponse, data: dict[str, Any] | None = None) -> None:
         """To the desk the call's transfer event names (routing.yaml via the policy); a transfer
@@ -166,18 +174,20 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
             parent.play(f"{public_base(runtime.settings)}{AUDIO_PATH}/{clip_id}.wav")
 
     def hints() -> str:
-        if state.hints is None:
-            state.hints = speech_hints(runtime.brain.kb)
+        if state.hints is None or state.hints_kb is not runtime.brain.kb:
+            state.hints, state.hints_kb = speech_hints(runtime.brain.kb), runtime.brain.kb
         return state.hints
 
     async def gather_reply(call_sid: str, session: CallSession, reply: BotTurn) -> Response:
         response = VoiceResponse()
         if reply.action is Action.transfer:
             state.sessions.pop(call_sid)
+            runtime.record_call(session, GATHER)
             await speak(response, reply.text)
             staff(response, next((e.data for e in reply.events if e.kind == "transfer"), None))
         elif reply.action is Action.end or session.state.ended:
             state.sessions.pop(call_sid)
+            runtime.record_call(session, GATHER)
             await speak(response, reply.text)
             response.hangup()
         else:
@@ -199,7 +209,8 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
         if not call_sid:
             raise HTTPException(status_code=400, detail="CallSid missing")
         if runtime.full():  # IVR_MAX_CALLS reached: a person answers rather than a bot that would lag
-            log.warning("call %s: %d calls up (IVR_MAX_CALLS); straight to staff", call_sid, len(runtime.calls))
+            log.warning("call %s: %d calls up (IVR_MAX_CALLS) or stopping; straight to staff", call_sid,
+                        len(runtime.calls))
             response = VoiceResponse()
             staff(response)
             return twiml(response)
@@ -256,6 +267,8 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
             session = state.sessions.pop(call_sid)
             if session is not None and not session.state.ended:
                 await session.handle(CallerTurn.hangup())  # keeps a ticket being taken
+            if session is not None:
+                runtime.record_call(session, GATHER)
             state.outcomes.pop(call_sid)
             state.tokens.forget(call_sid)
         return Response(status_code=204)
