@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from test_console_browser import ARTIFACTS, CHROMIUM_ARGS, PASSWORD, STEP_TIMEOUT_MS, VIEWPORT
 from twilio.request_validator import RequestValidator
 
 from analytics.metrics import CallMetrics
@@ -36,12 +37,6 @@ from escalation.accounts import StaffAccounts
 from escalation.store import TicketStore
 from ivr.server.app import create_app
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-VIEWPORT = {"width": 1366, "height": 768}  # the office PCs the console is meant for
-PASSWORD = "correct horse battery"
-STEP_TIMEOUT_MS = 15_000
 TOKEN = "test-auth-token"  # server_runtime's Twilio auth token and public URL: the webhooks are signed
 PUBLIC = "https://ivr.example.test"
 NARA = ZoneInfo("Asia/Tokyo")
