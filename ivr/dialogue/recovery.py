@@ -163,11 +163,7 @@ class Recovery:
         opening = long_vowels(jaconv.hira2kata(said) if re.fullmatch(r"[ぁ-んァ-ヶー]+", said) else reading(said))
         if len(opening) < MIN_FIRST_SOUNDS:
             return False
-        towns = {
-            town
-            for town, rows in self.entities.towns.items()
-            if long_vowels(jaconv.hira2kata(rows[0].reading or reading(town))).startswith(opening)
-        }
+        towns = {town for town, sound in _town_readings(self.entities).items() if sound.startswith(opening)}
         if len(towns) != 1:
             return False
         town = towns.pop()
@@ -189,7 +185,7 @@ class Recovery:
             return None
         town = scored[0][2]
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
-        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_reading(self.entities, town)))
+        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_readings(self.entities)[town]))
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
@@ -228,15 +224,17 @@ class Recovery:
         return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
 
 
-def _town_reading(entities: EntityExtractor, town: str) -> str:
-    rows = entities.towns[town]
-    return long_vowels(jaconv.hira2kata(rows[0].reading or reading(town)))
-
-
 @functools.lru_cache(maxsize=4)  # per loaded knowledge base, not per call: 300 towns' readings
+def _town_readings(entities: EntityExtractor) -> dict[str, str]:
+    """Town → its reading in katakana, long vowels as ー (アオノチョー for 青野町)."""
+    return {town: long_vowels(jaconv.hira2kata(rows[0].reading or reading(town)))
+            for town, rows in entities.towns.items()}
+
+
+@functools.lru_cache(maxsize=4)
 def _town_sounds(entities: EntityExtractor) -> dict[str, str]:
     """Town → its reading without 町 (アオノ for 青野町): callers leave it off."""
-    return {town: re.sub(r"(チョー|マチ)$", "", _town_reading(entities, town)) for town in entities.towns}
+    return {town: re.sub(r"(チョー|マチ)$", "", sound) for town, sound in _town_readings(entities).items()}
 
 
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
