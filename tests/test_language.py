@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from ivr.language.dates import parse_date, say_date
-from ivr.language.entities import chome_of, yes_no
+from ivr.language.entities import chome_of, runs_on, yes_no
 from ivr.language.normalize import normalize
 
 TODAY = date(2026, 11, 27)  # a Friday
@@ -401,3 +401,14 @@ def test_an_item_heard_only_by_sound_reports_how_sure(brain):
     assert clipped.item is not None and clipped.item_how == "fuzzy" and clipped.item_score < 85
     clean = brain.nlu.parse("冷蔵庫を捨てたい", TODAY)
     assert clean.item_how in ("surface", "reading") and clean.item_score >= 97
+
+
+def test_an_item_glued_to_an_unknown_katakana_word_is_marked_as_run_on() -> None:
+    """天ぷら油 heard 「電池ラブラ」: 電池 is not the caller's word, so the dialogue reads it back."""
+    assert runs_on("電池ラブラの捨て方を教えてください", "電池")
+    assert runs_on("ラブラ電池は", "電池")
+    assert not runs_on("電池の捨て方を教えてください", "電池")
+    assert not runs_on("電池ラブラと電池は", "電池")  # said on its own once: heard as itself
+    assert not runs_on("ペットボトルキャップ", "キャップ")  # katakana items are the matcher's business
+    assert not runs_on("電池ー", "電池")
+    assert not runs_on("冷蔵庫", "電池")

@@ -46,6 +46,7 @@ NOT_UNDERSTOOD_AGAIN = "すみません、聞き取れませんでした。お�
 UNCLEAR_YES_NO_KEYS = "お手数ですが、ボタンでお答えください。はいは1、いいえは2です。"
 GO_AHEAD_AGAIN = "はい。ご用件を、どうぞ。"
 ONCE_MORE = "もう一度お伺いします。"
+STILL_LISTENING = "はい。"  # before the question asked again after a turn of only えーと
 ASK_AREA_AGAIN = (
     "申し訳ありません。その町名が見つかりませんでした。町名の、はじめの何文字かだけでも結構です。"
     "郵便番号がお分かりでしたら、7桁をボタンで押して、最後にシャープを押してください。"

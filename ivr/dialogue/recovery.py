@@ -20,7 +20,7 @@ import jaconv
 from rapidfuzz import fuzz, process
 
 from ivr.dialogue import prompts
-from ivr.dialogue.state import AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
+from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.entities import EntityExtractor
@@ -36,6 +36,10 @@ ITEM_CONFIRM_SCORE = 85.0
 # the dev split every right one scored ≥ 0.94; 「古いのはどうしたらいいですか」 gets 0.57. At or above
 # it such a topic is also answered without reading back a doubtful item: its own words were heard.
 BARE_ITEM_TOPIC_CONFIDENCE = 0.9
+# A turn of only えーと (or line noise read as nothing) while the bot waits for an answer: the
+# question is said again, up to this many characters of its last sentences (an area question with
+# its example, a number read-back), not the answer said before it.
+REASK_MAX_CHARS = 45
 MENU_AFTER = 2  # the second "not understood" in a row offers the keypad menu …
 STAFF_AFTER = 3  # … the third offers staff
 POSTAL_DIGITS = 7
@@ -108,14 +112,14 @@ class Recovery:
             self.state.item = parse.item if parse is not None else None
         if parse is None or parse.item is None or sure or not self.doubtful(parse):
             return intent, None
-        if intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE:
+        if intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE and not parse.item_run_on:
             return intent, None  # the topic's own words were heard (引っ越しで大量に): its answer fits
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
 
     @staticmethod
     def doubtful(parse: Parse) -> bool:
-        return parse.item_how == "fuzzy" and parse.item_score < ITEM_CONFIRM_SCORE
+        return (parse.item_how == "fuzzy" and parse.item_score < ITEM_CONFIRM_SCORE) or parse.item_run_on
 
     def item_rejected(self) -> tuple[str, AskSlot]:
         """いいえ to a read-back: ask for the item again."""
@@ -133,6 +137,20 @@ class Recovery:
         if self.state.failures >= MENU_AFTER:
             return prompts.NOT_UNDERSTOOD_MENU, None
         return prompts.NOT_UNDERSTOOD, None
+
+    def filler_reply(self) -> str:
+        """What to say to a turn of only a filler or nothing readable. 「どうぞ、ご用件をお話しくだ
+        さい」 when nothing is asked (or after 「ほかにご質問は」: a question is coming); while the bot
+        waits for a number, an area or a yes/no, it told callers in the middle of a callback ticket
+        to start over, so the question is asked again instead."""
+        if self.state.pending is None or isinstance(self.state.pending, AnythingElse):
+            return prompts.GO_AHEAD
+        said = self.state.last_text
+        again = said.startswith(prompts.STILL_LISTENING)  # a second えーと: 「もう一度お伺いします。…」
+        question = last_question(said.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE))
+        if not question:
+            return prompts.GO_AHEAD
+        return (prompts.ONCE_MORE if again else prompts.STILL_LISTENING) + question
 
     def vary(self, text: str) -> str:
         """A re-prompt identical to what the bot has just said is said another way."""
@@ -238,6 +256,17 @@ def _town_sounds(entities: EntityExtractor) -> dict[str, str]:
 
 
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
+
+
+def last_question(text: str) -> str:
+    """The last sentences of what the bot said, up to ``REASK_MAX_CHARS`` (at least the last one)."""
+    sentences = [f"{s}。" for s in text.split("。") if s.strip()]
+    kept: list[str] = []
+    for sentence in reversed(sentences):
+        if kept and sum(map(len, kept)) + len(sentence) > REASK_MAX_CHARS:
+            break
+        kept.insert(0, sentence)
+    return "".join(kept)
 
 
 def say_item(item: Item) -> str:

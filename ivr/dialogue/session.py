@@ -161,7 +161,7 @@ class CallSession:
             return await self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
         if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
-            return self.say(prompts.GO_AHEAD, Action.clarify, parse, "filler")
+            return self.say(self.recovery.filler_reply(), Action.clarify, parse, "filler")
         return await self._speech(parse)
 
     async def _speech(self, parse: Parse) -> BotTurn:

@@ -297,3 +297,36 @@ def side_of(qualifier: str) -> str:
     """大宮通り北側 → 北側: callers name the side, not always the road."""
     m = re.search(r"[東西南北]側", qualifier)
     return m[0] if m else qualifier
+
+
+RUN_ON_KANA = 2  # katakana this long straight after (or before) a kanji item is another word, not a particle
+
+
+def runs_on(text: str, form: str) -> bool:
+    """Whether the item words ``form`` were heard only as part of a longer, unknown word.
+
+    Whisper writes what it cannot read as katakana glued to the nearest word it knows: 天ぷら油
+    came out 「電池ラブラ」 on a clean line, and 電池 then answered with 乾電池's rule. A kanji item
+    running straight into (or out of) a katakana stretch is read back before it is answered; a
+    longer item that covers the whole run (ボタン電池, 電池パック) matches first and is not affected.
+    """
+    t = nfkc(text)
+    if not form or form not in t:
+        return False
+    for start in (i for i in range(len(t)) if t.startswith(form, i)):
+        end = start + len(form)
+        after = t[end : end + RUN_ON_KANA]
+        before = t[max(0, start - RUN_ON_KANA) : start]
+        glued_after = _kanji(form[-1]) and len(after) == RUN_ON_KANA and all(map(_katakana, after))
+        glued_before = _kanji(form[0]) and len(before) == RUN_ON_KANA and all(map(_katakana, before))
+        if not (glued_after or glued_before):
+            return False  # said on its own somewhere: heard as itself
+    return True
+
+
+def _kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
+
+
+def _katakana(ch: str) -> bool:
+    return "\u30a1" <= ch <= "\u30fa"  # ー (U+30FC) alone is no word

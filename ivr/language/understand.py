@@ -17,7 +17,7 @@ from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.dates import parse_date
 from ivr.language.embeddings import Embedder, get_embedder
-from ivr.language.entities import Entities, EntityExtractor, yes_no
+from ivr.language.entities import Entities, EntityExtractor, runs_on, yes_no
 from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
@@ -39,6 +39,7 @@ class Parse:
     item_form: str = ""  # the words the caller used for it
     item_score: float = 0.0  # how surely it was heard (matcher score, 0–100)
     item_how: str = ""  # surface | reading | fuzzy (by sound only, or a clipped opening)
+    item_run_on: bool = False  # its words ran on into an unknown katakana word (電池ラブラ): read back
     category: Category | None = None
     area_town: str = ""
     areas: list[Area] = field(default_factory=list)
@@ -143,6 +144,7 @@ class Understanding:
             item_form=ents.items[0].form if ents.items else "",
             item_score=ents.items[0].score if ents.items else 0.0,
             item_how=ents.items[0].how if ents.items else "",
+            item_run_on=_runs_on(text, ents),
             category=ents.category,
             area_town=ents.area_town,
             areas=ents.areas,
@@ -152,3 +154,14 @@ class Understanding:
         )
         parse.elapsed_ms = (time.perf_counter() - started) * 1000
         return parse
+
+
+def _runs_on(text: str, ents: Entities) -> bool:
+    """The item was heard only inside an unknown word: each of its names found in the text runs on
+    (携帯の電池パック matched as 携帯の電池 is not: its alias 電池パック stands on its own)."""
+    if not ents.items or ents.item is None:
+        return False
+    forms = {m.form for m in ents.items if m.key == ents.items[0].key}
+    forms |= {ents.item.name, *ents.item.aliases}
+    found = [form for form in forms if form and form in nfkc(text)]
+    return bool(found) and all(runs_on(text, form) for form in found)
