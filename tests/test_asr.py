@@ -379,6 +379,25 @@ def test_hotword_hallucination_is_decoded_again_with_the_prompt_alone(
     assert silent.text == "" and silent.dropped is not None and silent.confidence == 0.0
 
 
+class OutroThenPromptLeak(OutroWithHotwords):
+    """With hotwords a stock outro; with the prompt alone, the prompt read back (seen at 20 dB)."""
+
+    def _decode(self, audio: np.ndarray, prompt: str | None, prefix: str | None = None, hotwords: str | None = None):  # noqa: ANN202
+        if hotwords:
+            return Decoded(("ご視聴ありがとうございました。",), (0.1,), (-0.7,), hotwords=True)
+        if prompt:
+            return Decoded(("ごみ相談の電話です。",), (0.15,), (-0.95,))
+        return super()._decode(audio, prompt, prefix)
+
+
+def test_a_prompt_read_back_by_the_hallucination_retry_is_dropped(
+    transcriber: Transcriber, request_audio: np.ndarray
+) -> None:
+    """「ごみ相談の電話です」 for 青野町です was answered as the item 電話機: it is the prompt, not the caller."""
+    result = OutroThenPromptLeak(transcriber, "冷蔵庫、乾電池").transcribe(request_audio)
+    assert result.text == "" and result.dropped is not None and result.retried, result
+
+
 def test_confidence_is_derived_from_whisper_scores() -> None:
     sure = confidence("冷蔵庫を捨てたいです", -0.1, 0.02)
     assert 0.85 < sure < 0.92  # exp(-0.1) × 0.98

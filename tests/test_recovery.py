@@ -6,7 +6,7 @@ import pytest
 from ivr.dialogue import prompts
 from ivr.dialogue.recovery import Recovery, say_item
 from ivr.dialogue.state import CallState
-from ivr.dialogue.turns import Action
+from ivr.dialogue.turns import Action, CallerTurn
 from tests.test_session import IN_2016, OPEN, Call
 
 
@@ -103,3 +103,14 @@ def test_first_sounds_that_fit_several_towns_are_not_guessed(brain):
     call.say("ほげほげ町")
     reply = call.say("あお")  # 青垣町, 青野町, 青山 …
     assert prompts.SLOT_NOT_UNDERSTOOD in reply.text and "area" not in reply.slots  # staff (a ticket on Sunday)
+
+
+def test_an_item_in_words_the_recogniser_doubts_is_read_back_first(brain):
+    """蛍光灯 heard 「冷蔵庫がどこに立てばいいですか」 at 20 dB (Whisper's confidence 0.40): a sure
+    match on a doubtful transcript is still a guess, so it is confirmed before its rule is said."""
+    doubted = Call(brain, OPEN).turn(CallerTurn.speech("冷蔵庫は何ごみですか", confidence=0.3))
+    assert doubted.action is Action.clarify and doubted.text == "れいぞうこ、ですね？"
+    trusted = Call(brain, OPEN).turn(CallerTurn.speech("冷蔵庫は何ごみですか", confidence=0.8))
+    assert trusted.action is Action.answer and "ですね？" not in trusted.text
+    typed = Call(brain, OPEN).say("冷蔵庫は何ごみですか")  # typed (ivr sim, scenarios): confidence 1
+    assert typed.action is Action.answer

@@ -32,6 +32,11 @@ ITEM_QUESTION = "item_category"
 # back. Dev split (nlu.yaml + nlu_items.yaml): below 85, 3 of 22 such items were another item
 # (通帳 for うちょう → 包丁, 竹串 for 済み → 炭); at 85.5, 1 of 27; 2.6% of item questions pay a turn.
 ITEM_CONFIRM_SCORE = 85.0
+# An item in words Whisper itself doubts (AsrResult.confidence) is read back however well it matched.
+# Dev lines of bench/call_success.py decoded alone (3 voices): at 20 dB 17 of 47 items heard were
+# another item (蛍光灯 → 冷蔵庫, 自転車 → 自動車); under 0.4, 11 of them are read back, and 8 of the 30
+# right ones; clean, 1 of 51 right ones and none of the 3 wrong (those are confident).
+ITEM_HEARD_CONFIDENCE = 0.4
 # A topic about kinds of items (刃物・割れたガラス …) reached with no item, no category named: on
 # the dev split every right one scored ≥ 0.94; 「古いのはどうしたらいいですか」 gets 0.57. At or above
 # it such a topic is also answered without reading back a doubtful item: its own words were heard.
@@ -112,14 +117,19 @@ class Recovery:
             self.state.item = parse.item if parse is not None else None
         if parse is None or parse.item is None or sure or not self.doubtful(parse):
             return intent, None
-        if intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE and not parse.item_run_on:
+        if (intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE and not parse.item_run_on
+                and parse.heard_confidence >= ITEM_HEARD_CONFIDENCE):
             return intent, None  # the topic's own words were heard (引っ越しで大量に): its answer fits
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
 
     @staticmethod
     def doubtful(parse: Parse) -> bool:
-        return (parse.item_how == "fuzzy" and parse.item_score < ITEM_CONFIRM_SCORE) or parse.item_run_on
+        return (
+            (parse.item_how == "fuzzy" and parse.item_score < ITEM_CONFIRM_SCORE)
+            or parse.item_run_on
+            or parse.heard_confidence < ITEM_HEARD_CONFIDENCE
+        )
 
     def item_rejected(self) -> tuple[str, AskSlot]:
         """いいえ to a read-back: ask for the item again."""

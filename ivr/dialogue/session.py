@@ -160,6 +160,7 @@ class CallSession:
         if not text:
             return await self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
+        parse.heard_confidence = turn.confidence
         if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
             return self.say(self.recovery.filler_reply(), Action.clarify, parse, "filler")
         return await self._speech(parse)

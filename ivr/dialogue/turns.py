@@ -32,10 +32,11 @@ class CallerTurn:
     kind: CallerKind
     text: str = ""
     digits: str = ""
+    confidence: float = 1.0  # how far the recogniser trusts ``text`` (AsrResult.confidence); 1 when typed
 
     @classmethod
-    def speech(cls, text: str) -> CallerTurn:
-        return cls(CallerKind.speech, text=text)
+    def speech(cls, text: str, confidence: float = 1.0) -> CallerTurn:
+        return cls(CallerKind.speech, text=text, confidence=confidence)
 
     @classmethod
     def dtmf(cls, digits: str) -> CallerTurn:

@@ -40,6 +40,7 @@ class Parse:
     item_score: float = 0.0  # how surely it was heard (matcher score, 0–100)
     item_how: str = ""  # surface | reading | fuzzy (by sound only, or a clipped opening)
     item_run_on: bool = False  # its words ran on into an unknown katakana word (電池ラブラ): read back
+    heard_confidence: float = 1.0  # the recogniser's trust in ``text`` (set by the dialogue; 1 when typed)
     category: Category | None = None
     area_town: str = ""
     areas: list[Area] = field(default_factory=list)

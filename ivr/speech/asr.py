@@ -314,12 +314,17 @@ class Transcriber:
             # A longer prime tips Whisper into a stock outro on some noisy turns (ご視聴ありがとう
             # ございました for 包丁の捨て方 at 20 dB): try once more with the sentence alone.
             retried = True
+            # That decode may read the sentence itself back (「ごみ相談の電話です」 for 青野町です at 20 dB,
+            # then answered as the item 電話機): a leak is no better than the outro, and is dropped too.
             again = self._decode(audio, prompt)
             again_text, again_nsp, again_alp = _speech_only(again, short_answer=short_answer)
-            if again_text and hallucination(again_text) is None:
+            leaked = prompt is not None and is_prompt_leak("".join(again.texts).strip(), prompt, min_chars)
+            if again_text and hallucination(again_text) is None and not leaked:
                 text, nsp, alp, hotwords_used = again_text, again_nsp, again_alp, False
                 raw = "".join(again.texts).strip()
                 log.info("ASR hallucination with hotwords; the prompt alone gives %r", text)
+            elif leaked:
+                log.info("ASR hallucination with hotwords; the prompt alone reads the prompt back: dropped")
         dropped = None
         if not text:
             dropped = "no_speech"

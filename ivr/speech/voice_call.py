@@ -239,7 +239,7 @@ class VoiceCall:
         if self.joiner.went_on(utterance):  # the caller spoke again before we answered: wait for the rest
             self._keep_part(utterance, parts, [*earlier, record])
             return
-        caller = CallerTurn.speech(result.text) if result.text else CallerTurn.unclear()
+        caller = CallerTurn.speech(result.text, result.confidence) if result.text else CallerTurn.unclear()
         await self._answer(caller, record, utterance, parts)
 
     async def _answer(self, caller: CallerTurn, record: TurnRecord, utterance: Utterance | None, parts: int) -> None:
