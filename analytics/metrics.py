@@ -1,10 +1,11 @@
 """``GET /metrics`` for the city's monitoring (Prometheus text format, ``prometheus-client``).
 
 Each runtime has its own registry (tests and embedders run several servers in one process).
-Finished calls are counted when their record is made; calls in progress and the ASR queue are
-read at scrape time. Nothing personal is exposed, but call volumes are the city's business: the
-endpoint answers loopback clients (a Prometheus or node exporter on the server itself) and, with
-``IVR_METRICS_TOKEN`` set, anyone sending ``Authorization: Bearer <token>``.
+Finished calls are counted when their record is made; calls in progress (``Runtime.active_calls``:
+gather calls between webhooks too) and the ASR queue are read at scrape time. Nothing personal is
+exposed, but call volumes are the city's business: the endpoint answers loopback clients (a
+Prometheus or node exporter on the server itself) and, with ``IVR_METRICS_TOKEN`` set, anyone
+sending ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class CallMetrics:
                                buckets=REPLY_BUCKETS, registry=r)
         self.errors = Counter("ivr_errors", "Faults: a call that failed (error), a call record not saved (record_save)",
                               ["kind"], registry=r)
-        self.active = Gauge("ivr_active_calls", "Audio calls in progress (Twilio stream, AudioSocket, browser)",
-                            registry=r)
+        self.active = Gauge("ivr_active_calls", "Calls in progress: audio (Twilio stream, AudioSocket, browser) "
+                            "and Twilio gather calls between webhooks", registry=r)
         self.asr_queue = Gauge("ivr_asr_queue_depth", "Utterances waiting for speech recognition", registry=r)
         for outcome in OUTCOMES:  # every outcome present from the start: rate() needs the zero
             self.outcomes.labels(outcome)
@@ -89,7 +90,7 @@ def mount_metrics(app: FastAPI, runtime: Runtime) -> None:
         except Exception:  # no ASR pool (a text-only runtime): nothing waits
             return 0.0
 
-    metrics.bind(lambda: float(len(runtime.calls)), asr_waiting)
+    metrics.bind(lambda: float(runtime.active_calls()), asr_waiting)
 
     @app.get(PATH, include_in_schema=False)
     async def prometheus(request: Request) -> Response:

@@ -6,7 +6,9 @@ outcome is decided once, when the carrier says the call is over (``CallRecorder.
 
 - an error in a turn (``Event("error")``) → failed (reason: what broke); a hand-over because the
   server is stopping is no fault: it counts as the transfer (or ticket) it became;
-- a transfer → transferred (reason: the topic or fault that needed staff);
+- a transfer → transferred (reason: the topic or fault that needed staff); also a call the carrier
+  put through to staff outside the dialogue (``CallRecorder.handed_to_staff``: a Twilio media stream
+  that broke goes to staff by the ``<Connect action>``), unless the call had failed;
 - a ticket → ticket (reason: the ticket's desk reason; its number kept);
 - no answer given at all before the call ended → abandoned;
 - otherwise answered: the call was contained.
@@ -70,6 +72,8 @@ class CallRecorder:
         self._t0 = time.monotonic()  # durations from the monotonic clock: a fixed test clock still measures
         self.entries: list[_Entry] = []
         self.recorded = False
+        self.staff_reason = ""  # handed_to_staff: the carrier took the call to staff
+        self.staff_fault = False
 
     def turn(self, caller: CallerTurn | None, reply: BotTurn, started: float, private: str = "") -> None:
         """One turn answered; ``started``: ``time.perf_counter()`` when it came in; ``private``:
@@ -78,6 +82,12 @@ class CallRecorder:
         if caller is not None and caller.text:
             caller = dataclasses.replace(caller, text=private or mask_digits(caller.text))
         self.entries.append(_Entry(caller, reply, time.monotonic() - self._t0, (now - started) * 1000))
+
+    def handed_to_staff(self, reason: str, fault: bool = False) -> None:
+        """The carrier sends the caller to staff whatever the dialogue said (a broken media stream:
+        Twilio asks the ``<Connect action>``, which answers ``<Dial>``). ``fault``: our own error
+        did it (the call failed), not the line."""
+        self.staff_reason, self.staff_fault = reason, fault
 
     def record(self, transport: str, caller_number: str = "",
                voice_records: Iterable[TurnRecord] | None = None, at_last_turn: bool = False) -> CallRecord:
@@ -97,6 +107,8 @@ class CallRecorder:
             entries = [e for e in entries if id(e.reply) in spoken or (e.caller is not None
                                                                        and e.caller.kind is CallerKind.hangup)]
         outcome, reason, ticket = outcome_of(entries)
+        if self.staff_reason and outcome not in (FAILED, TRANSFERRED):  # the dialogue's own fault or transfer first
+            outcome, reason = (FAILED if self.staff_fault else TRANSFERRED), self.staff_reason
         turns = [_summary(n, e, self.started_at, asr.get(id(e.reply))) for n, e in enumerate(entries, 1)]
         elapsed = (entries[-1].offset_s if entries else 0.0) if at_last_turn else time.monotonic() - self._t0
         ended = self.started_at + timedelta(seconds=elapsed)

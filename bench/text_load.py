@@ -260,6 +260,7 @@ async def one_call(i: int, lines: list[Line], twilio: TwilioSide, think: float, 
 
 async def run(args: argparse.Namespace) -> None:
     os.environ["IVR_STAFF_AVAILABLE"] = STAFF  # for the plan, as for the server
+    load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     plans = await plan(args.calls, args.turns, args.seed)
     print(f"planned {args.calls} calls × {args.turns} turns in {time.monotonic() - t0:.0f} s "
@@ -304,9 +305,20 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  throughput: {stats.turns / wall:.1f} turns/s")
     print(f"  calls ended by the bot: {dict(stats.ends) or 'none'}; answers of another kind than "
           f"the plan's: {stats.diverged}")
-    print(f"  server CPU (with the TTS worker): {cpu * 100:.0f}% of one core; "
+    print(f"  server CPU (with its TTS workers): {cpu * 100:.0f}% of one core; "
           f"RSS {total_mb(rss0):.0f} → {total_mb(rss1):.0f} MB")
+    print(f"  synthesis (server log): {'; '.join(synthesis_lines(log)) or 'no figures logged'}")
+    print(f"  machine load average (1 min) before → after: {load0:.2f} → {os.getloadavg()[0]:.2f} "
+          f"(shared machine: the server's CPU above is what it got)")
     print(f"  server log: {log}")
+
+
+def synthesis_lines(log: Path) -> list[str]:
+    """What the server says about its synthesis: units made this run, item answers rendered in the
+    background (none when the voice cache already held them: a warm start)."""
+    keep = ("units synthesised this run", "item-answer units")
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return [line.split(": ", 1)[-1] for line in lines if any(k in line for k in keep)]
 
 
 def main() -> None:

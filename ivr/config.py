@@ -134,6 +134,10 @@ class Settings(BaseSettings):
 
     # --- speech synthesis --------------------------------------------------------------------
     tts_speed: float = Field(1.0, description="Speaking rate (1.0 normal); older callers may want 0.9.")
+    tts_workers: int = Field(
+        0, description="Synthesis processes shared by all calls (0: one per core in gather mode without "
+        "AudioSocket, where Twilio recognises speech and no core is Whisper's; else 1).",
+    )
     voices_dir: Path | None = Field(
         None, description="Pre-rendered prompts (`ivr voices build`); default <IVR_CACHE_DIR>/voices."
     )

@@ -1,9 +1,11 @@
 """Stopping and sharing: SIGTERM to a real `ivr serve` hands the call in progress to staff before the
-process exits 0; and two processes writing tickets to one database never give two callers one number.
+process exits 0 (a media stream call, and a gather call between two webhooks); and two processes
+writing tickets to one database never give two callers one number (two whole servers taking
+tickets through calls: test_two_servers.py).
 
-The server runs as a subprocess, as in production (see test_ticket_durability.py); the call is a
-Twilio Media Streams call, signed with the real ``twilio`` library, spoken by test_twilio_stream's
-fake Twilio side (it echoes marks as Twilio does once audio has played).
+The server runs as a subprocess, as in production (see test_ticket_durability.py); the calls are
+signed with the real ``twilio`` library; the streamed one is spoken by test_twilio_stream's fake
+Twilio side (it echoes marks as Twilio does once audio has played).
 """
 
 from __future__ import annotations
@@ -19,16 +21,22 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from test_ticket_durability import _start
 from test_twilio_stream import PUBLIC, STAFF, TOKEN, FakeTwilio, after_stream, answer_call, sign
 
+from analytics.records import TRANSFERRED
+from analytics.store import CallLog
 from conftest import free_port
+from escalation.db import make_engine
 from escalation.store import TicketStore
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE_S = 1.0  # IVR_SHUTDOWN_GRACE_S for the test: the call is handed over a second after SIGTERM
 EXIT_WITHIN_S = 45.0  # grace + the apology (~8.5 s, paced) + AFTER_STREAM_S + uvicorn's own stop, with slack
 APOLOGY_MIN_BYTES = 6 * 8000  # the hand-over apology is ~8.5 s of μ-law at 8 kHz
+PAST_GRACE_S = GRACE_S + 2.0  # a drain that forgot the gather call has exited by now (it had no audio call)
+GATHER_EXIT_S = 15.0  # after the hand-over webhook: AFTER_STREAM_S + uvicorn's own stop, with slack
 
 
 def test_sigterm_hands_the_call_in_progress_to_staff_then_exits_0(tmp_path):
@@ -126,3 +134,61 @@ def test_two_processes_on_one_database_never_share_a_ticket_number(db_url):
         assert sorted(t.number for t in stored) == sorted(numbers)
     finally:
         store.dispose()
+
+
+def _webhook(port: int, path: str, data: dict[str, str]) -> ET.Element:
+    r = httpx.post(f"http://127.0.0.1:{port}{path}", data=data, headers=sign(path, data), timeout=60)
+    assert r.status_code == 200, r.text
+    return ET.fromstring(r.text)
+
+
+def active_calls(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text  # a loopback scrape
+    return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "ivr_active_calls")
+
+
+def test_sigterm_answers_a_gather_calls_next_webhook_with_the_hand_over_then_exits_0(tmp_path):
+    """A gather call is in no socket between webhooks: the drain waits for its next one, answers it
+    with the apology and <Dial> (as a failure is answered), serves the clip, then exits 0."""
+    port = free_port()
+    state = tmp_path / "state"
+    env = {**os.environ, "IVR_STATE_DIR": str(state), "IVR_DATABASE_URL": "",
+           "IVR_TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC, "IVR_TWILIO_MODE": "gather",
+           "IVR_STAFF_NUMBER": STAFF, "IVR_STAFF_AVAILABLE": "always", "IVR_HOST": "127.0.0.1",
+           "IVR_SHUTDOWN_GRACE_S": str(GRACE_S)}
+    log = tmp_path / "serve.log"
+    server = _start(env, port, log)
+    sid = "CA" + uuid.uuid4().hex
+    call = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": "+819012345678", "To": "+81742000000",
+            "CallStatus": "in-progress"}
+    try:
+        assert active_calls(port) == 0
+        assert _webhook(port, "/twilio/voice", call).find("Gather") is not None  # the greeting
+        assert active_calls(port) == 1  # between webhooks, still a call in progress
+        server.send_signal(signal.SIGTERM)
+        time.sleep(PAST_GRACE_S)  # the caller is still hearing the greeting
+        assert server.poll() is None, log.read_text(errors="replace")[-3000:]
+        handover = _webhook(port, "/twilio/gather", {**call, "SpeechResult": "ペットボトルは何ごみですか",
+                                                     "Confidence": "0.9"})
+        assert handover.find("Gather") is None and handover.find("Dial").text == STAFF, ET.tostring(handover)
+        play = handover.find("Play")  # the apology, in our voice: Twilio fetches it right away
+        assert play is not None and play.text.startswith(PUBLIC)
+        clip = httpx.get(f"http://127.0.0.1:{port}{play.text.removeprefix(PUBLIC)}", timeout=10)
+        assert clip.status_code == 200 and clip.headers["content-type"] == "audio/wav"
+        answered_at = time.monotonic()
+        code = server.wait(GATHER_EXIT_S)
+        took = time.monotonic() - answered_at
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(30)
+    text = log.read_text(errors="replace")
+    assert code == 0 and took < GATHER_EXIT_S, text[-3000:]
+    assert "1 Twilio gather" in text and f"call {sid}: handed on (the server is stopping)" in text, text[-3000:]
+    engine = make_engine(f"sqlite:///{state / 'ivr.db'}")
+    try:
+        record = CallLog(engine).get(sid)  # written before the process exited
+    finally:
+        engine.dispose()
+    assert record is not None and (record.outcome, record.reason) == (TRANSFERRED, "shutdown")

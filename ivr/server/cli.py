@@ -23,6 +23,7 @@ def _prerender_prompts(runtime: Runtime) -> None:
     if tts.cache is not None:
         report = build(runtime.brain.kb, tts, tts.cache, progress=True)
         typer.echo(f"voice cache: {report.units} prompt units ({report.rendered} rendered now)")
+    runtime.speech.prerender_answers(runtime.brain.kb)  # item answers: in the background, at nice 19
 
 
 def serve(

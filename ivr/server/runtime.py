@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _no_calls() -> list[str]:
+    return []
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -46,6 +50,8 @@ class Runtime:
     staff: StaffLine
     clock: Callable[[], datetime]
     calls: dict[str, VoiceCall] = field(default_factory=dict)  # live audio calls by carrier call id
+    # Twilio gather calls between webhooks (CallSids): in no socket, yet in progress; the Twilio routes set it
+    gather_calls: Callable[[], list[str]] = _no_calls
     store: TicketStore | None = None  # the durable store behind ``tickets`` (None: an in-memory queue, tests)
     accounts: StaffAccounts | None = None  # staff logins for the console (same database)
     draining: bool = False  # SIGTERM received (ivr/server/shutdown.py): new calls go straight to staff
@@ -136,6 +142,10 @@ class Runtime:
         """Wait for the call records being written (shutdown, tests)."""
         if self.saving:
             await asyncio.gather(*list(self.saving), return_exceptions=True)
+
+    def active_calls(self) -> int:
+        """Calls in progress on every carrier: audio calls and gather calls between webhooks."""
+        return len(self.calls) + len(self.gather_calls())
 
     def full(self) -> bool:
         """As many calls as ``IVR_MAX_CALLS`` are up, or the server is stopping: a new call goes to

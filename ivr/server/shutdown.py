@@ -14,6 +14,13 @@ sends a caller to staff) would find no server. So the first signal only starts a
    streams just closed; then uvicorn's own shutdown runs (the app lifespan: AudioSocket, AMI) and
    the process exits 0.
 
+Twilio gather calls (``Runtime.gather_calls``) live in no socket: we cannot speak to them, only answer
+their next webhook. From step 1 that answer is the hand-over (``twilio_voice``), and steps 2–3 wait
+for them as for the audio calls (grace, then ``HANDOVER_S``): a call whose caller is still hearing
+a long reply gets its webhook answered, not refused by a server gone. One that sends none by then
+(the caller hung up and the number has no status callback) is let go. Step 4 then covers Twilio's
+fetch of the apology clip the last answer named.
+
 The whole stop is bounded: grace + ``HANDOVER_S`` + ``AFTER_STREAM_S`` (~37 s by default), within
 systemd's 90 s; give Docker a ``stop_grace_period`` of that. A second signal stops at once.
 """
@@ -43,9 +50,9 @@ async def drain(runtime: Runtime, grace_s: float, *, handover_s: float = HANDOVE
                 after_s: float = AFTER_STREAM_S) -> None:
     """Steps 1–4 above; returns when the server may stop serving."""
     runtime.draining = True
-    had_calls = bool(runtime.calls)
-    log.info("stopping: %d call(s) in progress, new calls go to staff; waiting up to %g s for them to end",
-             len(runtime.calls), grace_s)
+    had_calls = runtime.active_calls() > 0
+    log.info("stopping: %d call(s) in progress (%d Twilio gather), new calls go to staff; waiting up to %g s "
+             "for them to end", runtime.active_calls(), len(runtime.gather_calls()), grace_s)
     await _until_no_calls(runtime, grace_s)
     for call_id, call in list(runtime.calls.items()):
         log.info("call %s: handed on (the server is stopping)", call_id)
@@ -56,6 +63,8 @@ async def drain(runtime: Runtime, grace_s: float, *, handover_s: float = HANDOVE
         with contextlib.suppress(Exception):
             await call.close()
             await call.transport.transfer({"reason": f"{HANDOVER_REASON}:no_speech", "call_id": call_id})
+    for call_sid in runtime.gather_calls():  # no webhook in grace + HANDOVER_S: most likely hung up
+        log.warning("call %s (gather): no webhook since the stop began; leaving it", call_sid)
     if had_calls:
         await asyncio.sleep(after_s)
     log.info("stopping: no calls left")
@@ -64,7 +73,7 @@ async def drain(runtime: Runtime, grace_s: float, *, handover_s: float = HANDOVE
 async def _until_no_calls(runtime: Runtime, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while runtime.calls and loop.time() < deadline:
+    while runtime.active_calls() and loop.time() < deadline:
         await asyncio.sleep(POLL_S)
 
 

@@ -9,11 +9,13 @@ per character, which at ≤ 18 characters a unit keeps the first audio near 150 
 Processes: pyopenjtalk-plus serialises its engines itself and holds the GIL while it
 synthesises (two threads ran as slow as two calls in a row). On a worker thread it stalled the
 event loop up to ~50 ms — longer than a 20 ms frame slot, so live calls' audio would stutter.
-Live calls (``stream``) therefore synthesise in one shared worker *process*; ``synthesize`` and
-``render`` (prompts built offline, tests) run in the caller's thread.
+Calls (``stream``, and ``whole`` for gather mode's clips) therefore synthesise in shared worker
+*processes* (``tts_workers``: one, or one per core when no core is Whisper's); ``synthesize`` and
+``render`` (prompts built offline, tests) run in the caller's thread. A unit several replies want
+at the same moment is synthesised once and shared (``_shared``).
 
-If that process dies (killed, out of memory), the unit it was making is made in a thread here
-instead (a stutter, not silence) and a new worker is started; until it is ready, units are made
+If a worker dies (killed, out of memory), the units it was making are made in a thread here
+instead (a stutter, not silence) and new workers are started; until one is ready, units are made
 in threads. The apology said when a call fails is pinned in memory (``pin``), so it plays even
 when synthesis itself is what failed.
 """
@@ -22,14 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -37,6 +36,7 @@ import numpy as np
 
 from ivr.audio import codec
 from ivr.language import user_dictionary
+from ivr.speech import tts_workers
 from ivr.speech.sentences import split_sentences, spoken_length
 
 if TYPE_CHECKING:
@@ -54,82 +54,12 @@ EDGE_MS = 30  # silence kept at each end of a unit so trimming does not clip the
 SENTENCE_PAUSE_MS = 300  # after 。！？: about what the engine itself leaves between sentences
 CLAUSE_PAUSE_MS = 150  # after a unit cut at 、: a comma pause, so the cut is not heard
 LRU_UNITS = 512  # uncached units kept (area/item answers recur across calls): ≤ ~25 MB at 8 kHz
-ORPHAN_CHECK_S = 2.0  # how often the worker checks that the server that started it is still there
-SYNTH_PROCESSES = 1  # one core's worth: the other core is Whisper's; more would only contend
 
-_executor: ProcessPoolExecutor | None = None
-_executor_lock = threading.Lock()
-_worker_ready = threading.Event()  # the current worker has started and rendered its first unit
-
-
-def _start_worker(dictionary: tuple[str, str] | None) -> None:
-    """In the synthesis process: the parent's reading dictionary, and the engine warmed up."""
-    from pathlib import Path
-
-    if dictionary is not None:
-        user_dictionary.install(Path(dictionary[0]), Path(dictionary[1]))
-    render_unit("あ", 1.0)
-    parent = os.getppid()
-
-    def orphaned() -> None:  # a killed server (SIGKILL, OOM) must not leave its TTS worker behind
-        while os.getppid() == parent:
-            time.sleep(ORPHAN_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=orphaned, daemon=True, name="tts-parent-watch").start()
-
-
-def shutdown_synthesis() -> None:
-    """Stop the worker process (at server shutdown)."""
-    global _executor
-    with _executor_lock:
-        if _executor is not None:
-            _executor.shutdown(wait=False, cancel_futures=True)
-            _executor = None
-            _worker_ready.clear()
-
-
-def synthesis_executor() -> ProcessPoolExecutor:
-    """The worker process shared by every call, so calls interleave unit by unit instead of piling
-    up. Spawned (not forked): the parent runs threads (ASR, onnxruntime) that fork would break."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            user_dictionary.ensure_installed()
-            where = user_dictionary.installed_from
-            _executor = ProcessPoolExecutor(
-                max_workers=SYNTH_PROCESSES,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=((str(where[0]), str(where[1])) if where else None,),
-            )
-            _worker_ready.clear()
-            started = _executor.submit(render_unit, "あ", 1.0)  # spawns it now; ready once this is back
-            started.add_done_callback(lambda f, ex=_executor: _on_started(ex, f))
-        return _executor
-
-
-def _on_started(executor: ProcessPoolExecutor, started: Future[np.ndarray]) -> None:
-    if executor is _executor and not started.cancelled() and started.exception() is None:
-        _worker_ready.set()
-
-
-def _replace_broken(executor: ProcessPoolExecutor) -> None:
-    """The worker process died: drop its executor (it refuses all work now) and start another."""
-    global _executor
-    with _executor_lock:
-        if _executor is not executor:
-            return  # another call saw it first
-        _executor = None
-        _worker_ready.clear()
-    executor.shutdown(wait=False, cancel_futures=True)
-    synthesis_executor()
-
-
-def synthesis_worker_pids() -> list[int]:
-    """The worker process ids (operators' tools and the fault tests that kill one)."""
-    executor = _executor
-    return list((getattr(executor, "_processes", None) or {}).keys()) if executor is not None else []
+# The worker pool lives in tts_workers; these names are this module's API (services, fault tests).
+synthesis_executor = tts_workers.executor
+shutdown_synthesis = tts_workers.shutdown
+synthesis_worker_pids = tts_workers.worker_pids
+_worker_ready = tts_workers.worker_ready
 
 
 def render_unit(unit: str, speed: float) -> np.ndarray:
@@ -170,6 +100,15 @@ def trim(pcm: np.ndarray) -> np.ndarray:
     return pcm[max(loud[0] - edge, 0):loud[-1] + edge + 1]
 
 
+@dataclass
+class _Making:
+    """One unit being synthesised, and how many replies are waiting for it."""
+
+    task: asyncio.Task[np.ndarray]
+    owner: Synthesizer  # a copy of a synthesizer (the fault tests' broken one) shares none of its work
+    waiting: int = 0
+
+
 class Synthesizer:
     """Replies as 8 kHz int16 audio: pre-rendered units from the voice cache, the rest synthesised.
 
@@ -188,6 +127,7 @@ class Synthesizer:
         self.rendered = 0
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pinned: dict[str, np.ndarray] = {}  # units that must play whatever fails (``pin``)
+        self._making: dict[str, _Making] = {}  # units being synthesised now, shared by all who want them
         self._lock = threading.Lock()
 
     @classmethod
@@ -263,13 +203,36 @@ class Synthesizer:
             try:
                 pcm = await asyncio.get_running_loop().run_in_executor(executor, render_unit, unit, self.speed)
             except BrokenProcessPool:
-                log.warning("the TTS worker process died; starting another, this unit is made here")
-                _replace_broken(executor)
+                log.warning("a TTS worker process died; starting others, this unit is made here")
+                tts_workers.replace_broken(executor)
         if pcm is None:  # the worker is (re)starting: a thread now beats silence until it is ready
             pcm = await asyncio.to_thread(render_unit, unit, self.speed)
         if spoken_length(unit):
             self.rendered += 1
         return self._remember(unit, pcm)
+
+    async def _shared(self, unit: str) -> np.ndarray:
+        """``unit`` from the worker, made once however many calls want it at the same moment (50
+        callers asking about the same town all wait for one synthesis). Cancelled by the last
+        caller still waiting (a barge-in), the synthesis is cancelled too."""
+        loop = asyncio.get_running_loop()
+        making = self._making.get(unit)
+        if making is None or making.owner is not self or making.task.get_loop() is not loop:
+            making = _Making(loop.create_task(self._render_elsewhere(unit)), self)
+            self._making[unit] = making
+            making.task.add_done_callback(lambda _, m=making: self._done_making(unit, m))
+        making.waiting += 1
+        try:
+            return await asyncio.shield(making.task)
+        finally:
+            making.waiting -= 1
+            if not making.waiting and not making.task.done():
+                making.task.cancel()
+                self._done_making(unit, making)  # whoever wants it next starts it again
+
+    def _done_making(self, unit: str, making: _Making) -> None:
+        if self._making.get(unit) is making:
+            del self._making[unit]
 
     # --- whole replies -----------------------------------------------------------------------
 
@@ -285,6 +248,23 @@ class Synthesizer:
 
     def synthesize_ulaw(self, text: str) -> bytes:
         return codec.ulaw_encode(self.synthesize(text))
+
+    async def whole(self, text: str) -> np.ndarray:
+        """The whole reply, equal to ``synthesize(text)``, for a caller that plays nothing until it
+        has all of it (Twilio's <Play> of a clip): every missing unit is asked of the workers at
+        once, so they share them out, and a reply waits once in the queue, not once per unit."""
+        units = split_sentences(text)
+        audio = await asyncio.gather(*(self._unit_now(unit) for unit in units))
+        parts: list[np.ndarray] = []
+        for i, (unit, pcm) in enumerate(zip(units, audio, strict=True)):
+            parts.append(pcm)
+            if i < len(units) - 1:
+                parts.append(silence(pause_after(unit)))
+        return np.concatenate(parts) if parts else silence(0)
+
+    async def _unit_now(self, unit: str) -> np.ndarray:
+        hit = self.cached(unit)
+        return hit if hit is not None else await self._shared(unit)
 
     async def stream(self, text: str) -> AsyncIterator[np.ndarray]:
         """Yield each unit's audio (with the pause that follows it) as soon as it is ready.
@@ -302,7 +282,7 @@ class Synthesizer:
                 done: asyncio.Future[np.ndarray] = loop.create_future()
                 done.set_result(hit)
                 return done
-            return asyncio.ensure_future(self._render_elsewhere(units[i]))
+            return asyncio.ensure_future(self._shared(units[i]))
 
         upcoming = start(0) if units else None
         try:

@@ -10,7 +10,9 @@ Transfers: Twilio cannot be told "dial staff" over the socket. The call's TwiML 
 mark came back) we record the outcome for the CallSid and close the socket; Twilio then asks the
 action URL what to do next and gets ``<Dial>`` / ``<Enqueue>`` of the target in the transfer's data
 (the desk the routing policy chose for the reason). A socket that ends without an outcome (it
-broke, or we failed) gets the deployment's staff line: never lose a caller.
+broke, or we failed) gets the deployment's staff line: never lose a caller. Its call record says
+so (transferred, reason ``stream_broken`` or the protocol fault; failed on ``stream_error``, ours):
+the caller did not hang up — Twilio's ``stop`` would have said so — but went on to staff.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ START_TIMEOUT_S = 10.0  # Twilio sends `start` right after connecting; a socket 
 MAX_BAD_MESSAGES = 200  # past this many malformed messages the socket is closed (the caller then goes to staff)
 LOGGED_BAD_MESSAGES = 5  # per socket, then only every 50th: a flood must not flood the log too
 OUTCOME_TTL_S = 600.0  # Twilio asks the <Connect> action at once; anything older is a call long gone
+BROKEN = "stream_broken"  # the socket ended with neither our decision nor Twilio's stop: the line broke
+OUR_FAULT = "stream_error"  # an exception on our side ended the socket
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class TwilioTransport(SocketSender):
         self.stream_sid = stream_sid
         self.call_sid = call_sid
         self.outcomes = outcomes
+        self.decided = False  # the call said what follows (transfer or hang-up) before the socket closed
 
     async def send_audio(self, frame: np.ndarray) -> None:
         await self._send(media_message(self.stream_sid, frame))
@@ -116,11 +121,13 @@ class TwilioTransport(SocketSender):
     async def transfer(self, data: dict[str, Any]) -> None:
         target = data.get("target") or {}
         log.info("call %s: transfer to staff (%s → %s)", self.call_sid, data.get("reason", ""), target.get("label", ""))
+        self.decided = True
         self.outcomes.set(self.call_sid, Outcome("transfer", dict(data)))
         await self.close(status.WS_1000_NORMAL_CLOSURE)
 
     async def hangup(self, reason: str) -> None:
         log.info("call %s: bot hangs up (%s)", self.call_sid, reason)
+        self.decided = True
         self.outcomes.set(self.call_sid, Outcome("hangup", {"reason": reason}))
         await self.close(status.WS_1000_NORMAL_CLOSURE)
 
@@ -139,6 +146,8 @@ class MediaStream:
         self.transport: TwilioTransport | None = None
         self.call_sid = ""
         self.bad = 0
+        self.caller_left = False  # Twilio's stop: the caller hung up
+        self.fault = ""  # why we closed the socket on a live call (its caller goes to staff)
         self._reframer = Reframer()
 
     async def run(self) -> None:
@@ -153,7 +162,8 @@ class MediaStream:
             self.stats.errors += 1
             log.exception("media stream %s failed; the caller goes to staff", self.call_sid or "(no start)")
             if self.call_sid and self.call is not None:
-                self.outcomes.set(self.call_sid, Outcome("transfer", {"reason": "stream_error"}), replace=False)
+                self.fault = self.fault or OUR_FAULT
+                self.outcomes.set(self.call_sid, Outcome("transfer", {"reason": OUR_FAULT}), replace=False)
             await self._close(status.WS_1011_INTERNAL_ERROR)
         finally:
             await self._end()
@@ -204,6 +214,7 @@ class MediaStream:
             call.heard(prompt)
         elif isinstance(msg, Stop):
             log.info("call %s: stream stopped by Twilio (the caller hung up)", self.call_sid)
+            self.caller_left = True
             await call.hangup()
             await self._close(status.WS_1000_NORMAL_CLOSURE)  # a close frame, not a dropped connection (1006)
             return False
@@ -238,7 +249,8 @@ class MediaStream:
         if self.bad <= MAX_BAD_MESSAGES:
             return True
         if self.call is not None:
-            self.outcomes.set(self.call_sid, Outcome("transfer", {"reason": "stream_protocol_errors"}))
+            self.fault = "stream_protocol_errors"
+            self.outcomes.set(self.call_sid, Outcome("transfer", {"reason": self.fault}))
         await self._close(status.WS_1008_POLICY_VIOLATION)
         return False
 
@@ -260,8 +272,15 @@ class MediaStream:
         call = self.call
         if call is None:
             return
+        if not self.caller_left and self.transport is not None and not self.transport.decided:
+            reason = self.fault or BROKEN  # Twilio now asks the <Connect action>: staff take the caller
+            log.warning("call %s: the stream ended mid-call (%s); the caller goes to staff", self.call_sid, reason)
+            self.outcomes.set(self.call_sid, Outcome("transfer", {"reason": reason}), replace=False)
+            recorder = getattr(call.session, "recorder", None)
+            if recorder is not None:
+                recorder.handed_to_staff(reason, fault=reason == OUR_FAULT)
         try:
-            await self.runtime.end_call(self.call_sid, call)  # a broken socket: as if the caller hung up
+            await self.runtime.end_call(self.call_sid, call)  # ends the dialogue as a hang-up would
         finally:
             if self.transport is not None:
                 self.transport.closed = True

@@ -8,7 +8,11 @@ Two ways to run a call (IVR_TWILIO_MODE):
   hand-off's reason) or ``<Hangup/>``, as the call decided.
 - ``gather``: Twilio's own ASR (``<Gather input="speech dtmf">``) with hints from the knowledge
   base, our dialogue and our voice (``<Play>`` of clips this server synthesises), ``<Say>`` when
-  synthesis fails. A fallback for sites whose network cannot carry a media websocket.
+  synthesis fails. A fallback for sites whose network cannot carry a media websocket. A gather
+  call is in no socket between webhooks; ``twilio_gather_calls`` keeps it (in progress until an
+  ending TwiML or the status callback) for the drain on SIGTERM and ``ivr_active_calls``. While the
+  server drains, a call's next webhook is answered with the hand-over a failure gets: the apology,
+  then staff, or a ticket when no one is in.
 
 Every webhook is checked against Twilio's signature first (``twilio_auth``). TwiML is built with
 the official library's ``VoiceResponse``, never by string.
@@ -19,24 +23,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from escalation.policy import Target
 from ivr.dialogue.turns import Action, BotTurn, CallerTurn
+from ivr.server.shutdown import HANDOVER_REASON
 from ivr.telephony.audio_store import AudioStore, ulaw_wav
 from ivr.telephony.twilio_auth import STREAM_TOKEN_PARAM, StreamTokens, public_base, signed_form, stream_url
+from ivr.telephony.twilio_gather_calls import GatherSessions, live_window_s
 from ivr.telephony.twilio_stream import MediaStream, StreamOutcomes, StreamStats
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ivr.dialogue.session import CallSession
     from ivr.knowledge.base import KnowledgeBase
     from ivr.server.runtime import Runtime
@@ -54,7 +56,6 @@ HINTS_MAX = 500  # Twilio's limit on hint entries (error 13330)
 HINT_MAX_CHARS = 100  # Twilio's limit per entry
 HINTS_MAX_CHARS = 6000  # whole attribute: keeps every gather response small; categories and towns fit first
 SYNTH_TIMEOUT_S = 8.0  # Twilio waits 15 s for TwiML; past this a reply is spoken by <Say> instead
-SESSION_IDLE_S = 1800.0  # a gather session unused this long is dropped even without a status callback
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 GATHER = "twilio_gather"  # the transport named in gather-mode call records
 
@@ -85,37 +86,6 @@ def speech_hints(kb: KnowledgeBase) -> str:
     return ",".join(hints)
 
 
-class GatherSessions:
-    """Gather-mode dialogue state by CallSid, between webhooks (Twilio holds the call, we the talk)."""
-
-    def __init__(self, idle_s: float = SESSION_IDLE_S) -> None:
-        self.idle_s = idle_s
-        self._sessions: dict[str, tuple[CallSession, float]] = {}
-        self.on_expire: Callable[[CallSession], object] | None = None  # the runtime records a dropped call
-
-    def get(self, call_sid: str) -> CallSession | None:
-        now = time.monotonic()
-        for sid in [sid for sid, (_, used) in self._sessions.items() if now - used > self.idle_s]:
-            session = self._sessions.pop(sid)[0]
-            if self.on_expire is not None:
-                self.on_expire(session)
-        hit = self._sessions.get(call_sid)
-        if hit is None:
-            return None
-        self._sessions[call_sid] = (hit[0], now)
-        return hit[0]
-
-    def put(self, call_sid: str, session: CallSession) -> None:
-        self._sessions[call_sid] = (session, time.monotonic())
-
-    def pop(self, call_sid: str) -> CallSession | None:
-        hit = self._sessions.pop(call_sid, None)
-        return hit[0] if hit is not None else None
-
-    def __contains__(self, call_sid: object) -> bool:
-        return call_sid in self._sessions
-
-
 @dataclass
 class TwilioState:
     """What the Twilio routes keep between requests, in memory (one process serves the line)."""
@@ -138,6 +108,8 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
     state = state or TwilioState()
     router = APIRouter(tags=["twilio"])
     state.sessions.on_expire = lambda session: runtime.record_call(session, GATHER, idle=True)
+    state.sessions.live_s = live_window_s(runtime.settings.no_input_timeout_ms)
+    runtime.gather_calls = state.sessions.in_progress  # the drain waits for them; /metrics counts them
 
     def staff(response: VoiceResponse, data: dict[str, Any] | None = None) -> None:
         """To the desk the call's transfer event names (routing.yaml via the policy); a transfer
@@ -154,9 +126,8 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
     async def clip(text: str) -> str | None:
         """Id of our TTS audio of ``text`` in the store; None when synthesis failed."""
         try:
-            async with asyncio.timeout(SYNTH_TIMEOUT_S):
-                chunks = [pcm async for pcm in runtime.speech.tts.stream(text)]
-            pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            async with asyncio.timeout(SYNTH_TIMEOUT_S):  # all units at once: the clip plays only when whole
+                pcm = await runtime.speech.tts.whole(text)
             if not pcm.size:
                 raise ValueError("no audio")
             return state.audio.put(await asyncio.to_thread(ulaw_wav, pcm))
@@ -180,16 +151,16 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
 
     async def gather_reply(call_sid: str, session: CallSession, reply: BotTurn) -> Response:
         response = VoiceResponse()
-        if reply.action is Action.transfer:
-            state.sessions.pop(call_sid)
-            runtime.record_call(session, GATHER)
-            await speak(response, reply.text)
+        if reply.action is Action.transfer:  # the call leaves the sessions once its last words are made:
+            await speak(response, reply.text)  # a drain that saw it gone keeps serving for the clip's fetch
             staff(response, next((e.data for e in reply.events if e.kind == "transfer"), None))
-        elif reply.action is Action.end or session.state.ended:
             state.sessions.pop(call_sid)
             runtime.record_call(session, GATHER)
+        elif reply.action is Action.end or session.state.ended:
             await speak(response, reply.text)
             response.hangup()
+            state.sessions.pop(call_sid)
+            runtime.record_call(session, GATHER)
         else:
             number = session.wants_number()  # a phone number: digits until #, not one menu key
             gather = response.gather(
@@ -241,7 +212,11 @@ def twilio_router(runtime: Runtime, state: TwilioState | None = None) -> APIRout
             state.sessions.put(call_sid, session)
         speech, digits = form.get("SpeechResult", "").strip(), form.get("Digits", "").strip()
         turn = CallerTurn.speech(speech) if speech else CallerTurn.dtmf(digits) if digits else CallerTurn.silence()
-        return await gather_reply(call_sid, session, await session.handle(turn))
+        reply = await session.handle(turn)  # the caller's words count (a ticket being taken keeps them)
+        if runtime.draining and not session.state.ended:  # no later webhook may find the server gone
+            log.info("call %s: handed on (the server is stopping)", call_sid)
+            reply = await session.system_error(HANDOVER_REASON)  # as on a failure: apology, staff or a ticket
+        return await gather_reply(call_sid, session, reply)
 
     @router.post(AFTER_STREAM_PATH)
     async def after_stream(request: Request) -> Response:
