@@ -125,6 +125,7 @@ def test_gather_calls_between_webhooks_count_as_active_until_they_end(server_run
         post(client, "/twilio/voice", params(first))
         post(client, "/twilio/voice", params(second))
         assert active() == 2 and sorted(runtime.gather_calls()) == sorted([first, second])
+        assert client.get("/health").json()["calls"] == 2  # the load balancer's view agrees
         post(client, "/twilio/gather", params(first, SpeechResult="ペットボトルは何ごみですか"))
         assert active() == 2  # answered, and still on the line
         assert "<Dial" in post(client, "/twilio/gather", params(first, Digits="0"))  # an ending TwiML

@@ -55,7 +55,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def health() -> dict[str, object]:
         """For load balancers and the compose healthcheck: models loaded, calls in progress."""
         kb = runtime.brain.kb
-        return {"status": "ok", "city": kb.municipality.name, "calls": len(runtime.calls),
+        return {"status": "ok", "city": kb.municipality.name, "calls": runtime.active_calls(),
                 "twilio_mode": runtime.settings.twilio_mode}
 
     app.include_router(twilio_router(runtime))
