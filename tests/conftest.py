@@ -212,3 +212,16 @@ def db_url(request, tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def call_log(tmp_path):
+    """A call log (analytics) in a fresh, migrated SQLite database of the test's own."""
+    from analytics.store import CallLog
+    from escalation import db
+
+    url = f"sqlite:///{tmp_path / 'ivr.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield CallLog(engine)
+    engine.dispose()

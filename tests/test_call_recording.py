@@ -10,15 +10,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from twilio.request_validator import RequestValidator
 
 from analytics.metrics import CallMetrics
 from analytics.records import ABANDONED, ANSWERED, TICKET, TRANSFERRED
-from analytics.store import CallLog
-from escalation import db
 from ivr.audio.codec import frames, ulaw_decode, ulaw_encode
 from ivr.dialogue.turns import CallerTurn
 from ivr.server.app import create_app
@@ -27,15 +24,6 @@ from simulator.audio import RecordingTransport
 
 TOKEN = "test-auth-token"
 PUBLIC = "https://ivr.example.test"
-
-
-@pytest.fixture
-def call_log(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ivr.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield CallLog(engine)
-    engine.dispose()
 
 
 def recording(server_runtime, call_log, **settings):

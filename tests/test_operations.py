@@ -16,16 +16,13 @@ import time
 import uuid
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
+from test_call_recording import metric, wait_for
+from test_call_recording import recording as with_call_log
 from test_twilio_stream import STAFF, FakeTwilio, after_stream, answer_call, sign, wait_gone
 
-from analytics.metrics import CallMetrics
 from analytics.records import ABANDONED, TICKET, TRANSFERRED
-from analytics.store import CallLog
 from conftest import uvicorn_thread
-from escalation import db
 from escalation.tickets import InMemoryTicketQueue
 from ivr.server.app import create_app
 from ivr.telephony.twilio_gather_calls import GatherSessions
@@ -33,36 +30,13 @@ from ivr.telephony.twilio_gather_calls import GatherSessions
 RECORD_WAIT_S = 10.0  # a record is written in a worker thread right after the call ends
 
 
-@pytest.fixture
-def call_log(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ivr.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield CallLog(engine)
-    engine.dispose()
-
-
 def recording(server_runtime, call_log, **settings):
-    """The shared test runtime with its own calls, call log, metrics and settings."""
-    settings = {"staff_number": STAFF, **settings}
-    return dataclasses.replace(server_runtime, settings=server_runtime.settings.model_copy(update=settings),
-                               calls={}, call_log=call_log, metrics=CallMetrics(), saving=set())
+    """test_call_recording's runtime, whose staff line is the stream tests' number."""
+    return with_call_log(server_runtime, call_log, **{"staff_number": STAFF, **settings})
 
 
 def record_of(call_log, call_sid: str):
-    deadline = time.monotonic() + RECORD_WAIT_S
-    while (record := call_log.get(call_sid)) is None:
-        assert time.monotonic() < deadline, f"no record of {call_sid}"
-        time.sleep(0.05)
-    return record
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return sample.value
-    raise AssertionError(f"{name} {labels} not in /metrics")
+    return wait_for(lambda: call_log.get(call_sid), RECORD_WAIT_S)
 
 
 # --- a media stream that breaks -------------------------------------------------------------------
