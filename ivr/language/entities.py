@@ -21,6 +21,7 @@ from ivr.language.matcher import (
     FUZZY_DISCOUNT,
     Match,
     PhraseMatcher,
+    is_kanji,
     kanji_adjective_readings,
     spelling,
 )
@@ -317,15 +318,11 @@ def runs_on(text: str, form: str) -> bool:
         end = start + len(form)
         after = t[end : end + RUN_ON_KANA]
         before = t[max(0, start - RUN_ON_KANA) : start]
-        glued_after = _kanji(form[-1]) and len(after) == RUN_ON_KANA and all(map(_katakana, after))
-        glued_before = _kanji(form[0]) and len(before) == RUN_ON_KANA and all(map(_katakana, before))
+        glued_after = is_kanji(form[-1]) and len(after) == RUN_ON_KANA and all(map(_katakana, after))
+        glued_before = is_kanji(form[0]) and len(before) == RUN_ON_KANA and all(map(_katakana, before))
         if not (glued_after or glued_before):
             return False  # said on its own somewhere: heard as itself
     return True
-
-
-def _kanji(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
 
 
 def _katakana(ch: str) -> bool:

@@ -81,7 +81,7 @@ def _is_kana(ch: str) -> bool:
     return "\u3041" <= ch <= "\u30ff"
 
 
-def _is_kanji(ch: str) -> bool:
+def is_kanji(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
 
 
@@ -103,8 +103,8 @@ def _at_word_edges(text: str, start: int, end: int) -> bool:
     (使わなくなったはさみ), and a word opening the utterance may run straight on (こたつまとめて).
     """
     word, before, after = text[start:end], text[start - 1] if start else "", text[end] if end < len(text) else ""
-    if any(_is_kanji(ch) for ch in word):
-        return not (before and _is_kanji(before)) and not (after and _is_kanji(after))
+    if any(is_kanji(ch) for ch in word):
+        return not (before and is_kanji(before)) and not (after and is_kanji(after))
     if all(_is_katakana(ch) for ch in word):
         return not (before and _is_katakana(before)) and not (after and _is_katakana(after))
     kana_word = jaconv.hira2kata
@@ -140,7 +140,7 @@ def kanji_adjective_readings(text: str) -> set[str]:
     """Readings of the adjectives ``text`` spells in kanji: 古い is the word old, not the item
     ふるい (a sieve) that sounds the same. Spelt in kana (ふるい), the word stays ambiguous."""
     return {long_vowels(jaconv.hira2kata(pron.replace("’", ""))) for surface, pos, _, pron in morphemes(nfkc(text))
-            if pos == "形容詞" and any(_is_kanji(ch) for ch in surface)}
+            if pos == "形容詞" and any(is_kanji(ch) for ch in surface)}
 
 
 def _reading_edges(text: str, start: int, end: int) -> bool:
@@ -349,7 +349,7 @@ class PhraseMatcher(Generic[K]):
                 if _mixes_kana(span) and not any(_mixes_kana(self._forms[i]) for i in indexes):
                     continue  # のレンガ holds のれん only once hiragana and katakana are folded
                 if length <= SHORT_MATCH and not _at_word_edges(original, start, end + 1) and not (
-                    length == 1 and _is_kanji(original[start]) and _noun_before_verb(original, start, end + 1)
+                    length == 1 and is_kanji(original[start]) and _noun_before_verb(original, start, end + 1)
                 ):
                     continue
                 score = EXACT_SURFACE if length > SHORT_SURFACE_CHARS else SHORT_SURFACE

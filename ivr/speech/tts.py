@@ -239,12 +239,7 @@ class Synthesizer:
     def synthesize(self, text: str) -> np.ndarray:
         """The whole reply, units joined with their pauses ('' → empty audio)."""
         units = split_sentences(text)
-        parts: list[np.ndarray] = []
-        for i, unit in enumerate(units):
-            parts.append(self.sentence_audio(unit))
-            if i < len(units) - 1:
-                parts.append(silence(pause_after(unit)))
-        return np.concatenate(parts) if parts else silence(0)
+        return _joined(units, [self.sentence_audio(unit) for unit in units])
 
     def synthesize_ulaw(self, text: str) -> bytes:
         return codec.ulaw_encode(self.synthesize(text))
@@ -254,13 +249,7 @@ class Synthesizer:
         has all of it (Twilio's <Play> of a clip): every missing unit is asked of the workers at
         once, so they share them out, and a reply waits once in the queue, not once per unit."""
         units = split_sentences(text)
-        audio = await asyncio.gather(*(self._unit_now(unit) for unit in units))
-        parts: list[np.ndarray] = []
-        for i, (unit, pcm) in enumerate(zip(units, audio, strict=True)):
-            parts.append(pcm)
-            if i < len(units) - 1:
-                parts.append(silence(pause_after(unit)))
-        return np.concatenate(parts) if parts else silence(0)
+        return _joined(units, await asyncio.gather(*(self._unit_now(unit) for unit in units)))
 
     async def _unit_now(self, unit: str) -> np.ndarray:
         hit = self.cached(unit)
@@ -295,3 +284,13 @@ class Synthesizer:
         finally:
             if upcoming is not None:
                 upcoming.cancel()
+
+
+def _joined(units: list[str], audio: list[np.ndarray]) -> np.ndarray:
+    """Each unit's audio followed by the pause after it (none after the last); '' → empty audio."""
+    parts: list[np.ndarray] = []
+    for i, (unit, pcm) in enumerate(zip(units, audio, strict=True)):
+        parts.append(pcm)
+        if i < len(units) - 1:
+            parts.append(silence(pause_after(unit)))
+    return np.concatenate(parts) if parts else silence(0)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ivr.config import Settings
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -34,7 +36,8 @@ def live_window_s(no_input_timeout_ms: int) -> float:
     return TURN_GAP_S + no_input_timeout_ms / 1000
 
 
-DEFAULT_LIVE_S = live_window_s(8000)  # with IVR_NO_INPUT_TIMEOUT_MS's default; the Twilio routes set the server's
+# with IVR_NO_INPUT_TIMEOUT_MS's default; the Twilio routes set the server's own
+DEFAULT_LIVE_S = live_window_s(Settings.model_fields["no_input_timeout_ms"].default)
 
 
 class GatherSessions:
