@@ -183,8 +183,17 @@ def test_prompt_leak_is_decoded_again_without_the_prompt(transcriber: Transcribe
     result = leaky.transcribe(request_audio)
     assert result.prompt_leak and result.retried and not result.prompt_used
     assert result.dropped is None and sounds_like(result.text, "冷蔵庫を捨てたいです") >= 75, result
-    silent = leaky.transcribe(np.zeros(8000, np.int16))
+    hiss = np.random.default_rng(1).normal(0, 300, 8000).astype(np.int16)  # a quiet line, no voice
+    silent = leaky.transcribe(hiss)
     assert silent.prompt_leak and silent.text == "" and silent.dropped is not None
+
+
+def test_a_line_with_nothing_on_it_is_not_decoded(transcriber: Transcriber) -> None:
+    """Whisper writes something for digital silence on some CPUs (「スプレゼリー」, no-speech 0.597)."""
+    leaky = LeakyTranscriber(transcriber)  # it would read the prompt back, if it were asked
+    for audio in (np.zeros(8000, np.int16), np.full(4000, 40, np.int16)):
+        result = leaky.transcribe(audio)
+        assert (result.text, result.dropped, result.decode_ms, result.confidence) == ("", "no_speech", 0, 0.0)
 
 
 def test_caller_words_from_the_prompt_survive_the_leak_check(transcriber: Transcriber) -> None:
@@ -233,6 +242,9 @@ def test_hallucination_and_no_speech_come_back_empty(transcriber: Transcriber, r
     assert unsure.transcribe(request_audio).text == "冷蔵庫"  # the no-speech segment alone is dropped
     nothing = Scripted(transcriber, Decoded(("えー",), (0.95,), (-1.3,)))
     assert nothing.transcribe(request_audio).dropped == "no_speech"
+    # no word at all, only a full stop (babble after a yes/no question): read as nothing, not as 「。」
+    stop = Scripted(transcriber, Decoded(("。",), (0.2,), (-0.9,))).transcribe(request_audio, question="はい")
+    assert (stop.text, stop.dropped) == ("", "no_speech")
 
 
 def test_batched_decode_keeps_utterances_apart(transcriber: Transcriber, request_audio: np.ndarray) -> None:

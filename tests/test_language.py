@@ -209,6 +209,20 @@ def test_categories_by_colloquial_name(brain):
     assert brain.nlu.entities.find_category("かんびん").name == "再生資源"
 
 
+def test_a_category_said_exactly_is_not_hidden_by_a_longer_alias_that_fits_loosely(brain):
+    """古紙の回収日 loosely fits the alias 古紙回収 (which ranks higher for its length): 古紙 was said."""
+    assert brain.nlu.entities.find_category("古紙の回収日").name == "集団資源回収"
+    parse = brain.nlu.parse("古紙の回収日はいつですか", date(2026, 12, 4))
+    assert parse.intent == "paper_clothes" and parse.confidence >= 0.8
+
+
+def test_a_two_kana_category_word_written_in_kana_is_found_standing_alone(brain):
+    """Whisper writes 古紙 as コシ (「あの、コシの回数日はいつですか」 on a clean line)."""
+    assert brain.nlu.entities.find_category("あの、コシの回数日はいつですか").name == "集団資源回収"
+    assert brain.nlu.parse("あの、コシの回数日はいつですか", date(2026, 12, 4)).intent == "paper_clothes"
+    assert brain.nlu.entities.find_category("ヨコシマな") is None  # inside a word: no 古紙
+
+
 def test_categories_clipped_by_the_vad_only_when_one_fits(brain):
     assert brain.nlu.entities.find_category("えないごみの日").name == "燃やせないごみ"  # 燃えないごみ clipped
     assert brain.nlu.entities.find_category("ねんごみの日") is None  # 可燃 or 不燃: ask again
@@ -409,6 +423,23 @@ def test_an_item_glued_to_an_unknown_katakana_word_is_marked_as_run_on() -> None
     assert runs_on("ラブラ電池は", "電池")
     assert not runs_on("電池の捨て方を教えてください", "電池")
     assert not runs_on("電池ラブラと電池は", "電池")  # said on its own once: heard as itself
-    assert not runs_on("ペットボトルキャップ", "キャップ")  # katakana items are the matcher's business
+    assert not runs_on("ペットボトルキャップ", "キャップ")  # a katakana compound the item heads
+    assert runs_on("センスラブラの捨て方", "センス")  # a katakana word running on into an unknown one
     assert not runs_on("電池ー", "電池")
     assert not runs_on("冷蔵庫", "電池")
+
+
+def test_an_item_heard_by_its_sound_in_katakana_and_glued_on_is_run_on(brain):
+    """天ぷら油 heard 「センスラブラ」 on a 20 dB line: 扇子 by its sound only modifies the unknown word."""
+    assert brain.nlu.parse("センスラブラのデカタを教えてください", date(2016, 6, 27)).item_run_on
+    assert not brain.nlu.parse("センスの捨て方を教えてください", date(2016, 6, 27)).item_run_on
+
+
+def test_a_lone_word_that_is_an_item_but_for_a_geminate_or_long_vowel_is_a_guess(brain):
+    """Whisper writes 傘です as かっさです: the item is found, but scored to be read back first."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    match = brain.nlu.entities.find_item("かっさです")[0]
+    assert match.key == "傘" and match.how == "fuzzy" and match.score < ITEM_CONFIRM_SCORE
+    assert brain.nlu.entities.find_item("はーい") == []  # a yes is no ハイ (灰)
+    assert brain.nlu.entities.find_item("かっさを買ったんですけど、どうしたら") == []  # only a lone word

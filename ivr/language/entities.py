@@ -36,6 +36,12 @@ CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: �
 
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
+# A turn that is one word and a copula (かっさです): the only shape a folded reading is tried on.
+_LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
+SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
+_KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
+FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
+MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
 _KANJI_RUN = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff])")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
@@ -137,9 +143,9 @@ class EntityExtractor:
         # 草 → 大量の草: the entry the caller means when they say there is a lot of it
         self._bulk = {i.name.removeprefix(BULK_PREFIX): i for i in kb.items
                       if i.name.startswith(BULK_PREFIX) and i.name.removeprefix(BULK_PREFIX) in kb.item_by_name}
-        self.categories = PhraseMatcher(
-            [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
-        )
+        self._folded = _folded_readings(self.items, item_phrases)
+        category_words = [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
+        self.categories = PhraseMatcher(category_words + _short_sounds(category_words))
 
     @property
     def towns(self) -> dict[str, list[Area]]:
@@ -161,7 +167,17 @@ class EntityExtractor:
         for run in _KANJI_RUN.findall(text):
             if hits := self.items.by_whole_reading(charwise_reading(run)):
                 return hits[:1]
-        return found
+        return self._lone_word_folded(text)
+
+    def _lone_word_folded(self, text: str) -> list[Match[str]]:
+        """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for
+        傘です, asked 「捨てたいものの名前を」): a guess, read back before it is answered."""
+        m = _LONE_WORD.fullmatch(nfkc(text))
+        if not m or yes_no(text) is not None:
+            return []
+        heard = reading(m[1])
+        names = self._folded.get(_fold(heard), []) if _fold(heard) != heard else []
+        return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
 
     def _not_adjectives(self, text: str, found: list[Match[str]]) -> list[Match[str]]:
         """Drop items heard only in the sound of an adjective the caller spelt in kanji (古い傘)."""
@@ -172,6 +188,9 @@ class EntityExtractor:
     def find_category(self, text: str) -> Category | None:
         """A (near) exact category word; or one clipped by the VAD (えるごみ) if only one fits:
         ねんごみ is 可燃ごみ or 不燃ごみ clipped, and the caller is asked again instead."""
+        said = self._said_categories(text)
+        if said:
+            return self.kb.category_by_name[said[0].key]
         found = self.categories.find(text, limit=2)
         if not found:
             return None
@@ -181,6 +200,15 @@ class EntityExtractor:
         ):
             return None
         return self.kb.category_by_name[best.key]
+
+    def _said_categories(self, text: str) -> list[Match[str]]:
+        """Category words heard (near) exactly. Looked for apart from the fuzzy matches: 古紙の回収日
+        is 古紙 said, though the longer alias 古紙回収 also fits it loosely and would outrank it."""
+        found = {m.key: m for m in self.categories.find(text, limit=4, fuzzy=False) if m.score >= CATEGORY_MIN_SCORE}
+        for m in self.categories.find(text, limit=4):
+            if m.score >= CATEGORY_MIN_SCORE and m.key not in found:
+                found[m.key] = m
+        return sorted(found.values(), key=lambda m: m.rank, reverse=True)
 
     def find_area(self, text: str) -> tuple[str, list[Area], int | None]:
         """(town, the rows that fit, 丁目) — several rows mean the data splits the town."""
@@ -214,7 +242,7 @@ class EntityExtractor:
             if bulk is not None and any(w in text for w in BULK_WORDS):
                 ents.item = bulk
         ents.category = self.find_category(text)
-        said = [m for m in self.categories.find(text, limit=4) if m.score >= CATEGORY_MIN_SCORE]
+        said = self._said_categories(text)
         ents.categories = [self.kb.category_by_name[m.key] for m in said]  # 事務所のごみ … 燃えるごみの日
         if ents.items and ents.items[0].how == "fuzzy" and any(_same_words(ents.items[0].form, m.form, text)
                                                                for m in said):
@@ -229,6 +257,28 @@ class EntityExtractor:
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)
         return ents
+
+
+def _short_sounds(phrases: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Category words of two kana as written in kana (古紙 → コシ): too short for the reading index,
+    they are found as words standing on their own, which is how Whisper writes them
+    (「あの、コシの回収日は」). Not for items: はい would be 灰."""
+    return [(key, r) for key, word in phrases
+            if not _KANA.fullmatch(word) and len(r := indexed_reading(word)) == SHORT_SOUND_KANA]
+
+
+def _fold(r: str) -> str:
+    return r.replace("ッ", "").replace("ー", "")
+
+
+def _folded_readings(items: PhraseMatcher[str], phrases: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Item readings without っ and ー (ベッド → ベド) → the items read so: for lone words only."""
+    folded: dict[str, list[str]] = {}
+    for name, phrase in phrases:
+        for r in items.readings_of(phrase):
+            if len(_fold(r)) >= MIN_FOLDED:
+                folded.setdefault(_fold(r), []).append(name)
+    return folded
 
 
 SAME_WORDS_CHARS = 3  # a fuzzy item opening with this much of a category word may have heard only that word
@@ -318,11 +368,19 @@ def runs_on(text: str, form: str) -> bool:
         end = start + len(form)
         after = t[end : end + RUN_ON_KANA]
         before = t[max(0, start - RUN_ON_KANA) : start]
-        glued_after = is_kanji(form[-1]) and len(after) == RUN_ON_KANA and all(map(_katakana, after))
+        glued_after = _word_end(form[-1]) and len(after) == RUN_ON_KANA and all(map(_katakana, after))
+        # katakana before a katakana word is mostly a compound it heads (オーブンレンジ): no glue
         glued_before = is_kanji(form[0]) and len(before) == RUN_ON_KANA and all(map(_katakana, before))
         if not (glued_after or glued_before):
             return False  # said on its own somewhere: heard as itself
     return True
+
+
+def _word_end(ch: str) -> bool:
+    """An item's last character that may be glued to Whisper's katakana: a kanji, or a katakana
+    item (or an item's reading) running on into more katakana (センスラブラ: the item only
+    modifies the unknown word, which is what the caller meant)."""
+    return is_kanji(ch) or _katakana(ch)
 
 
 def _katakana(ch: str) -> bool:

@@ -7,6 +7,7 @@ load once) and is safe to call from several calls at the same time.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -145,7 +146,7 @@ class Understanding:
             item_form=ents.items[0].form if ents.items else "",
             item_score=ents.items[0].score if ents.items else 0.0,
             item_how=ents.items[0].how if ents.items else "",
-            item_run_on=_runs_on(text, ents),
+            item_run_on=_runs_on(text, ents, self.entities.items.readings_of),
             category=ents.category,
             area_town=ents.area_town,
             areas=ents.areas,
@@ -157,7 +158,7 @@ class Understanding:
         return parse
 
 
-def _runs_on(text: str, ents: Entities) -> bool:
+def _runs_on(text: str, ents: Entities, readings_of: Callable[[str], set[str]]) -> bool:
     """The item was heard only inside an unknown word: each of its names found in the text runs on
     (携帯の電池パック matched as 携帯の電池 is not: its alias 電池パック stands on its own)."""
     if not ents.items or ents.item is None:
@@ -165,4 +166,6 @@ def _runs_on(text: str, ents: Entities) -> bool:
     forms = {m.form for m in ents.items if m.key == ents.items[0].key}
     forms |= {ents.item.name, *ents.item.aliases}
     found = [form for form in forms if form and form in nfkc(text)]
+    if not found and ents.items[0].how == "reading":  # 扇子 heard as 「センスラブラ」: its sound, in katakana
+        found = [r for r in readings_of(ents.items[0].form) if r and r in nfkc(text)]
     return bool(found) and all(runs_on(text, form) for form in found)

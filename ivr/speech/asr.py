@@ -16,6 +16,7 @@ decode primed with hotwords is first decoded again with the sentence alone. Ever
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -79,6 +80,10 @@ def _city_name(data_dir: Path) -> str:
         return "市"
 
 
+# A turn whose loudest sample is below this (int16, −54 dBFS) holds no voice, only a line with nothing
+# on it: Whisper is not asked, because it writes something for silence (0.5 s of zeros gave
+# 「スプレゼリー」 with a no-speech probability of 0.597, just under the 0.6 below, on one CPU).
+SILENCE_PEAK = 64
 NO_SPEECH_PROB_MIN = 0.6  # with AVG_LOGPROB_MAX: Whisper's own "nothing was said" rule for a segment
 AVG_LOGPROB_MAX = -1.0  # a confident decode is kept even when the no-speech head is unsure
 LEAK_SAME_SOUND_RATIO = 70  # reading similarity at which the unprompted retry confirms the prompted text
@@ -126,6 +131,9 @@ def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
     if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ValueError("utterance audio must be a 1-D int16 numpy array at 8 kHz")
     return soxr.resample(pcm.astype(np.float32) / 32768.0, LINE_RATE, WHISPER_RATE).astype(np.float32)
+
+
+_WORD = re.compile(r"\w")  # a kana, kanji, letter or digit
 
 
 def _speech_only(decoded: Decoded, *, short_answer: bool = False) -> tuple[str, float, float]:
@@ -261,7 +269,7 @@ class Transcriber:
         leads = list(lead_ins) if lead_ins is not None else [None] * len(pcms)
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
-        live = [i for i, a in enumerate(audios) if a.size]
+        live = [i for i, a in enumerate(audios) if a.size and np.abs(pcms[i]).max() >= SILENCE_PEAK]
         if batched and len(live) > 1 and not any(asked):  # one shared prompt per batch
             decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
         else:
@@ -271,7 +279,8 @@ class Transcriber:
         for i, pcm in enumerate(pcms):
             audio_ms = len(pcm) * 1000 // LINE_RATE
             if i not in decoded:
-                results.append(AsrResult("", "", "empty_audio", False, False, False, 1.0, 0.0, audio_ms, 0))
+                dropped = "no_speech" if len(pcm) else "empty_audio"
+                results.append(AsrResult("", "", dropped, False, False, False, 1.0, 0.0, audio_ms, 0))
                 continue
             result = self._finish(audios[i], decoded[i], audio_ms, question=asked[i])
             results.append(replace(result, decode_ms=result.decode_ms + shared_ms))
@@ -326,8 +335,8 @@ class Transcriber:
             elif leaked:
                 log.info("ASR hallucination with hotwords; the prompt alone reads the prompt back: dropped")
         dropped = None
-        if not text:
-            dropped = "no_speech"
+        if not _WORD.search(text):  # 「。」 or 「?」 alone (babble at 20 dB after a yes/no question): no word
+            text, dropped = "", "no_speech"
         elif (known := hallucination(text)) is not None:
             dropped = f"hallucination:{known.name}"
             log.info("ASR hallucination dropped (%s): %r", known.name, text)
