@@ -25,11 +25,11 @@ from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm,
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.entities import EntityExtractor
+from ivr.language.normalize import has_words
 from ivr.language.readings import long_vowels, reading, vowel_of
 from ivr.language.understand import Parse
 
 ITEM_QUESTION = "item_category"
-_WORD = re.compile(r"\w")  # a kana, kanji, letter or digit: a transcript of only 「。」 or 「?」 holds none
 # An item heard only by its sound and scoring below a plain clipped-first-mora hit (85.5) is read
 # back. Dev split (nlu.yaml + nlu_items.yaml): below 85, 3 of 22 such items were another item
 # (通帳 for うちょう → 包丁, 竹串 for 済み → 炭); at 85.5, 1 of 27; 2.6% of item questions pay a turn.
@@ -165,7 +165,7 @@ class Recovery:
         if self.state.pending is None or isinstance(self.state.pending, AnythingElse):
             return prompts.GO_AHEAD
         said = self.state.last_text
-        if not _WORD.search(text) or said.startswith(prompts.ONCE_MORE):
+        if not has_words(text) or said.startswith(prompts.ONCE_MORE):
             return None
         again = said.startswith(prompts.STILL_LISTENING)  # a second えーと: 「もう一度お伺いします。…」
         question = last_question(said.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE))

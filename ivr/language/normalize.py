@@ -66,12 +66,19 @@ DIALECT = [
 ]
 _TRAILING = re.compile(r"[、。,.!！?？\s]+$")
 _SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"\w")
 _KANJI_DIGITS = str.maketrans("〇一二三四五六七八九", "0123456789")
 
 
 def nfkc(text: str) -> str:
     """Width and compatibility forms: ＡＢＣ１２３ → ABC123, ｶﾅ → カナ."""
     return unicodedata.normalize("NFKC", text or "")
+
+
+def has_words(text: str) -> bool:
+    """Whether a transcript holds any kana, kanji, letter or digit: Whisper sometimes writes only
+    「。」 or 「?」 for a turn it could not read (babble after a yes/no question at 20 dB)."""
+    return _WORD.search(text) is not None
 
 
 def strip_fillers(text: str) -> str:

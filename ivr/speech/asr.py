@@ -16,7 +16,6 @@ decode primed with hotwords is first decoded again with the sentence alone. Ever
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from rapidfuzz import fuzz
 
 from ivr.knowledge.loader import MUNICIPALITY_FILE
+from ivr.language.normalize import has_words
 from ivr.language.readings import reading
 from ivr.speech import lead_in as lead
 from ivr.speech.lead_in import LeadIn
@@ -131,9 +131,6 @@ def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
     if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ValueError("utterance audio must be a 1-D int16 numpy array at 8 kHz")
     return soxr.resample(pcm.astype(np.float32) / 32768.0, LINE_RATE, WHISPER_RATE).astype(np.float32)
-
-
-_WORD = re.compile(r"\w")  # a kana, kanji, letter or digit
 
 
 def _speech_only(decoded: Decoded, *, short_answer: bool = False) -> tuple[str, float, float]:
@@ -335,7 +332,7 @@ class Transcriber:
             elif leaked:
                 log.info("ASR hallucination with hotwords; the prompt alone reads the prompt back: dropped")
         dropped = None
-        if not _WORD.search(text):  # 「。」 or 「?」 alone (babble at 20 dB after a yes/no question): no word
+        if not has_words(text):  # 「。」 or 「?」 alone: no word
             text, dropped = "", "no_speech"
         elif (known := hallucination(text)) is not None:
             dropped = f"hallucination:{known.name}"
