@@ -185,10 +185,11 @@ class EntityExtractor:
             return [m for m in found if m.how != "reading" or not self.items.readings_of(m.form) & adjectives]
         return found
 
-    def find_category(self, text: str) -> Category | None:
+    def find_category(self, text: str, said: list[Match[str]] | None = None) -> Category | None:
         """A (near) exact category word; or one clipped by the VAD (えるごみ) if only one fits:
-        ねんごみ is 可燃ごみ or 不燃ごみ clipped, and the caller is asked again instead."""
-        said = self._said_categories(text)
+        ねんごみ is 可燃ごみ or 不燃ごみ clipped, and the caller is asked again instead.
+        ``said``: ``_said_categories(text)`` when the caller has it already."""
+        said = self._said_categories(text) if said is None else said
         if said:
             return self.kb.category_by_name[said[0].key]
         found = self.categories.find(text, limit=2)
@@ -241,8 +242,8 @@ class EntityExtractor:
             bulk = self._bulk.get(ents.item.name)
             if bulk is not None and any(w in text for w in BULK_WORDS):
                 ents.item = bulk
-        ents.category = self.find_category(text)
         said = self._said_categories(text)
+        ents.category = self.find_category(text, said)
         ents.categories = [self.kb.category_by_name[m.key] for m in said]  # 事務所のごみ … 燃えるごみの日
         if ents.items and ents.items[0].how == "fuzzy" and any(_same_words(ents.items[0].form, m.form, text)
                                                                for m in said):

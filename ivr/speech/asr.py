@@ -133,6 +133,10 @@ def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:
     return soxr.resample(pcm.astype(np.float32) / 32768.0, LINE_RATE, WHISPER_RATE).astype(np.float32)
 
 
+def _peak(pcm: np.ndarray) -> int:
+    return max(int(pcm.max()), -int(pcm.min()))  # as ints: −(−32768) overflows int16
+
+
 def _speech_only(decoded: Decoded, *, short_answer: bool = False) -> tuple[str, float, float]:
     """Joined text of the segments that are speech, plus the worst no-speech and mean log-prob.
     A ``short_answer`` keeps every segment: Whisper's no-speech head calls a lone 0.3 s はい
@@ -266,7 +270,7 @@ class Transcriber:
         leads = list(lead_ins) if lead_ins is not None else [None] * len(pcms)
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
-        live = [i for i, a in enumerate(audios) if a.size and np.abs(pcms[i]).max() >= SILENCE_PEAK]
+        live = [i for i, a in enumerate(audios) if a.size and _peak(pcms[i]) >= SILENCE_PEAK]
         if batched and len(live) > 1 and not any(asked):  # one shared prompt per batch
             decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
         else:
