@@ -273,7 +273,7 @@ def run_calls(path: str, chosen: list[tuple[int, Goal]], targets: dict[int, Targ
         mark = "✓" if r.success else "✗"
         print(f"    {path} {condition:>5} #{i:02d} {goal.kind:<8} {voice:<18} {mark} turns {r.turns} "
               f"(+{r.extra}) {r.outcome} {r.error}", flush=True)
-        if args.errors and not r.success:
+        if args.errors and (not r.success or r.extra):
             for line in r.log:
                 print(f"        {line}", flush=True)
         return r
@@ -317,7 +317,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="goals (0: all of the split)")
     parser.add_argument("--skip-turns", action="store_true", help="calls only")
     parser.add_argument("--port", type=int, default=8781)
-    parser.add_argument("--errors", action="store_true", help="print a failed call's turns (dev split only)")
+    parser.add_argument("--errors", action="store_true",
+                        help="print the turns of a call that failed or took extra turns (dev split only)")
     parser.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper folder (IVR_ASR_MODEL)")
     args = parser.parse_args()
     if args.errors and args.split != "dev":

@@ -443,3 +443,36 @@ def test_a_lone_word_that_is_an_item_but_for_a_geminate_or_long_vowel_is_a_guess
     assert match.key == "傘" and match.how == "fuzzy" and match.score < ITEM_CONFIRM_SCORE
     assert brain.nlu.entities.find_item("はーい") == []  # a yes is no ハイ (灰)
     assert brain.nlu.entities.find_item("かっさを買ったんですけど、どうしたら") == []  # only a lone word
+
+
+def test_a_kanji_run_is_read_one_onyomi_per_character():
+    """The Unihan-derived table gives each kanji its Sino-Japanese readings, commonest first."""
+    from ivr.language.kanji_on import on_readings, run_readings
+
+    assert on_readings("台")[:2] == ("ダイ", "タイ")
+    assert "タイオンケー" in run_readings("台温計")  # long vowels written as ー, as readings are
+    assert "ブホートーキ" in run_readings("武法統規")
+    assert run_readings("台あ") == []  # a character with no on'yomi: no reading at all
+
+
+def test_an_item_whisper_spelt_with_other_kanji_of_its_sounds_is_read_back(brain):
+    """体温計 heard 台温計 (a clean dev call): g2p reads タイユタカケー, the on'yomi タイオンケー."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    parse = brain.nlu.parse("台温計は何ごみ出したらいいですか?", TODAY)
+    assert parse.item is not None and parse.item.name == "体温計"
+    assert parse.item_how == "fuzzy" and parse.item_score < ITEM_CONFIRM_SCORE
+    assert brain.nlu.entities.find_item("奈良市役所にかけたいんだけど、何番？") == []  # 何番 カバン is no 鞄
+
+
+def test_a_topic_word_spelt_with_other_kanji_of_its_sounds_is_put_back_and_confirmed(brain):
+    """不法投棄 heard 武法統規: ブホートーキ is 不法投棄 but for voicing. The topic is found, at a
+    confidence the dialogue asks about before it opens a ticket."""
+    from ivr.dialogue.session import ACCEPT_CONFIDENCE, CONFIRM_CONFIDENCE
+
+    heard = brain.nlu.parse("武法統規を見つけたんですけど。", TODAY)
+    assert heard.intent == "illegal_dumping"
+    assert CONFIRM_CONFIDENCE <= heard.confidence < ACCEPT_CONFIDENCE
+    said = brain.nlu.parse("不法投棄を見つけたんですけど。", TODAY)
+    assert said.intent == "illegal_dumping" and said.confidence >= ACCEPT_CONFIDENCE
+    assert brain.nlu.respeller.respell("高調の捨て方")[1] is False  # a dictionary word is left as said

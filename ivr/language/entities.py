@@ -15,10 +15,12 @@ from rapidfuzz import fuzz
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
+from ivr.language.kanji_on import KANJI_RUN, run_readings
 from ivr.language.matcher import (
     DROPPED_MORA_SCORE,
     EXACT_READING,
     FUZZY_DISCOUNT,
+    MIN_FUZZY_READING,
     Match,
     PhraseMatcher,
     is_kanji,
@@ -26,7 +28,7 @@ from ivr.language.matcher import (
     spelling,
 )
 from ivr.language.normalize import kanji_digits, nfkc
-from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
+from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, morphemes, reading
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -42,7 +44,6 @@ SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
 MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
-_KANJI_RUN = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff])")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
 # a lot of it, said many ways (とてもある is めっちゃある standardised)
@@ -164,10 +165,23 @@ class EntityExtractor:
             return _head_first(found)
         # ASR picks the wrong kanji for the right sound (放丁 for 包丁), and g2p then reads the
         # wrong word (ホーテー). Read each kanji of a short run alone; only a whole item counts.
-        for run in _KANJI_RUN.findall(text):
+        for run in KANJI_RUN.findall(text):
             if hits := self.items.by_whole_reading(charwise_reading(run)):
                 return hits[:1]
-        return self._lone_word_folded(text)
+        return self._by_kanji_sounds(text) or self._lone_word_folded(text)
+
+    def _by_kanji_sounds(self, text: str) -> list[Match[str]]:
+        """An item Whisper spelt with other kanji of the same sounds (台温計 for 体温計): a run no
+        dictionary word covers, read one on'yomi per character, that reads as exactly one item
+        (but for voicing, when long). A guess: read back before it is answered."""
+        for run in KANJI_RUN.findall(text):
+            if len(morphemes(run)) < 2:
+                continue  # a real word (高調): its own reading was already tried
+            keys = {m.key: m for r in run_readings(run) if len(r) >= MIN_FUZZY_READING  # 何番 カバン is no 鞄
+                    for m in self.items.by_heard_reading(r, FOLDED_SCORE)}
+            if len(keys) == 1:
+                return list(keys.values())
+        return []
 
     def _lone_word_folded(self, text: str) -> list[Match[str]]:
         """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for

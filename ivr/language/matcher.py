@@ -230,7 +230,7 @@ _DEVOICE = str.maketrans(
 )
 
 
-def _devoiced(r: str) -> str:
+def devoiced(r: str) -> str:
     return r.translate(_DEVOICE)
 
 
@@ -282,10 +282,11 @@ class PhraseMatcher(Generic[K]):
                 self._index_one(key, phrase, surface, r, surfaces, readings_index)
         for r, indexes in readings_index.items():
             if len(r) >= MIN_DEVOICED:
-                devoiced_index[_devoiced(r)].extend(indexes)
+                devoiced_index[devoiced(r)].extend(indexes)
         for i, tails in self._tails.items():  # トーキ is 陶器, not キュートーキ clipped: the real word wins
             self._tails[i] = [(t, score) for t, score in tails if t not in readings_index]
         self._whole = readings_index
+        self._whole_devoiced = devoiced_index
         self._surface_index = _automaton(surfaces)
         self._reading_index = _automaton(readings_index)
         self._devoiced_index = _automaton(devoiced_index)
@@ -318,6 +319,12 @@ class PhraseMatcher(Generic[K]):
         """Phrases read exactly ``r`` (a caller's word read another way), best first."""
         return [Match(self._keys[i], self._forms[i], EXACT_READING, "reading", len(r))
                 for i in self._whole.get(r, ())]
+
+    def by_heard_reading(self, r: str, score: float) -> list[Match[K]]:
+        """Phrases read ``r``, or ``r`` but for voicing when it is long enough to tell words
+        apart (``MIN_DEVOICED``): a reading rebuilt from what was heard, so a guess (``score``)."""
+        found = self._whole.get(r) or (self._whole_devoiced.get(devoiced(r), []) if len(r) >= MIN_DEVOICED else [])
+        return [Match(self._keys[i], self._forms[i], score, "fuzzy", len(r)) for i in found]
 
     def readings_of(self, form: str) -> set[str]:
         """The readings a phrase is indexed under."""
@@ -363,7 +370,7 @@ class PhraseMatcher(Generic[K]):
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length, text_reading[end + 1 : end + 1 + AFTER_CHARS])
         if text_reading and self._devoiced_index is not None:
-            for _end, (length, indexes) in self._devoiced_index.iter(_devoiced(text_reading)):
+            for _end, (length, indexes) in self._devoiced_index.iter(devoiced(text_reading)):
                 for i in indexes:  # never above an exact match of the same phrase: it scores less
                     offer(i, DEVOICED_READING, "fuzzy", length)
         if fuzzy and text_reading:

@@ -22,8 +22,12 @@ from ivr.language.entities import Entities, EntityExtractor, runs_on, yes_no
 from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
+from ivr.language.respell import Respeller
 from ivr.language.routing import IntentRouter
 
+# Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
+# a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on
+RESPELT_CONFIDENCE = 0.5
 MAX_PARSE_CHARS = 1000  # a spoken turn is far shorter; pyopenjtalk raised on 10,000 characters
 
 
@@ -108,6 +112,9 @@ class Understanding:
             kb.topics, embedder or get_embedder(), self.prepare, extra=kb.phrasings, cache_dir=cache_dir
         )
         self.router = IntentRouter(kb, self.entities)
+        topic_texts = [t.title for t in kb.topics] + [x for t in kb.topics for x in t.examples + t.keywords]
+        self.respeller = Respeller(topic_texts + [text for text, _ in kb.phrasings],
+                                   is_item=lambda r: bool(self.entities.items.by_whole_reading(r)))
         if cache_dir is not None:
             save_reading_cache(cache_dir)
 
@@ -131,11 +138,14 @@ class Understanding:
     def parse(self, text: str, today: date) -> Parse:
         started = time.perf_counter()
         text = text[:MAX_PARSE_CHARS]  # pyopenjtalk refuses very long input; no caller's turn is this long
-        normalised = normalize(text)
-        ents = self.entities.extract(normalize(text, dialect=False))
+        heard, respelt = self.respeller.respell(text)
+        normalised = normalize(heard)
+        ents = self.entities.extract(normalize(heard, dialect=False))
         day = parse_date(normalised, today)
-        guess = self.classifier.classify(*self.prepare(text, ents, day is not None, normalised))
+        guess = self.classifier.classify(*self.prepare(heard, ents, day is not None, normalised))
         intent, confidence = self.router.route(guess, ents, normalised, day is not None)
+        if respelt:
+            confidence = min(confidence, RESPELT_CONFIDENCE)
         parse = Parse(
             text=text,
             normalized=normalised,
