@@ -476,3 +476,13 @@ def test_a_topic_word_spelt_with_other_kanji_of_its_sounds_is_put_back_and_confi
     said = brain.nlu.parse("不法投棄を見つけたんですけど。", TODAY)
     assert said.intent == "illegal_dumping" and said.confidence >= ACCEPT_CONFIDENCE
     assert brain.nlu.respeller.respell("高調の捨て方")[1] is False  # a dictionary word is left as said
+
+
+def test_a_disposal_question_whose_thing_was_not_heard_says_so(brain):
+    """「野工を処分したい」 (エアコン at 20 dB): the caller wants rid of something the bot did not
+    hear; the dialogue asks for it instead of saying it understood nothing."""
+    assert brain.nlu.parse("野工を処分したいんですけど", TODAY).thing_unheard
+    assert brain.nlu.parse("母は何ごみで出せばいいですか", TODAY).thing_unheard
+    assert not brain.nlu.parse("冷蔵庫を処分したいんですけど", TODAY).thing_unheard
+    assert not brain.nlu.parse("燃えるごみは何曜日に出せばいいですか", TODAY).thing_unheard  # a category
+    assert not brain.nlu.parse("青山の収集日はいつですか", TODAY).thing_unheard  # no disposal asked

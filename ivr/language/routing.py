@@ -21,6 +21,10 @@ from ivr.language.readings import reading
 ITEM_QUESTION = "item_category"
 SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
 WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
+# how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
+# is heard in such a question, the thing itself was not heard, and the caller can be asked for it
+DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
+                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
 NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近")
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
@@ -269,3 +273,8 @@ class IntentRouter:
         if owners:
             return max(owners, key=lambda t: probs.get(t, 0.0)), share
         return ITEM_QUESTION, share
+
+
+def asks_how_to_dispose(normalised: str) -> bool:
+    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing."""
+    return any(w in normalised for w in DISPOSAL_WORDS)
