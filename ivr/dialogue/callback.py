@@ -68,8 +68,10 @@ def phone_digits(text: str) -> str:
 
 
 # 「山本です」「山田と申します」「佐藤といいます」: staff want the name, not the sentence around it.
+# A yes first (「はい、山田です」) answers 「お名前をお願いします」 and is no part of the name.
 _NAME_FRAME = re.compile(
-    r"^(?:えー?と?、?|あの、?)?(.+?)(?:と申します|といいます|って言います|です|でございます)?[。、！!]*$"
+    r"^(?:(?:えー?と?|あの|はい|ええ|うん)[、。 ]*)*"
+    r"(.+?)(?:と申します|といいます|って言います|です|でございます)?[。、！!]*$"
 )
 
 
@@ -95,6 +97,7 @@ class Step:
     phone: str = ""
     caller_name: str = ""
     tries: int = 0
+    name_asked_again: bool = False  # a bare はい to 「お名前を」 is asked once more, then taken as no name
     heard: list[str] = field(default_factory=list)
 
 
@@ -149,8 +152,12 @@ class CallbackFlow:
             return self._number_confirmed(step, yes)
         if step.name == "phone":
             return self._take_phone(step, phone_digits(text))
-        declined = parse is not None and parse.yes_no is False and len(parse.normalized) <= NO_NAME_MAX_CHARS
-        step.caller_name = "" if declined else spoken_name(text)
+        short = parse is not None and len(parse.normalized) <= NO_NAME_MAX_CHARS
+        if short and parse.yes_no and not step.name_asked_again:  # a bare はい: the name comes next
+            step.name_asked_again = True
+            return FlowReply(prompts.ASK_NAME_AGAIN)
+        no_name = short and parse.yes_no is not None  # いいえ / 結構です declines; a second bare はい gives none
+        step.caller_name = "" if no_name else spoken_name(text)
         return await self.commit(step)
 
     async def answer_digits(self, digits: str) -> FlowReply:

@@ -98,6 +98,7 @@ ASK_PHONE = "折り返しのお電話番号を、お話しいただくか、ボ�
 CONFIRM_CALLER_NUMBER = "折り返しのお電話番号は、今おかけの、{digits}、でよろしいですか。"
 ASK_PHONE_AGAIN = "お電話番号を、市外局番から、もう一度お願いします。"
 ASK_NAME = "最後に、お名前をお願いします。お名前を伏せたいときは、シャープを押してください。"
+ASK_NAME_AGAIN = "お名前を、どうぞ。伏せたいときは、シャープを押してください。"
 # {digits}: the ticket number digit by digit (say_digits): callers write digits down, not 千二十四
 TICKET_TAKEN = "受け付けました。受付番号は、{digits}、です。職員から、折り返しお電話します。"
 TICKET_JOINED = (
