@@ -257,7 +257,7 @@ def run_calls(path: str, chosen: list[tuple[int, Goal]], targets: dict[int, Targ
         return driver
 
     async def one(n: int, i: int, goal: Goal, condition: str) -> CallResult:
-        voice = vs[(i // 2) % len(vs)]
+        voice = vs[(i // 2 + args.voice_shift) % len(vs)]
         driver = make(n, i, condition)
 
         def line(text: str, k: int) -> Clip:
@@ -319,6 +319,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument("--errors", action="store_true",
                         help="print the turns of a call that failed or took extra turns (dev split only)")
+    parser.add_argument("--voice-shift", type=int, default=0,
+                        help="give each goal the voice N places on (a fresh look at dev calls for tuning; "
+                             "the reported figures use 0)")
     parser.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper folder (IVR_ASR_MODEL)")
     args = parser.parse_args()
     if args.errors and args.split != "dev":

@@ -149,8 +149,8 @@ def test_clipped_forms_of_long_and_small_kana_syllables():
     """What is left when the VAD clips a long or contracted first syllable, as ASR writes it."""
     from ivr.language.matcher import _tails
 
-    # チョー alone is too short to name one thing; コーチョー is the weak onset (next test)
-    assert [t for t, _ in _tails("ホーチョー")] == ["ウチョー", "コーチョー"]
+    # チョー alone is too short to name one thing; コーチョー and ソーチョー are the weak onsets (next test)
+    assert [t for t, _ in _tails("ホーチョー")] == ["ウチョー", "コーチョー", "ソーチョー"]
     assert [t for t, _ in _tails("チューシャバリ")] == ["シャバリ", "ユーシャバリ"]
     assert [t for t, _ in _tails("ニンギョー")] == ["ンギョー"]  # matched only opening the utterance …
 
@@ -160,10 +160,12 @@ def test_a_weak_ha_row_onset_heard_as_ka_row_is_found_but_read_back(brain):
     found by its sound, but only as a guess the bot reads back before answering."""
     from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
 
-    for text, item in [("高調のステ、肩を教えてください", "包丁"), ("クトンは大型ごみになりますか", "布団")]:
+    for text, item in [("高調のステ、肩を教えてください", "包丁"), ("クトンは大型ごみになりますか", "布団"),
+                       ("ストンです", "布団")]:  # …and as サ-row: the phone band drops what tells s from h
         match = brain.nlu.entities.find_item(text)[0]
         assert match.key == item and match.how == "fuzzy" and match.score < ITEM_CONFIRM_SCORE
     assert brain.nlu.entities.find_item("かさは何ごみ")[0].key == "傘"  # a real カ-row word wins
+    assert brain.nlu.entities.find_item("すいとうは何ごみ")[0].key == "水筒"  # …and a real サ-row one
     assert brain.nlu.entities.find_item("きょうは何ごみの日") == []
 
 
@@ -486,3 +488,14 @@ def test_a_disposal_question_whose_thing_was_not_heard_says_so(brain):
     assert not brain.nlu.parse("冷蔵庫を処分したいんですけど", TODAY).thing_unheard
     assert not brain.nlu.parse("燃えるごみは何曜日に出せばいいですか", TODAY).thing_unheard  # a category
     assert not brain.nlu.parse("青山の収集日はいつですか", TODAY).thing_unheard  # no disposal asked
+
+
+def test_a_category_asked_of_a_thing_not_heard_says_so(brain):
+    """「ストンは大型ごみになりますか」 (布団 misheard): the category said is the question, and the thing
+    it is asked of was not heard; 「大量のごみは」「これは」 or a day name no thing."""
+    assert brain.nlu.parse("ヌモンは大型ごみになりますか", TODAY).thing_unheard
+    assert brain.nlu.parse("人は大型ゴミになりますか", TODAY).thing_unheard
+    assert not brain.nlu.parse("布団は大型ごみになりますか", TODAY).thing_unheard
+    assert not brain.nlu.parse("大量のごみは大型ごみになりますか", TODAY).thing_unheard
+    assert not brain.nlu.parse("これは燃えるごみですか", TODAY).thing_unheard
+    assert not brain.nlu.parse("今日は燃えるごみですか", TODAY).thing_unheard

@@ -205,10 +205,10 @@ class CallSession:
         intent, confidence = parse.intent, parse.confidence
         if confidence < ACCEPT_CONFIDENCE and (guessed := self.topics.guess_from_entities(parse)):
             intent, confidence = guessed, ACCEPT_CONFIDENCE
+        if parse.thing_unheard and (confidence < ACCEPT_CONFIDENCE or parse.category):
+            return await self._run(ITEM_QUESTION, parse)  # 野工を処分したい, ストンは大型ごみ？: which thing?
         if confidence >= ACCEPT_CONFIDENCE:
             return await self._run(intent, parse)
-        if parse.thing_unheard and ITEM_QUESTION in self.brain.kb.topic_by_id:
-            return await self._run(ITEM_QUESTION, parse)  # 「野工を処分したい」: which thing? beats 「聞き取れません」
         if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and intent not in NEVER_CONFIRM:
             title = self.brain.kb.topic_by_id[intent].title
             self.state.pending = Confirm(intent, parse)

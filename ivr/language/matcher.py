@@ -36,6 +36,8 @@ HEARD_REST_SCORE = 89.0  # ウチョー is 包丁 clipped only by a guess at wha
 # band, dev calls): a guess, so below every clip and read back before it is answered (× discount < 85).
 WEAK_ONSET_SCORE = 88.0
 _WEAK_ONSET_HEARD = str.maketrans("ハヒフヘホ", "カキクケコ")
+# and as サ-row (布団 heard ストン): the telephone band (≤ 3.4 kHz) cuts the noise that tells /s/ from /h/, /ɸ/
+_FRICATIVE_ONSET_HEARD = str.maketrans("ハヒフヘホ", "サシスセソ")
 CLIPPED_AT = (0, 1)  # the clipped word opens the utterance (VAD cut it), maybe after a stray small kana
 EXACT_SURFACE = 100.0
 SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside longer words
@@ -70,7 +72,8 @@ _BEFORE = set("ハガヲノモトヤデニワオ、。,.?!？！ ")
 _AFTER = set("ハガヲノモトヤッワオテ、。,.?!？！ ")
 # Words callers put straight after an item, the particle dropped (はがきぎょうさん, 傘ほかしたい).
 _FOLLOWERS = ("ギョーサン", "ギョウサン", "ヨーケ", "ヨウケ", "タクサン", "イッパイ", "ホカシ", "ホカス", "ステ",
-              "ダシ", "ドー", "ドウ", "ナニ", "ナン", "イツ", "ドコ")
+              "ダシ", "ドー", "ドウ", "ナニ", "ナン", "イツ", "ドコ",
+              "デス")  # 「クトンです」 naming the item asked for
 
 
 def _followed(rest: str) -> bool:
@@ -211,10 +214,13 @@ def _tails(r: str) -> list[tuple[str, float]]:
 
 
 def _weak_onsets(r: str) -> list[tuple[str, float]]:
-    """A weak ハ-row first mora heard as カ-row, the rest whole; kept only for three morae or more."""
-    onset = r[:1].translate(_WEAK_ONSET_HEARD)
-    heard = onset + r[1:]
-    return [(heard, WEAK_ONSET_SCORE)] if onset != r[:1] and _morae(heard) >= MIN_TAIL else []
+    """A weak ハ-row first mora heard as カ-row or サ-row, the rest whole; kept only for three morae or more."""
+    out = []
+    for table in (_WEAK_ONSET_HEARD, _FRICATIVE_ONSET_HEARD):
+        onset = r[:1].translate(table)
+        if onset != r[:1] and _morae(onset + r[1:]) >= MIN_TAIL:
+            out.append((onset + r[1:], WEAK_ONSET_SCORE))
+    return out
 
 
 def spelling(text: str) -> str:

@@ -275,6 +275,23 @@ class IntentRouter:
         return ITEM_QUESTION, share
 
 
+# 「〇〇は大型ごみになりますか」「〇〇って燃えるごみで出せる？」: asks a category of one thing, 〇〇
+_THING_IS_CATEGORY = re.compile(
+    r"(?:^|[、。])(?P<thing>[^、。]{1,12}?)(?:は|って|も)[^、。]{0,8}?(?:ごみ|ゴミ|資源)(?:に|で|として)?"
+    r"(?:なり|なる|出せ|出し|です|でしょう|でいい|ですか)"
+)
+GENERIC_THINGS = ("ごみ", "ゴミ", "もの", "物", "量", "何", "なに", "どれ", "これ", "それ", "あれ", "この", "その",
+                  "あの",  # a time is no thing: 「祝日って燃えるごみ出せる？」
+                  "日", "朝", "晩", "夜", "時", "休み", "年末", "年始", "盆", "正月", "週", "月")
+
+
+def names_a_thing_for_a_category(normalised: str) -> bool:
+    """「人は大型ごみになりますか」 (布団, misheard): the caller asks which category one thing is in,
+    so the category said is the question, not the thing; 「大量のごみは」「これは」 name no thing."""
+    m = _THING_IS_CATEGORY.search(normalised)
+    return m is not None and not any(w in m["thing"] for w in GENERIC_THINGS)
+
+
 def asks_how_to_dispose(normalised: str) -> bool:
     """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing."""
     return any(w in normalised for w in DISPOSAL_WORDS)

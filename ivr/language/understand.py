@@ -23,7 +23,7 @@ from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
-from ivr.language.routing import IntentRouter, asks_how_to_dispose
+from ivr.language.routing import IntentRouter, asks_how_to_dispose, names_a_thing_for_a_category
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
 # a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on
@@ -52,7 +52,7 @@ class Parse:
     chome: int | None = None
     date: date | None = None
     yes_no: bool | None = None  # as the answer to an offer or to 「ほかにご質問は」; see ``answer``
-    thing_unheard: bool = False  # asks how to get rid of a thing, but no item, category, town or date was heard
+    thing_unheard: bool = False  # asks how to get rid of a thing, or its category, but the thing was not heard
     elapsed_ms: float = 0.0
 
     def answer(self, *, confirming: bool) -> bool | None:
@@ -164,8 +164,8 @@ class Understanding:
             chome=ents.chome,
             date=day,
             yes_no=yes_no(text),
-            thing_unheard=asks_how_to_dispose(normalised) and not (
-                ents.items or ents.category or ents.area_town or day is not None),
+            thing_unheard=not (ents.items or ents.area_town or day is not None) and (
+                (asks_how_to_dispose(normalised) and not ents.category) or names_a_thing_for_a_category(normalised)),
         )
         parse.elapsed_ms = (time.perf_counter() - started) * 1000
         return parse
