@@ -499,3 +499,10 @@ def test_a_category_asked_of_a_thing_not_heard_says_so(brain):
     assert not brain.nlu.parse("大量のごみは大型ごみになりますか", TODAY).thing_unheard
     assert not brain.nlu.parse("これは燃えるごみですか", TODAY).thing_unheard
     assert not brain.nlu.parse("今日は燃えるごみですか", TODAY).thing_unheard
+
+
+def test_a_town_heard_only_inside_a_longer_name_is_not_that_town(brain):
+    """青崎町 (青垣町 misheard) holds 佐紀町's sound after アオ; the city's name before a town does not."""
+    assert brain.nlu.entities.find_area("青崎町です")[0] == ""
+    assert brain.nlu.entities.find_area("佐紀町です")[0] == "佐紀町"
+    assert brain.nlu.entities.find_area("赤肌調です")[0] == "赤膚町"  # the same sound, other kanji: still the town

@@ -43,6 +43,7 @@ _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|�
 SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
+_NAME_RUN = re.compile(r"[\u4e00-\u9fff々ヶァ-ヴー]+")  # a name as ASR writes it: kanji and katakana
 MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
@@ -228,7 +229,7 @@ class EntityExtractor:
     def find_area(self, text: str) -> tuple[str, list[Area], int | None]:
         """(town, the rows that fit, 丁目) — several rows mean the data splits the town."""
         m = self.areas.best(text, AREA_MIN_SCORE)
-        if m is None:
+        if m is None or self._inside_longer_name(text, m.form):
             return "", [], chome_of(text)
         chome = chome_of(text)
         rows = self._towns[m.key]
@@ -236,6 +237,21 @@ class EntityExtractor:
             fitting = [a for a in rows if chome in a.chome_numbers()]
             rows = fitting or rows
         return m.key, rows, chome
+
+    def _inside_longer_name(self, text: str, form: str) -> bool:
+        """青崎町 (青垣町 misheard) holds 佐紀町's sound after アオ: a longer name heard, not that town,
+        which is then only a guess by sound (``Recovery.guess_town``). The city's own name before a
+        town (奈良市青山) is no longer name."""
+        if form in nfkc(text):
+            return False
+        city = long_vowels(reading(self.kb.municipality.name))
+        for run in _NAME_RUN.findall(nfkc(text)):
+            heard = reading(run)
+            for r in self.areas.readings_of(form):
+                at = heard.find(r) if r else -1
+                if at > 0 and heard[:at] not in (city, city[:-1]):
+                    return True
+        return False
 
     def narrow_by_side(self, rows: list[Area], text: str) -> list[Area]:
         """Keep the rows whose qualifier the caller named (北側, 東側, 大宮通り …)."""
