@@ -18,8 +18,8 @@ from rapidfuzz.distance import Levenshtein
 from turn_paths import Played, Turn
 
 from ivr.dialogue import prompts
-from ivr.language.entities import yes_no
 from ivr.language.readings import reading
+from ivr.language.yes_no import yes_no
 
 MORA_MATCH = 80  # rapidfuzz partial_ratio: two morae heard with one kana off still count (ゾー for ソー)
 MORA_SLACK = 2  # kana of the transcript's reading searched beyond the window (a filler or a long vowel before)

@@ -16,7 +16,7 @@ path and line condition, and per kind of clip:
 - first / last: share whose transcript reading keeps the reference's first / last two morae;
 - CER: reading CER of what was heard (all the clip's turns joined) against what was said;
 - short: share of short answers heard as the right yes/no after 「ほかに、ご質問はありますか」
-  (``ivr.language.entities.yes_no`` of a transcript); acted: the bot then said 「どうぞ」 / goodbye;
+  (``ivr.language.yes_no.yes_no`` of a transcript); acted: the bot then said 「どうぞ」 / goodbye;
 - held: the end-of-turn logic's extra wait (p50/p95) after sentence-final and after pause turns;
 - wait: end of speech → first bot audio (p50/p95), server paths: from the moment the frame
   holding the clip's last audible sample is sent to the first frame of the bot's audio received;

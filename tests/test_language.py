@@ -5,8 +5,9 @@ from datetime import date
 import pytest
 
 from ivr.language.dates import parse_date, say_date
-from ivr.language.entities import chome_of, runs_on, yes_no
+from ivr.language.entities import chome_of, runs_on
 from ivr.language.normalize import normalize
+from ivr.language.yes_no import yes_no
 
 TODAY = date(2026, 11, 27)  # a Friday
 
@@ -147,12 +148,12 @@ def test_a_lot_of_an_item_is_its_bulk_entry(brain, text, item):
 
 def test_clipped_forms_of_long_and_small_kana_syllables():
     """What is left when the VAD clips a long or contracted first syllable, as ASR writes it."""
-    from ivr.language.matcher import _tails
+    from ivr.language.clipped import clipped_forms
 
     # チョー alone is too short to name one thing; コーチョー and ソーチョー are the weak onsets (next test)
-    assert [t for t, _ in _tails("ホーチョー")] == ["ウチョー", "コーチョー", "ソーチョー"]
-    assert [t for t, _ in _tails("チューシャバリ")] == ["シャバリ", "ユーシャバリ"]
-    assert [t for t, _ in _tails("ニンギョー")] == ["ンギョー"]  # matched only opening the utterance …
+    assert [t for t, _ in clipped_forms("ホーチョー")] == ["ウチョー", "コーチョー", "ソーチョー"]
+    assert [t for t, _ in clipped_forms("チューシャバリ")] == ["シャバリ", "ユーシャバリ"]
+    assert [t for t, _ in clipped_forms("ニンギョー")] == ["ンギョー"]  # matched only opening the utterance …
 
 
 def test_a_weak_ha_row_onset_heard_as_ka_row_is_found_but_read_back(brain):

@@ -8,7 +8,7 @@ import pytest
 
 from ivr.audio.codec import resample, to_int16, ulaw_decode, ulaw_encode
 from ivr.dialogue import prompts
-from ivr.language.entities import yes_no
+from ivr.language.yes_no import yes_no
 from ivr.speech import lead_in as lead
 from ivr.speech.lead_in import LeadIn, lead_in_for
 from ivr.speech.tts import Synthesizer

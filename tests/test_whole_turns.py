@@ -21,9 +21,9 @@ from ivr.audio.codec import frames
 from ivr.dialogue import prompts
 from ivr.dialogue.session import MAX_SILENCES, CallSession
 from ivr.dialogue.turns import Action, CallerTurn
-from ivr.language.entities import yes_no
 from ivr.language.readings import reading
 from ivr.language.turn_end import TurnEnding, turn_ending
+from ivr.language.yes_no import yes_no
 from ivr.speech.asr import AsrResult
 from ivr.speech.asr_pool import AsrPool
 from ivr.speech.endpoint import Endpointer, Utterance

@@ -13,8 +13,9 @@ from ivr.dialogue import answers, prompts, seasons
 from ivr.dialogue.state import AskSlot, Brain, CallState
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Area, Handler, Topic
-from ivr.language.entities import side_of, yes_no
+from ivr.language.entities import side_of
 from ivr.language.understand import Parse
+from ivr.language.yes_no import yes_no
 
 MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a third time
 RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}

@@ -10,14 +10,13 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import jaconv
 from rapidfuzz import fuzz
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
+from ivr.language.clipped import DROPPED_MORA_SCORE
 from ivr.language.kanji_on import KANJI_RUN, run_readings
 from ivr.language.matcher import (
-    DROPPED_MORA_SCORE,
     EXACT_READING,
     FUZZY_DISCOUNT,
     MIN_FUZZY_READING,
@@ -29,6 +28,7 @@ from ivr.language.matcher import (
 )
 from ivr.language.normalize import kanji_digits, nfkc
 from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, morphemes, reading
+from ivr.language.yes_no import yes_no
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -59,18 +59,6 @@ TOPIC_AFTER = ("ノステ", "ノ捨テ", "ノダシ", "ノ出シ", "ノショブ
                "ノブンベツ", "ノ分別", "ノシューシュー", "ノ収集", "ノホカシ", "ノゴミ", "ノヤツ", "ノホー",
                "デス", "デシ", "デモ", "ニナ")
 
-YES_WORDS = (
-    "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
-    "せや", "そや", "ええよ", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
-)
-NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "ないです", "ありません",
-            "もういい", "いらない", "いらん", "no")
-# "That's fine": a yes to a confirmation (〜でよろしいですか: それで大丈夫です), a no thanks to an offer
-# or to 「ほかにご質問はありますか」 (いいです、大丈夫です: nothing more). Which one only the question says.
-# The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
-_FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
-                   r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
-
 # What follows a vehicle the caller carries waste in (車で運ぶ, 軽トラに積んで), as written and as
 # read: the vehicle is the means of a self-haul, not the thing to throw away (自動車).
 MEANS_AFTER = ("デハコ", "デ運", "デモッテ", "デ持ッテ", "デモチコ", "デ持チ込", "デイッテ", "デ行ッ", "デイク",
@@ -81,7 +69,6 @@ _CARRIED_BY = re.compile(
     r"(軽トラック|軽トラ|けいとら|ケートラ|トラック|とらっく|ワゴン|自動車|自転車|じてんしゃ|バイク|台車|リヤカー|車|くるま|クルマ)"
     r"(?:で|に)(?:運|はこ|持|も[っち]|積|つん|乗せ|のせ|行|い[っく])"
 )
-NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
 
 @dataclass
 class Entities:
@@ -93,22 +80,6 @@ class Entities:
     categories: list[Category] = field(default_factory=list)  # every category named (事務所のごみ … 燃えるごみの日)
     item: Item | None = None  # the best of ``items``
     means: str = ""  # a vehicle named as how the caller carries the waste (車で運んで): no item
-
-
-def yes_no(text: str, *, confirming: bool = False) -> bool | None:
-    """True for yes, False for no, None when it is neither (or both). ``confirming``: the
-    question asked whether something is right (〜でよろしいですか), not whether the caller wants
-    something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
-    t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
-    no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
-    yes = any(t.startswith(w) or t == w for w in YES_WORDS)
-    if no and not t.startswith(("はい", "ええ", "うん")):
-        return False
-    if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
-        return confirming
-    if yes:
-        return True
-    return None
 
 
 def chome_of(text: str) -> int | None:

@@ -21,23 +21,15 @@ import ahocorasick
 import jaconv
 from rapidfuzz import fuzz
 
+from ivr.language.clipped import SMALL_OR_LONG, as_heard, clipped_forms, weak_onsets
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading, vowel_of
+from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading
 
 K = TypeVar("K")
 
 MIN_READING_SUBSTRING = 3  # 2-mora readings (カン, ビン) hide inside too many other words
 MIN_FUZZY_READING = 4  # below this one edit is a different word
-MIN_TAIL = 3  # a clipped reading must keep three morae (ー counts, ャ does not) to name one thing
-DROPPED_MORA_SCORE = 90.0
 SHORT_TAIL_CHARS = 5  # a clipped form shorter than this must end at a particle to count
-HEARD_REST_SCORE = 89.0  # ウチョー is 包丁 clipped only by a guess at what was heard: a plain clip wins
-# A weak ハ-row onset heard as カ-row (ホーチョー → コーチョー, フトン → クトン: Whisper base on a phone
-# band, dev calls): a guess, so below every clip and read back before it is answered (× discount < 85).
-WEAK_ONSET_SCORE = 88.0
-_WEAK_ONSET_HEARD = str.maketrans("ハヒフヘホ", "カキクケコ")
-# and as サ-row (布団 heard ストン): the telephone band (≤ 3.4 kHz) cuts the noise that tells /s/ from /h/, /ɸ/
-_FRICATIVE_ONSET_HEARD = str.maketrans("ハヒフヘホ", "サシスセソ")
 CLIPPED_AT = (0, 1)  # the clipped word opens the utterance (VAD cut it), maybe after a stray small kana
 EXACT_SURFACE = 100.0
 SHORT_SURFACE = 90.0  # one or two characters (缶, パン) also sit inside longer words
@@ -160,67 +152,19 @@ def _edit_budget(morae: int) -> int:
     return 0 if morae < 6 else 1 if morae < 9 else 2
 
 
-_SMALL_OR_LONG = set("ーャュョァィゥェォッン")
 _KANA_PHRASE = re.compile(r"[ァ-ヴー]+")
 
 
-# What is heard of a clipped long vowel or small kana: ほうちょう without ほ is うちょう,
-# ちゅうしゃ without ち is ゅうしゃ (written ユーシャ).
-_LONG_HEARD = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}
-_SMALL_HEARD = str.maketrans("ャュョァィゥェォ", "ヤユヨアイウエオ")
 
 
 def _clipped_at_start(opening: str, tail: str) -> bool:
     """``tail`` opens the utterance (the VAD cut its first mora), perhaps after a stray small kana
     (ッレーゾーコ), and — when short — ends at a particle: ソーシ in ソーシタラ (そうしたら) is no 包装紙."""
     at = opening.find(tail)
-    if at not in CLIPPED_AT or (at == 1 and (opening[0] not in _SMALL_OR_LONG or tail[0] == "ン")):
+    if at not in CLIPPED_AT or (at == 1 and (opening[0] not in SMALL_OR_LONG or tail[0] == "ン")):
         return False
     end = at + len(tail)
     return len(tail) >= SHORT_TAIL_CHARS or end == len(opening) or opening[end] in _AFTER or _followed(opening[end:])
-
-
-def _as_heard(text_reading: str) -> str:
-    """A reading that opens with a clipped syllable's small kana, as it was heard: ュウシャバリ →
-    ユーシャバリ. Only the opening changes; the rest keeps its per-word long vowels."""
-    head = text_reading[:1].translate(_SMALL_HEARD)
-    if head == text_reading[:1]:
-        return text_reading
-    return long_vowels(head + text_reading[1:2]) + text_reading[2:]
-
-
-def _morae(r: str) -> int:
-    return len(r) - sum(ch in "ャュョァィゥェォ" for ch in r)
-
-
-def _tails(r: str) -> list[tuple[str, float]]:
-    """The reading without its first mora, as ASR writes it when the VAD clips it: the next
-    whole mora on (レーゾーコ → ゾーコ), and, when the first syllable was long, carried a small
-    kana, also what is left of that syllable (ホーチョー → ウチョー, チューシャ → ユーシャ); and a
-    weak ハ-row first mora heard as カ-row (フトン → クトン), the rest kept whole."""
-    cut = 1
-    while cut < len(r) and r[cut] in _SMALL_OR_LONG:
-        cut += 1
-    tails = [(r[cut:], DROPPED_MORA_SCORE)]
-    if cut > 1 and len(r) > 2:
-        rest = r[1:]
-        if rest[0] == "ー":
-            vowel = vowel_of(r[0])
-            if vowel:
-                tails.append((_LONG_HEARD[vowel] + rest[1:], HEARD_REST_SCORE))
-        else:  # no word opens with ん, so ンキリ opening an utterance is 缶切り clipped (only there)
-            tails.append((rest[0].translate(_SMALL_HEARD) + rest[1:], HEARD_REST_SCORE))
-    return [(t, score) for t, score in tails + _weak_onsets(r) if _morae(t) >= MIN_TAIL]
-
-
-def _weak_onsets(r: str) -> list[tuple[str, float]]:
-    """A weak ハ-row first mora heard as カ-row or サ-row, the rest whole; kept only for three morae or more."""
-    out = []
-    for table in (_WEAK_ONSET_HEARD, _FRICATIVE_ONSET_HEARD):
-        onset = r[:1].translate(table)
-        if onset != r[:1] and _morae(onset + r[1:]) >= MIN_TAIL:
-            out.append((onset + r[1:], WEAK_ONSET_SCORE))
-    return out
 
 
 def spelling(text: str) -> str:
@@ -309,7 +253,7 @@ class PhraseMatcher(Generic[K]):
         surfaces[surface].append(i)
         if len(r) >= MIN_READING_SUBSTRING:
             readings_index[r].append(i)
-        tails = _tails(r) if len(r) >= MIN_FUZZY_READING else _weak_onsets(r)  # フトン heard クトン
+        tails = clipped_forms(r) if len(r) >= MIN_FUZZY_READING else weak_onsets(r)  # フトン heard クトン
         if not tails and len(r) < MIN_FUZZY_READING:
             return
         self._tails[i] = tails
@@ -384,7 +328,7 @@ class PhraseMatcher(Generic[K]):
         return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]
 
     def _fuzzy(self, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
-        opening = _as_heard(text_reading)
+        opening = as_heard(text_reading)
         grams = _bigrams(text_reading) if opening == text_reading else _bigrams(text_reading) | _bigrams(opening)
         shared: dict[int, int] = defaultdict(int)
         for gram in sorted(grams):  # a set iterates in a per-process hash order: ties must not depend on it

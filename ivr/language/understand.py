@@ -18,12 +18,13 @@ from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.dates import parse_date
 from ivr.language.embeddings import Embedder, get_embedder
-from ivr.language.entities import Entities, EntityExtractor, runs_on, yes_no
+from ivr.language.entities import Entities, EntityExtractor, runs_on
 from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
 from ivr.language.routing import IntentRouter, asks_how_to_dispose, names_a_thing_for_a_category
+from ivr.language.yes_no import yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
 # a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on

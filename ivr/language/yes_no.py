@@ -1,0 +1,43 @@
+"""Yes or no: what a caller's reply to a question the bot asked means.
+
+Read from the whole reply, written in hiragana or katakana (Whisper writes ハイ as often as
+はい), in standard Japanese and Kansai dialect (せや, ちゃう). いいです / 大丈夫です mean yes or no by
+the question alone, so the dialogue says which kind of question it asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jaconv
+
+from ivr.language.normalize import nfkc
+
+YES_WORDS = (
+    "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
+    "せや", "そや", "ええよ", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
+)
+NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "ないです", "ありません",
+            "もういい", "いらない", "いらん", "no")
+# "That's fine": a yes to a confirmation (〜でよろしいですか: それで大丈夫です), a no thanks to an offer
+# or to 「ほかにご質問はありますか」 (いいです、大丈夫です: nothing more). Which one only the question says.
+# The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
+_FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
+                   r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
+NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
+
+
+def yes_no(text: str, *, confirming: bool = False) -> bool | None:
+    """True for yes, False for no, None when it is neither (or both). ``confirming``: the
+    question asked whether something is right (〜でよろしいですか), not whether the caller wants
+    something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
+    t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
+    no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
+    yes = any(t.startswith(w) or t == w for w in YES_WORDS)
+    if no and not t.startswith(("はい", "ええ", "うん")):
+        return False
+    if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
+        return confirming
+    if yes:
+        return True
+    return None
