@@ -44,7 +44,7 @@ def clipped_forms(r: str) -> list[tuple[str, float]]:
     """The reading without its first mora, as ASR writes it when the VAD clips it: the next
     whole mora on (レーゾーコ → ゾーコ), and, when the first syllable was long, carried a small
     kana, also what is left of that syllable (ホーチョー → ウチョー, チューシャ → ユーシャ); and a
-    weak ハ-row first mora heard as カ-row (フトン → クトン), the rest kept whole."""
+    weak ハ-row first mora heard as カ-row or サ-row (フトン → クトン, ストン), the rest kept whole."""
     cut = 1
     while cut < len(r) and r[cut] in SMALL_OR_LONG:
         cut += 1

@@ -215,7 +215,7 @@ class EntityExtractor:
         town (奈良市青山) is no longer name."""
         if form in nfkc(text):
             return False
-        city = long_vowels(reading(self.kb.municipality.name))
+        city = reading(self.kb.municipality.name)  # long vowels already written ー, as ``heard`` is
         for run in _NAME_RUN.findall(nfkc(text)):
             heard = reading(run)
             for r in self.areas.readings_of(form):

@@ -13,6 +13,7 @@ database (kJapaneseOn, JIS X 0208 kanji; Unicode License), regenerated with:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import sys
 from functools import lru_cache
@@ -50,10 +51,7 @@ def run_readings(run: str) -> list[str]:
     per_char = [on_readings(ch) for ch in run]
     if not all(per_char):
         return []
-    count = 1
-    for options in per_char:
-        count *= len(options)
-    if count > MAX_COMBINATIONS:
+    if math.prod(len(options) for options in per_char) > MAX_COMBINATIONS:
         return []
     return sorted({long_vowels("".join(parts)) for parts in itertools.product(*per_char)})
 
