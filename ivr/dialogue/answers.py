@@ -76,7 +76,7 @@ def days_of(kb: KnowledgeBase, area: Area, category: Category, today: date) -> s
         nxt = kb.schedule.next_date(area, category.name, today)
         if nxt.day:
             return f"決められた日で、次は{say_date(nxt.day, today)}"
-        return "決められた日ですが、今の予定は分かりません"
+        return "決められた日ですが、今の予定は、この自動案内には未登録"  # read before 「です」
     if rule.biweekly or rule.nth:  # "every other Wednesday" alone does not say which one
         nxt = kb.schedule.next_date(area, category.name, today)
         if nxt.day:

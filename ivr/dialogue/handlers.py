@@ -182,11 +182,15 @@ class TopicRunner:
         if isinstance(area, RunResult):
             return area
         category = self.state.category
+        item = self.state.item
+        # 「缶の日はいつ」: the caller may not know the thing's category, and hears whose day this is
+        named = f"{answers.for_the_ear(item.name)}は、{category.name}です。" if (
+            item is not None and category is not None and item.category == category.name) else ""
         if handler is Handler.collection_day:
-            return RunResult(answers.collection_day_answer(self.kb, area, category, today, topic.answer))
+            return RunResult(named + answers.collection_day_answer(self.kb, area, category, today, topic.answer))
         if handler is Handler.today_collection:
             day = self.state.day or today
             return RunResult(answers.day_answer(self.kb, area, day, today))
         if category is None:
             return self._ask(topic, "category", prompts.ASK_CATEGORY)
-        return RunResult(answers.next_answer(self.kb, area, category, today))
+        return RunResult(named + answers.next_answer(self.kb, area, category, today))

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 
 from ivr.knowledge.base import KnowledgeBase
-from ivr.knowledge.models import Action, Handler, Item
+from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
@@ -20,6 +20,11 @@ from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
 SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収集日", "回収日", "何日")  # a day is asked
+# a day asked of a thing (缶とびんの日はいつ, ペットボトルは何曜日): its category's collection day;
+# 「何の日に出す」「どのごみの日」 ask which category's day it goes out on, the item's answer
+ITEM_DAY_WORDS = ("いつ", "何曜", "なんよう", "曜日", "収集日", "回収日")
+ITEM_DAY_TOPICS = ("collection_day", "next_collection")  # answered for one category: the item's, if none named
+WHICH_DAY_WORDS = ("何の日", "なんの日", "どの日", "どのごみ", "いつの日")
 WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
 # how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
 # is heard in such a question, the thing itself was not heard, and the caller can be asked for it
@@ -134,9 +139,10 @@ class IntentRouter:
         if claimed:  # お店のごみは何曜日: shop waste has no collection day, its own topic answers
             return claimed, max(confidence, RULE_CONFIDENCE)
         ruled = self._schedule_or_oversize(intent, normalised, ents, has_date)
-        if ruled != intent or _slots_agree(ruled, ents, has_date):
+        if ruled != intent or _slots_agree(ruled, ents, has_date) or (
+                ruled in ITEM_DAY_TOPICS and self.day_of_item(ents, normalised)):
             # an explicit cue (category + いつ; an item without fee words), or the very slot the
-            # topic needs (a date for 「明日何ごみ」), is strong evidence
+            # topic needs (a date for 「明日何ごみ」; a thing whose day is asked), is strong evidence
             intent, confidence = ruled, max(confidence, RULE_CONFIDENCE)
         return intent, confidence
 
@@ -178,6 +184,8 @@ class IntentRouter:
         if intent == "next_collection" and not nxt:
             # 「燃えないごみっていつ？」 asks for the weekdays; 「来週の火曜って燃えないごみ来る？」 about that day
             return "today_collection" if has_date else "collection_day"
+        if intent == ITEM_QUESTION and self.day_of_item(ents, text) is not None:
+            return "next_collection" if nxt else "today_collection" if has_date else "collection_day"
         category_only = ents.category is not None and not ents.item
         if intent not in DAY_TOPICS and intent not in self.reports and intent not in self.keywords:
             if category_only and has_date and not any(w in text for w in BOOKING_WORDS):
@@ -198,6 +206,18 @@ class IntentRouter:
             if any(w in text for w in FEE_WORDS):  # 「ベッド出すのになんぼ」 asks its fee
                 return "oversize_fee"
         return intent
+
+    def day_of_item(self, ents: Entities, text: str) -> Category | None:
+        """「缶とびんの日はいつですか」: a day asked of a thing, no category named: the thing's
+        category, whose collection day is the answer (the item's own answer names no day).
+        Only a category with days per area; 乾電池 (booked) keeps its item answer."""
+        item = ents.item
+        if item is None or ents.category is not None or ents.items[0].how == "fuzzy":
+            return None
+        if not any(w in text for w in ITEM_DAY_WORDS) or any(w in text for w in WHICH_DAY_WORDS + WHICH_CATEGORY_WORDS):
+            return None
+        category = self.kb.category_by_name[item.category]
+        return category if category.collected and category.scheduled else None
 
     def _topic_per_category(self) -> dict[str, str]:
         """A category the city does not collect, whose items one FAQ topic is all about

@@ -23,7 +23,12 @@ from ivr.language.intents import IntentClassifier
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
-from ivr.language.routing import IntentRouter, asks_how_to_dispose, names_a_thing_for_a_category
+from ivr.language.routing import (
+    ITEM_DAY_TOPICS,
+    IntentRouter,
+    asks_how_to_dispose,
+    names_a_thing_for_a_category,
+)
 from ivr.language.yes_no import yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
@@ -159,7 +164,8 @@ class Understanding:
             item_score=ents.items[0].score if ents.items else 0.0,
             item_how=ents.items[0].how if ents.items else "",
             item_run_on=_runs_on(text, ents, self.entities.items.readings_of),
-            category=ents.category,
+            category=ents.category or (self.router.day_of_item(ents, normalised)
+                                       if intent in ITEM_DAY_TOPICS else None),
             area_town=ents.area_town,
             areas=ents.areas,
             chome=ents.chome,
