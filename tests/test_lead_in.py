@@ -80,3 +80,57 @@ def test_a_long_turn_after_the_question_is_decoded_as_before(transcriber, asked)
     with_lead = transcriber.transcribe(pcm, question=prompts.ANYTHING_ELSE, lead_in=asked)
     alone = transcriber.transcribe(pcm, question=prompts.ANYTHING_ELSE)
     assert with_lead.text == alone.text and "冷蔵庫" in with_lead.text
+
+
+# --- slot answers: a town or a category, heard after the question that asked for it ---------------
+
+def test_a_town_or_category_question_is_a_lead_in_an_item_or_chome_question_is_not():
+    from ivr.dialogue.state import AskSlot, CallState
+
+    state = CallState()
+    state.last_text = prompts.ASK_AREA.format(example="青垣町")
+    for slot, expected in (("area", True), ("category", True), ("item", False), ("chome", False)):
+        state.pending = AskSlot("collection_day", slot)
+        assert (lead.slot_question(state) == state.last_text) is expected, slot
+    state.pending = None
+    assert lead.slot_question(state) is None
+
+
+def test_an_example_the_answer_repeats_is_an_echo_to_check():
+    li = LeadIn("たとえば、青垣町、のようにお話しください。", np.ones(8, np.int16))
+    assert li.echo("青垣です。") == "青垣町"  # 青野町 at 10 dB, written as the example
+    assert li.echo("青垣町です") == "青垣町"
+    assert li.echo("青野町です") is None and li.echo("青山です") is None
+    category = LeadIn("たとえば、燃やせるごみ、のようにお話しください。", np.ones(8, np.int16))
+    assert category.echo("燃やせないごみです") is None and category.echo("燃やせるごみです") == "燃やせるごみ"
+    assert LeadIn("青山の、何丁目ですか。", np.ones(8, np.int16)).echo("四丁目です") is None
+    assert LeadIn("かんでんち、ですね？", np.ones(8, np.int16)).echo("いいえ") is None  # a read-back in kana
+
+
+SLOT_ANSWERS = [  # read wrong alone (合わなちょう, 青の長, あなた; 参るごみ, 前のごみ; まえないごみ)
+    (prompts.ASK_AREA.format(example="青垣町"), "青野町です", 1.0, 0.0, "青野町"),
+    (prompts.ASK_AREA.format(example="青垣町"), "青野町です", 0.9, -2.0, "青野町"),
+    (prompts.ASK_AREA.format(example="青垣町"), "青野町です", 1.15, 2.0, "青野町"),
+    (prompts.ASK_CATEGORY, "燃えるごみです", 1.0, 0.0, "燃やせるごみ"),
+    (prompts.ASK_CATEGORY, "燃えるごみです", 1.15, 2.0, "燃やせるごみ"),
+    (prompts.ASK_CATEGORY, "燃えないごみです", 1.0, 0.0, "燃やせないごみ"),
+]
+
+
+def test_a_town_or_category_is_read_right_after_the_question_that_asked_for_it(transcriber, brain):
+    from datetime import date
+
+    tts = Synthesizer(1.0)
+
+    def named(text: str) -> str:
+        p = brain.nlu.parse(text, date(2026, 12, 1))
+        return p.area_town or (p.category.name if p.category else "")
+
+    after, alone = [], []
+    for question, said, speed, pitch, meant in SLOT_ANSWERS:
+        tts.synthesize(question)
+        pcm = _caller(said, speed, pitch)
+        after.append(named(transcriber.transcribe(pcm, lead_in=lead_in_for(question, tts)).text) == meant)
+        alone.append(named(transcriber.transcribe(pcm).text) == meant)
+    assert all(after), list(zip(SLOT_ANSWERS, after, strict=True))
+    assert sum(alone) < len(SLOT_ANSWERS) // 2  # 0 of 6 on this machine

@@ -271,7 +271,7 @@ class Transcriber:
         started = time.perf_counter()
         audios = [to_whisper_audio(pcm) for pcm in pcms]
         live = [i for i, a in enumerate(audios) if a.size and _peak(pcms[i]) >= SILENCE_PEAK]
-        if batched and len(live) > 1 and not any(asked):  # one shared prompt per batch
+        if batched and len(live) > 1 and not any(asked) and not any(leads):  # one shared prompt per batch
             decoded = dict(zip(live, self._decode_batch([audios[i] for i in live], self.prompt), strict=True))
         else:
             decoded = {i: self._decode_answer(pcms[i], audios[i], asked[i], leads[i]) for i in live}
@@ -292,13 +292,22 @@ class Transcriber:
     ) -> Decoded:
         """One turn's decode: after the lead-in when it is a short answer to the bot's question,
         else primed with the question (or the domain sentence)."""
-        if question is not None and lead_in is not None and lead.fits(pcm):
+        alone = None
+        if lead_in is not None and lead.fits(pcm):
             both = self._decode(to_whisper_audio(lead_in.before(pcm)), None, prefix=lead_in.text)
             answer = lead_in.answer("".join(both.texts))
-            if answer is not None:
+            echo = lead_in.echo(answer) if answer is not None else None
+            if answer is not None and echo is not None:
+                alone = self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
+                if fuzz.partial_ratio(reading(echo), reading("".join(alone.texts))) >= LEAK_SAME_SOUND_RATIO:
+                    echo = None  # said, not only read from the question
+                else:
+                    log.info("ASR lead-in: %r repeats the question's %r; the turn alone is taken", answer, echo)
+            if answer is not None and echo is None:
                 return Decoded((answer,), both.no_speech_probs[:1], both.avg_logprobs[:1])
-            log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
-        return self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
+            if answer is None:
+                log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
+        return alone or self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
 
     def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, question: str | None = None) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""

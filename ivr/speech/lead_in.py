@@ -16,7 +16,9 @@ decode, so only short turns get it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,12 +27,21 @@ from ivr.speech.sentences import split_sentences
 from ivr.speech.vad import LINE_RATE
 
 if TYPE_CHECKING:
+    from ivr.dialogue.state import CallState
     from ivr.speech.tts import Synthesizer
 
 GAP_MS = 400  # a beat between question and answer, as on a call; the figures above used it
 # Turns up to this long get the lead-in: はい、お願いします is ~1.2 s; a longer turn is most likely a
 # new question, which reads about as well without it and ~0.35 s sooner.
 MAX_TURN_MS = 2000
+# Slot answers heard after the question too (「青山です」 after 「たとえば、青垣町、のようにお話しください。」).
+# Dev slot answers (22 lines, 3 voices; clean / 20 / 10 dB) understood alone → after the question:
+# town 13→15, 4→10, 1→6 of 15 (with the echo check below); category 7→14, 7→7, 3→3 of 15. Not
+# item names, which read worse after 「捨てたいものの名前を…」 (20→18, 14→7, 7→1 of 30: the
+# knowledge base's hotwords are lost with a prefix), nor 丁目: right 0→4 of 6 at 20 dB, but a
+# wrong number 0→1 (二丁目 → 一丁目), and a wrong 丁目 answers for the wrong rows unasked.
+SLOTS_AFTER_QUESTION = ("area", "category")
+ECHO_MIN_CHARS = 3  # an example named in the question (青垣町, 燃やせるごみ); shorter ones are words
 
 
 @dataclass(frozen=True)
@@ -53,10 +64,31 @@ class LeadIn:
             return None
         return text[len(self.text) :].strip()
 
+    def echo(self, answer: str) -> str | None:
+        """A name the question gave as an example (青垣町 in 「たとえば、青垣町、のように」) that the
+        answer repeats: at 10 dB a caller's 青野町 came out 「青垣です」, read from the question rather
+        than heard, so it is checked against the turn decoded alone before it is believed."""
+        for word in re.split(r"[、。？?]", self.text):
+            if len(word) < ECHO_MIN_CHARS or re.fullmatch(r"[ぁ-ゖー]+", word):
+                continue  # たとえば, のようにお話しください, a read-back in kana: no name
+            m = SequenceMatcher(None, word, answer, autojunk=False).find_longest_match()
+            if m.size >= max(2, len(word) - 1):
+                return word
+        return None
+
 
 def fits(turn: np.ndarray) -> bool:
     """A turn short enough to be an answer rather than a new question."""
     return 0 < len(turn) <= MAX_TURN_MS * LINE_RATE // 1000
+
+
+def slot_question(state: CallState) -> str | None:
+    """What the bot just said to ask for a town or a category (``SLOTS_AFTER_QUESTION``)."""
+    from ivr.dialogue.state import AskSlot
+
+    pending = state.pending
+    asked = isinstance(pending, AskSlot) and pending.slot in SLOTS_AFTER_QUESTION
+    return state.last_text or None if asked else None
 
 
 def lead_in_for(question: str | None, tts: Synthesizer) -> LeadIn | None:

@@ -2,10 +2,9 @@
 
 The same class serves Twilio, AudioSocket and ``ivr sim --audio``; only the ``CallTransport``
 differs, and every decision about the caller's turns is taken on the caller's audio clock (the
-frames received), so every carrier hears a caller the same way. Per-call state lives here
-(endpointer, VAD state, prompt numbers, the turn being assembled); the dialogue state lives in
-the ``CallSession`` it drives. Caller turns are handled one at a time, in order, by one worker
-task, so a fast caller cannot make two answers race each other.
+frames received), so every carrier hears a caller the same way. Per-call state (endpointer,
+VAD, prompt numbers, the turn being assembled) lives here, the dialogue's in its ``CallSession``.
+Caller turns are handled one at a time, in order, so two answers cannot race each other.
 
 A turn is what the caller meant as one: stretches of speech split by a mid-sentence pause are
 joined (``turn_joining.py``), and speech that was heard but could not be read is "not
@@ -30,7 +29,7 @@ from ivr.dialogue.turns import Action, BotTurn, CallerTurn, Event
 from ivr.language.turn_end import TurnEnding, turn_ending
 from ivr.speech.asr_pool import AsrBusy
 from ivr.speech.endpoint import BargeIn, Endpointer, NoInput, Pause, SpeechStarted, Utterance
-from ivr.speech.lead_in import lead_in_for
+from ivr.speech.lead_in import lead_in_for, slot_question
 from ivr.speech.playback import CallTransport, Player
 from ivr.speech.services import APOLOGY
 from ivr.speech.turn_joining import Answering, TurnJoiner, join
@@ -313,9 +312,10 @@ class VoiceCall:
         return await self.speech.asr.transcribe(utterance.pcm, **self._asked()), False
 
     def _asked(self) -> dict[str, Any]:
-        """The yes/no question the caller is likely answering, and its audio as they heard it."""
+        """The yes/no question (or the slot asked) the caller is likely answering, and its audio."""
         question = self.session.yes_no_question()
-        return {"question": question, "lead_in": lead_in_for(question, self.speech.tts)}
+        said = question or slot_question(self.session.state)
+        return {"question": question, "lead_in": lead_in_for(said, self.speech.tts)}
 
     async def _speak(self, reply: BotTurn, record: TurnRecord, answering: Answering | None = None) -> None:
         self._prompt += 1
