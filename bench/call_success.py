@@ -272,7 +272,7 @@ def run_calls(path: str, chosen: list[tuple[int, Goal]], targets: dict[int, Targ
         r.goal, r.voice = i, voice
         mark = "✓" if r.success else "✗"
         print(f"    {path} {condition:>5} #{i:02d} {goal.kind:<8} {voice:<18} {mark} turns {r.turns} "
-              f"(+{r.extra}) {r.outcome} {r.error}", flush=True)
+              f"(+{r.extra}) {r.outcome}{f' WRONG ×{r.wrong}' if r.wrong else ''} {r.error}", flush=True)
         if args.errors and (not r.success or r.extra):
             for line in r.log:
                 print(f"        {line}", flush=True)

@@ -81,7 +81,7 @@ class TopicRunner:
         if pending.slot == "category" and parse.category is not None:
             self.state.category = parse.category
             return True
-        if pending.slot == "area" and parse.area_town:
+        if pending.slot == "area" and parse.area_town and not parse.area_guessed:
             self.state.set_area(parse.area_town, parse.areas)
             return True
         if pending.slot in ("chome", "side"):

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
@@ -212,19 +213,24 @@ class Recovery:
     def guess_town(self, pending: AskSlot, parse: Parse) -> str | None:
         """A town name asked for and not found, that sounds like one town only (アオニャマ → 青山):
         the read-back question to ask, with the caller's answer awaited; None when no town fits."""
-        if pending.slot != "area" or parse.area_town:
+        if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
             return None
-        heard = long_vowels(reading(_TAIL.sub("", re.sub(r"で[。、]*$", "", parse.normalized))))
-        if len(heard) < MIN_TOWN_SOUND:
+        town = parse.area_town or self._town_by_sound(parse)
+        if not town:
             return None
-        scored = process.extract(heard, _town_sounds(self.entities), scorer=fuzz.ratio, limit=2)
-        if not scored or scored[0][1] < TOWN_SOUND_RATIO:
-            return None
-        if len(scored) > 1 and scored[0][1] - scored[1][1] < TOWN_SOUND_MARGIN:
-            return None
-        town = scored[0][2]
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_readings(self.entities)[town]))
+
+    def _town_by_sound(self, parse: Parse) -> str:
+        heard = long_vowels(reading(_TAIL.sub("", re.sub(r"で[。、]*$", "", parse.normalized))))
+        if len(heard) < MIN_TOWN_SOUND:
+            return ""
+        scored = process.extract(heard, _town_sounds(self.entities), scorer=fuzz.ratio, limit=2)
+        if not scored or scored[0][1] < TOWN_SOUND_RATIO:
+            return ""
+        if len(scored) > 1 and scored[0][1] - scored[1][1] < TOWN_SOUND_MARGIN:
+            return ""
+        return scored[0][2]
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
@@ -318,3 +324,16 @@ _CLOSING = re.compile("ありがと|失礼|しつれい|結構|けっこう|も�
 
 def closes_call(text: str) -> bool:
     return bool(_CLOSING.search(text))
+
+
+def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
+    """A goodbye the classifier reads into a short misheard reply is none unless the caller closed
+    the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
+    「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up."""
+    if parse.intent != "goodbye" or closes_call(parse.normalized):
+        return parse
+    if isinstance(pending, AskSlot):
+        return dataclasses.replace(parse, intent=pending.topic)
+    if isinstance(pending, (Confirm, OfferStaff)):
+        return dataclasses.replace(parse, confidence=0.0)
+    return parse

@@ -22,7 +22,7 @@ from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, closes_call
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
@@ -168,6 +168,7 @@ class CallSession:
 
     async def _speech(self, parse: Parse) -> BotTurn:
         pending = self.state.pending
+        parse = not_a_goodbye(pending, parse)  # 「保聴です」 answers the slot, 「りね」 to a read-back is unclear
         strong = parse.confidence >= ACCEPT_CONFIDENCE
         answer = parse.answer(confirming=isinstance(pending, Confirm))
         bare_yes_no = answer is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
@@ -175,8 +176,6 @@ class CallSession:
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
-        if isinstance(pending, AskSlot) and parse.intent == "goodbye" and not closes_call(parse.normalized):
-            parse = dataclasses.replace(parse, intent=pending.topic)  # 「保聴です」 (包丁です) answers the slot
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)

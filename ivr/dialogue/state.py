@@ -106,7 +106,9 @@ class CallState:
             self.category = parse.category
         if parse.date is not None:
             self.day = parse.date
-        if parse.area_town:
+        # a town guessed by its sound, given as the answer to 「町名は」, is read back first (紀寺町 for 赤裸町)
+        guessed = parse.area_guessed and isinstance(self.pending, AskSlot) and self.pending.slot == "area"
+        if parse.area_town and not guessed:
             self.set_area(parse.area_town, parse.areas)
 
     def set_area(self, town: str, rows: list[Area]) -> None:

@@ -32,6 +32,7 @@ from ivr.language.yes_no import yes_no
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
+AREA_CONFIRM_SCORE = 85.0  # a town heard by its sound alone, below this, is read back (赤裸町 → 紀寺町 at 79)
 MISHEARD_SOUND_SIMILARITY = 50.0  # a mis-hearing read further than this from its item is matched as spelt
 CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches count
 CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: 燃えるごみ without its first mora
@@ -80,6 +81,7 @@ class Entities:
     categories: list[Category] = field(default_factory=list)  # every category named (事務所のごみ … 燃えるごみの日)
     item: Item | None = None  # the best of ``items``
     means: str = ""  # a vehicle named as how the caller carries the waste (車で運んで): no item
+    area_guessed: bool = False  # the town was found by its sound alone, below AREA_CONFIRM_SCORE
 
 
 def chome_of(text: str) -> int | None:
@@ -252,10 +254,11 @@ class EntityExtractor:
             ents.items = []
             ents.item = None
         ents.area_town, ents.areas, ents.chome = self.find_area(text)
-        if ents.area_town and ents.items and ents.items[0].how != "fuzzy":
-            heard = self.areas.best(text, AREA_MIN_SCORE)
-            if heard is not None and heard.how == "fuzzy":  # 包丁 is no 後藤町 heard by its sound
-                ents.area_town, ents.areas = "", []
+        heard = self.areas.best(text, AREA_MIN_SCORE) if ents.area_town else None
+        by_sound = heard is not None and heard.how == "fuzzy"
+        if by_sound and ents.items and ents.items[0].how != "fuzzy":  # 包丁 is no 後藤町 heard by its sound
+            ents.area_town, ents.areas = "", []
+        ents.area_guessed = by_sound and bool(ents.area_town) and heard.score < AREA_CONFIRM_SCORE
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)
         return ents

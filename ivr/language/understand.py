@@ -54,6 +54,7 @@ class Parse:
     heard_confidence: float = 1.0  # the recogniser's trust in ``text`` (set by the dialogue; 1 when typed)
     category: Category | None = None
     area_town: str = ""
+    area_guessed: bool = False  # heard by its sound alone (セキラチョー → 紀寺町): read back when answering 町名は
     areas: list[Area] = field(default_factory=list)
     chome: int | None = None
     date: date | None = None
@@ -167,6 +168,7 @@ class Understanding:
             category=ents.category or (self.router.day_of_item(ents, normalised)
                                        if intent in ITEM_DAY_TOPICS else None),
             area_town=ents.area_town,
+            area_guessed=ents.area_guessed,
             areas=ents.areas,
             chome=ents.chome,
             date=day,
