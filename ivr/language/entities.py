@@ -201,15 +201,19 @@ class EntityExtractor:
 
     def find_area(self, text: str) -> tuple[str, list[Area], int | None]:
         """(town, the rows that fit, 丁目) — several rows mean the data splits the town."""
+        return self._find_area(text)[:3]
+
+    def _find_area(self, text: str) -> tuple[str, list[Area], int | None, Match[str] | None]:
+        """``find_area`` and the match that found the town (how surely it was heard)."""
         m = self.areas.best(text, AREA_MIN_SCORE)
         if m is None or self._inside_longer_name(text, m.form):
-            return "", [], chome_of(text)
+            return "", [], chome_of(text), None
         chome = chome_of(text)
         rows = self._towns[m.key]
         if chome is not None:
             fitting = [a for a in rows if chome in a.chome_numbers()]
             rows = fitting or rows
-        return m.key, rows, chome
+        return m.key, rows, chome, m
 
     def _inside_longer_name(self, text: str, form: str) -> bool:
         """青崎町 (青垣町 misheard) holds 佐紀町's sound after アオ: a longer name heard, not that town,
@@ -253,8 +257,7 @@ class EntityExtractor:
             # プラスチックは何曜日 is no プラスチックカード, 会社のごみ no 会社の書類: the category was said
             ents.items = []
             ents.item = None
-        ents.area_town, ents.areas, ents.chome = self.find_area(text)
-        heard = self.areas.best(text, AREA_MIN_SCORE) if ents.area_town else None
+        ents.area_town, ents.areas, ents.chome, heard = self._find_area(text)
         by_sound = heard is not None and heard.how == "fuzzy"
         if by_sound and ents.items and ents.items[0].how != "fuzzy":  # 包丁 is no 後藤町 heard by its sound
             ents.area_town, ents.areas = "", []

@@ -292,13 +292,16 @@ class Transcriber:
     ) -> Decoded:
         """One turn's decode: after the lead-in when it is a short answer to the bot's question,
         else primed with the question (or the domain sentence)."""
+        def plain() -> Decoded:
+            return self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
+
         alone = None
         if lead_in is not None and lead.fits(pcm):
             both = self._decode(to_whisper_audio(lead_in.before(pcm)), None, prefix=lead_in.text)
             answer = lead_in.answer("".join(both.texts))
             echo = lead_in.echo(answer) if answer is not None else None
             if answer is not None and echo is not None:
-                alone = self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
+                alone = plain()
                 if fuzz.partial_ratio(reading(echo), reading("".join(alone.texts))) >= LEAK_SAME_SOUND_RATIO:
                     echo = None  # said, not only read from the question
                 else:
@@ -307,7 +310,7 @@ class Transcriber:
                 return Decoded((answer,), both.no_speech_probs[:1], both.avg_logprobs[:1])
             if answer is None:
                 log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
-        return alone or self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
+        return alone or plain()
 
     def _finish(self, audio: np.ndarray, decoded: Decoded, audio_ms: int, *, question: str | None = None) -> AsrResult:
         """Leak check (with a re-run when needed), then the no-speech and hallucination filters."""

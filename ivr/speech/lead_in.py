@@ -88,7 +88,7 @@ def slot_question(state: CallState) -> str | None:
 
     pending = state.pending
     asked = isinstance(pending, AskSlot) and pending.slot in SLOTS_AFTER_QUESTION
-    return state.last_text or None if asked else None
+    return (state.last_text or None) if asked else None
 
 
 def lead_in_for(question: str | None, tts: Synthesizer) -> LeadIn | None:
