@@ -87,9 +87,10 @@ def main() -> None:
                 pcm = clip.pcm[max(0, clip.speech_start - PRE_MS * 8) : clip.speech_end + POST_MS * 8]
                 both = asr._decode(to_whisper_audio(lead_in.before(pcm)), None, prefix=lead_in.text)
                 after = lead_in.answer("".join(both.texts))
+                alone = asr.transcribe(pcm).text
                 heard = {
-                    "alone": asr.transcribe(pcm).text,
-                    "after": after if after is not None else asr.transcribe(pcm).text,
+                    "alone": alone,
+                    "after": after if after is not None else alone,  # the prefix dropped: the turn alone
                     "bot": asr.transcribe(pcm, lead_in=lead_in if slot in lead.SLOTS_AFTER_QUESTION else None).text,
                 }
                 for way, text in heard.items():
