@@ -101,9 +101,92 @@ GOALS: list[Goal] = [
     _g("other", "パソコンを捨てたいんですけど", ("パソコン",), "1", item="パソコンです"),
 ]
 
+# A second development set, written in session 15 (2026-12-04) in fresh words, items and towns, because
+# the held-out calls scored far below the dev calls (0.70 against 0.96 clean): the dev set had been
+# tuned on for many sessions. Always dev (errors readable); never mixed into the held-out half.
+DEV2_GOALS: list[Goal] = [
+    _g("item", "電子レンジって何ごみになるんですか", ("電子レンジ",), "1", item="電子レンジです"),
+    _g("item", "あのー、掃除機を捨てたいんですけど", ("掃除機",), "1", item="掃除機です"),
+    _g("item", "消火器はどうやって処分したらいいですか", ("消火器",), "1", item="消火器です"),
+    _g("item", "古いタイヤは引き取ってもらえますか", ("タイヤ",), "1", item="タイヤです"),
+    _g("item", "カセットボンベの出し方を教えてください", ("カセットボンベ",), "1", item="カセットボンベです"),
+    _g("item", "電球は燃えないごみでいいですか", ("電球",), "1", item="電球です"),
+    _g("item", "穴のあいた鍋はどうしたらいいですか", ("鍋",), "1", item="鍋です"),
+    _g("item", "えっと、ぬいぐるみは何ごみですか", ("ぬいぐるみ",), "1", item="ぬいぐるみです"),
+    _g("item", "卵のパックはプラスチックですか", ("卵",), "1", item="卵のパックです"),
+    _g("item", "ペンキの残りってどう捨てたらええの", ("ペンキ",), "1", item="ペンキです"),
+    _g("item", "使わなくなった携帯電話を捨てたいです", ("携帯電話",), "1", item="携帯電話です"),
+    _g("item", "洗濯機を処分したいんやけど", ("洗濯機",), "1", item="洗濯機です"),
+    _g("day", "びんの収集日を教えてください", ("びん", "再生資源"), "2", area="紀寺町です", category="びんです"),
+    _g("day", "うちの地域の燃えるごみの日はいつですか", ("燃やせるごみ",), "2", area="五条町です",
+       category="燃えるごみです"),
+    _g("day", "あの、プラごみは何曜日に出したらいいですか", ("プラスチック",), "2", area="秋篠町です",
+       category="プラスチックです"),
+    _g("day", "池田町の燃えないごみの日はいつですか", ("燃やせないごみ",), "2", area="池田町です",
+       category="燃えないごみです"),
+    _g("day", "ごみの日が分からないんですけど", (), "2", area="学園北です", chome="一丁目です",
+       category="燃えるごみです"),
+    _g("day", "次の燃えるごみの日はいつですか", ("燃やせるごみ",), "2", area="三条町です",
+       category="燃えるごみです"),
+    _g("staff", "すみません、職員さんにかわってもらえますか", (), "0", details="収集のことで聞きたいことがあります",
+       place="紀寺町です", name="木村です"),
+    _g("staff", "ごみの回収に来てもらえなかったんですが", ("収集",), "0", details="昨日の燃えないごみが残っています",
+       place="五条町の集積所です", name="林です"),
+    _g("oversize", "ベッドを捨てたいんですけど", ("ベッド",), "3", item="ベッドです"),
+    _g("oversize", "粗大ごみの出し方を教えてください", ("大型ごみ",), "3", details="自転車を出したいです",
+       place="高畑町です", name="清水です"),
+    _g("other", "ごみを直接持って行ってもいいですか", ("持ち込み",), "4"),
+    _g("other", "会社のごみは出せますか", ("事業",), ""),
+]
+DEV2_BASE = 1000  # dev2 goals' indices start here, so their voices, noise and seeds differ from dev's
+
+# A third, written after dev2's fixes were in (2026-12-05): split towns (丁目, a road's side), more
+# dialect and fillers, other categories. Always dev.
+DEV3_GOALS: list[Goal] = [
+    _g("item", "保冷剤って燃えるごみでいいんですか", ("保冷剤",), "1", item="保冷剤です"),
+    _g("item", "カミソリの刃はどうやって捨てるんですか", ("カミソリ",), "1", item="カミソリです"),
+    _g("item", "一升びんはどこに出したらええの", ("一升びん", "びん"), "1", item="一升びんです"),
+    _g("item", "ボタン電池を捨てたいんですが", ("ボタン電池",), "1", item="ボタン電池です"),
+    _g("item", "使い終わった灯油はどうしたらいいですか", ("灯油",), "1", item="灯油です"),
+    _g("item", "古新聞の出し方を教えてもらえますか", ("新聞",), "1", item="新聞です"),
+    _g("item", "あのー、靴は何ごみになりますか", ("靴",), "1", item="靴です"),
+    _g("item", "植木鉢を処分したいんやけど", ("植木鉢",), "1", item="植木鉢です"),
+    _g("item", "ハンガーは何ごみですか", ("ハンガー",), "1", item="ハンガーです"),
+    _g("item", "空き缶の捨て方を教えてください", ("缶",), "1", item="空き缶です"),
+    _g("item", "えっと、乾燥剤は燃えるごみですか", ("乾燥剤",), "1", item="乾燥剤です"),
+    _g("item", "古いゴルフクラブを捨てたいんです", ("ゴルフクラブ",), "1", item="ゴルフクラブです"),
+    _g("day", "朱雀三丁目の燃えるごみの日を教えてください", ("燃やせるごみ",), "2", area="朱雀三丁目です",
+       chome="三丁目です", category="燃えるごみです"),
+    _g("day", "資源ごみの日はいつですか", ("再生資源",), "2", area="西九条町です", chome="二丁目です",
+       category="資源ごみです"),
+    _g("day", "燃えないごみっていつ出せばいいですか", ("燃やせないごみ",), "2", area="菅原町です",
+       side="阪奈道路の北側です", category="燃えないごみです"),
+    _g("day", "えっと、プラの日は何曜日やったかな", ("プラスチック",), "2", area="登美ヶ丘です",
+       chome="五丁目です", category="プラスチックです"),
+    _g("day", "明日は何のごみの日ですか", (), "2", area="柏木町です", category="燃えるごみです"),
+    _g("day", "古紙はいつ回収してくれますか", ("古紙", "再生資源", "新聞", "雑誌"), "2", area="大安寺です",
+       chome="三丁目です", category="古紙です"),
+    _g("staff", "ごみ収集車の騒音について苦情があるんですが", ("苦情",), "0", details="朝早くから音がうるさいです",
+       place="朱雀二丁目です", name="松本です"),
+    _g("staff", "道にごみが捨てられているんです", ("不法投棄",), "0", details="空き地にタイヤが捨てられています",
+       place="柏木町の空き地です", name="井上です"),
+    _g("oversize", "マットレスを出したいんですけど", ("マットレス",), "3", item="マットレスです"),
+    _g("oversize", "大型ごみの予約をお願いしたいんですが", ("大型ごみ",), "3", details="本棚を出したいです",
+       place="朱雀です", name="森です"),
+    _g("other", "自分の車でごみを運んでもいいですか", ("持ち込み",), "4"),
+    _g("other", "引っ越しのごみはどうすればいいですか", ("引っ越し",), "0", details="家具がたくさんあります",
+       place="西九条町です", name="池田です"),
+]
+DEV3_BASE = 2000
+
 SPLITS = ("dev", "heldout")
 
 
 def goals(split: str) -> list[tuple[int, Goal]]:
-    """The goals of ``split`` (dev, heldout or all) with their index in ``GOALS`` (even: dev)."""
+    """The goals of ``split`` (dev, heldout, dev2, dev3 or all) with their index (dev: even; dev2, dev3:
+    from 1000, 2000)."""
+    if split == "dev2":
+        return [(DEV2_BASE + i, g) for i, g in enumerate(DEV2_GOALS)]
+    if split == "dev3":
+        return [(DEV3_BASE + i, g) for i, g in enumerate(DEV3_GOALS)]
     return [(i, g) for i, g in enumerate(GOALS) if split in ("all", SPLITS[i % 2])]

@@ -312,7 +312,7 @@ def _row(results: list[CallResult], condition: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paths", default="sim,twilio")
-    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "dev2", "dev3", "heldout", "all"), default="dev")
     parser.add_argument("--conditions", default=",".join(bad_line.CONDITIONS))
     parser.add_argument("--limit", type=int, default=0, help="goals (0: all of the split)")
     parser.add_argument("--skip-turns", action="store_true", help="calls only")
@@ -324,7 +324,7 @@ def main() -> None:
                              "the reported figures use 0)")
     parser.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper folder (IVR_ASR_MODEL)")
     args = parser.parse_args()
-    if args.errors and args.split != "dev":
+    if args.errors and args.split in ("heldout", "all"):
         parser.error("held-out errors are never read (--errors is for the dev split only)")
     if args.asr_model:
         os.environ["IVR_ASR_MODEL"] = str(args.asr_model.resolve())  # the server path reads it too

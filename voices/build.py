@@ -42,7 +42,7 @@ def fixed_replies(kb: KnowledgeBase) -> list[str]:
             texts.append(text.format(**{n: constants[n] for n in names}) if names else text)
     texts.append(prompts.GREETING.format(city=constants["city"]) + prompts.MENU)  # the call's opening
     for topic in kb.topics:
-        texts.append(prompts.CONFIRM_TOPIC.format(title=topic.title))  # a fixed set: one per topic
+        texts.append(prompts.confirm_topic(topic.title, topic.handler))  # a fixed set: one per topic
         if not _PLACEHOLDER.search(topic.answer):
             texts += [topic.answer, topic.answer + prompts.ANYTHING_ELSE]  # session.py adds the latter
     return texts

@@ -225,12 +225,15 @@ class Recovery:
         heard = long_vowels(reading(_TAIL.sub("", re.sub(r"で[。、]*$", "", parse.normalized))))
         if len(heard) < MIN_TOWN_SOUND:
             return ""
-        scored = process.extract(heard, _town_sounds(self.entities), scorer=fuzz.ratio, limit=2)
+        best: dict[str, float] = {}  # each town's better score, with and without its 町
+        for _, score, (town, _) in process.extract(heard, _town_sounds(self.entities), scorer=fuzz.ratio, limit=8):
+            best[town] = max(best.get(town, 0.0), score)
+        scored = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
         if not scored or scored[0][1] < TOWN_SOUND_RATIO:
             return ""
         if len(scored) > 1 and scored[0][1] - scored[1][1] < TOWN_SOUND_MARGIN:
             return ""
-        return scored[0][2]
+        return scored[0][0]
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
@@ -277,9 +280,12 @@ def _town_readings(entities: EntityExtractor) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _town_sounds(entities: EntityExtractor) -> dict[str, str]:
-    """Town → its reading without 町 (アオノ for 青野町): callers leave it off."""
-    return {town: re.sub(r"(チョー|マチ)$", "", sound) for town, sound in _town_readings(entities).items()}
+def _town_sounds(entities: EntityExtractor) -> dict[tuple[str, bool], str]:
+    """(town, whole) → its reading without 町 (アオノ for 青野町: callers leave it off) and whole
+    (ゴジョーチョー: 五条町 heard 「ご状況」 is no 五条, which reads as 五条町 without its 町)."""
+    readings = _town_readings(entities).items()
+    return {(town, False): re.sub(r"(チョー|マチ)$", "", sound) for town, sound in readings} | {
+        (town, True): sound for town, sound in readings}
 
 
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう

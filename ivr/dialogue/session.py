@@ -209,9 +209,9 @@ class CallSession:
         if confidence >= ACCEPT_CONFIDENCE:
             return await self._run(intent, parse)
         if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and intent not in NEVER_CONFIRM:
-            title = self.brain.kb.topic_by_id[intent].title
+            topic = self.brain.kb.topic_by_id[intent]
             self.state.pending = Confirm(intent, parse)
-            return self.say(prompts.CONFIRM_TOPIC.format(title=title), Action.clarify, parse, intent)
+            return self.say(prompts.confirm_topic(topic.title, topic.handler), Action.clarify, parse, intent)
         return self._not_understood(parse)
 
     async def _run(self, intent: str, parse: Parse | None, sure: bool = False) -> BotTurn:

@@ -15,11 +15,11 @@ from rapidfuzz import fuzz
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.clipped import DROPPED_MORA_SCORE
-from ivr.language.kanji_on import KANJI_RUN, run_readings
+from ivr.language.item_guesses import ItemGuesses
+from ivr.language.kanji_on import KANJI_RUN
 from ivr.language.matcher import (
     EXACT_READING,
     FUZZY_DISCOUNT,
-    MIN_FUZZY_READING,
     Match,
     PhraseMatcher,
     is_kanji,
@@ -27,8 +27,7 @@ from ivr.language.matcher import (
     spelling,
 )
 from ivr.language.normalize import kanji_digits, nfkc
-from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, morphemes, reading
-from ivr.language.yes_no import yes_no
+from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -39,13 +38,9 @@ CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: �
 
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
-# A turn that is one word and a copula (かっさです): the only shape a folded reading is tried on.
-_LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
 SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
-FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
 _NAME_RUN = re.compile(r"[\u4e00-\u9fff々ヶァ-ヴー]+")  # a name as ASR writes it: kanji and katakana
-MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
 # a lot of it, said many ways (とてもある is めっちゃある standardised)
@@ -118,7 +113,7 @@ class EntityExtractor:
         # 草 → 大量の草: the entry the caller means when they say there is a lot of it
         self._bulk = {i.name.removeprefix(BULK_PREFIX): i for i in kb.items
                       if i.name.startswith(BULK_PREFIX) and i.name.removeprefix(BULK_PREFIX) in kb.item_by_name}
-        self._folded = _folded_readings(self.items, item_phrases)
+        self._guesses = ItemGuesses(self.items, item_phrases)
         category_words = [(c.name, word) for c in kb.categories for word in (c.name, *c.aliases, *c.labels_5374)]
         self.categories = PhraseMatcher(category_words + _short_sounds(category_words))
 
@@ -136,36 +131,13 @@ class EntityExtractor:
                 keys = {m.key for m in joined}
                 return _head_first(joined + [m for m in found if m.key not in keys])
         if found:
-            return _head_first(found)
+            return _head_first(_compound_first(found))
         # ASR picks the wrong kanji for the right sound (放丁 for 包丁), and g2p then reads the
         # wrong word (ホーテー). Read each kanji of a short run alone; only a whole item counts.
         for run in KANJI_RUN.findall(text):
             if hits := self.items.by_whole_reading(charwise_reading(run)):
                 return hits[:1]
-        return self._by_kanji_sounds(text) or self._lone_word_folded(text)
-
-    def _by_kanji_sounds(self, text: str) -> list[Match[str]]:
-        """An item Whisper spelt with other kanji of the same sounds (台温計 for 体温計): a run no
-        dictionary word covers, read one on'yomi per character, that reads as exactly one item
-        (but for voicing, when long). A guess: read back before it is answered."""
-        for run in KANJI_RUN.findall(text):
-            if len(morphemes(run)) < 2:
-                continue  # a real word (高調): its own reading was already tried
-            keys = {m.key: m for r in run_readings(run) if len(r) >= MIN_FUZZY_READING  # 何番 カバン is no 鞄
-                    for m in self.items.by_heard_reading(r, FOLDED_SCORE)}
-            if len(keys) == 1:
-                return list(keys.values())
-        return []
-
-    def _lone_word_folded(self, text: str) -> list[Match[str]]:
-        """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for
-        傘です, asked 「捨てたいものの名前を」): a guess, read back before it is answered."""
-        m = _LONE_WORD.fullmatch(nfkc(text))
-        if not m or yes_no(text) is not None:
-            return []
-        heard = reading(m[1])
-        names = self._folded.get(_fold(heard), []) if _fold(heard) != heard else []
-        return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
+        return self._guesses.guess(text)
 
     def _not_adjectives(self, text: str, found: list[Match[str]]) -> list[Match[str]]:
         """Drop items heard only in the sound of an adjective the caller spelt in kanji (古い傘)."""
@@ -275,20 +247,6 @@ def _short_sounds(phrases: list[tuple[str, str]]) -> list[tuple[str, str]]:
             if not _KANA.fullmatch(word) and len(r := indexed_reading(word)) == SHORT_SOUND_KANA]
 
 
-def _fold(r: str) -> str:
-    return r.replace("ッ", "").replace("ー", "")
-
-
-def _folded_readings(items: PhraseMatcher[str], phrases: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """Item readings without っ and ー (ベッド → ベド) → the items read so: for lone words only."""
-    folded: dict[str, list[str]] = {}
-    for name, phrase in phrases:
-        for r in items.readings_of(phrase):
-            if len(_fold(r)) >= MIN_FOLDED:
-                folded.setdefault(_fold(r), []).append(name)
-    return folded
-
-
 SAME_WORDS_CHARS = 3  # a fuzzy item opening with this much of a category word may have heard only that word
 REST_HEARD = 60.0  # …unless the rest of the item is heard too (partial ratio of its reading, 0–100)
 
@@ -322,6 +280,21 @@ def _head_first(found: list[Match[str]]) -> list[Match[str]]:
         return found
     for m in found[1:]:
         if m.how != "fuzzy" and not _modifies(m) and not _names_kind(found[0], m) and not _inside(m, found[0]):
+            return [m] + [x for x in found if x is not m]
+    return found
+
+
+COMPOUND_MORE = 2  # kana more the compound must cover: ペットボトルのキャップ (7) over ペットボトル (6) is no compound
+
+
+def _compound_first(found: list[Match[str]]) -> list[Match[str]]:
+    """経済電話 for 携帯電話: 電話 (電話機) is matched exactly inside a compound that sounds, as a
+    whole, like a longer item holding it. The longer item, a guess read back, goes first: the
+    caller said a compound, and answering 電話機's rule would answer another item unconfirmed."""
+    if len(found) < 2 or found[0].how == "fuzzy":
+        return found
+    for m in found[1:]:
+        if m.how == "fuzzy" and m.length >= found[0].length + COMPOUND_MORE and _inside(found[0], m):
             return [m] + [x for x in found if x is not m]
     return found
 

@@ -23,7 +23,7 @@ from rapidfuzz import fuzz
 
 from ivr.language.clipped import SMALL_OR_LONG, as_heard, clipped_forms, weak_onsets
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading
+from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading, word_ends
 
 K = TypeVar("K")
 
@@ -138,11 +138,17 @@ def kanji_adjective_readings(text: str) -> set[str]:
             if pos == "形容詞" and any(is_kanji(ch) for ch in surface)}
 
 
-def _reading_edges(text: str, start: int, end: int) -> bool:
-    """The same test on a katakana reading, where only particles can mark the edges."""
+def _reading_edges(text: str, start: int, end: int, ends: frozenset[int]) -> bool:
+    """The same test on a katakana reading, where only particles (or, at the start, the end of a
+    word: ショージ is not in ショージキ, 正直) can mark the edges."""
     before, after = text[start - 1] if start else "", text[end] if end < len(text) else ""
     return (not before or before in _BEFORE or before in "タイ") and (
-        not after or after in _AFTER or not before or _followed(text[end:]))
+        not after or after in _AFTER or (not before and _ends_word(text, end, ends)) or _followed(text[end:]))
+
+
+def _ends_word(text: str, end: int, ends: frozenset[int]) -> bool:
+    """A word ends at ``end``, or but for a long vowel ASR drew out (単数, タンスー, for タンス)."""
+    return end in ends or (text[end : end + 1] == "ー" and end + 1 in ends)
 
 
 def _edit_budget(morae: int) -> int:
@@ -315,7 +321,8 @@ class PhraseMatcher(Generic[K]):
         text_reading = reading(text)
         if text_reading and self._reading_index is not None:
             for end, (length, indexes) in self._reading_index.iter(text_reading):
-                if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1):
+                if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1,
+                                                                        word_ends(text)):
                     continue
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length, text_reading[end + 1 : end + 1 + AFTER_CHARS])

@@ -64,6 +64,14 @@ DIALECT = [
     ("なんやけど", "なのですが"), ("なんや", "なの"), ("どないしたら", "どうしたら"), ("どない", "どう"),
     ("知りたいねん", "知りたい"), ("教えてんか", "教えて"), ("しといて", "しておいて"),
 ]
+# Whisper's spellings of a domain word it heard right but wrote wrong, put back before matching:
+# 何曜日 written 何要び or 何様日 (g2p then reads 要 as カナメ, and the day question is lost), and
+# a devoiced す (すてたい → [stetai]) written 「をしてたい」 or 「押してたい」: no caller wants to keep
+# doing a thing or pushing it.
+ASR_RESPELLINGS = [
+    (re.compile(r"(何|なん|[月火水木金土日])(?:要|様|用|陽|洋|よう)(?:び|日|ひ|備|美)"), r"\1曜日"),
+    (re.compile(r"(?:を|押)してたい"), "を捨てたい"),  # 押してたい: the を run into the verb (掃除機を → 正直押)
+]
 _TRAILING = re.compile(r"[、。,.!！?？\s]+$")
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w")
@@ -108,6 +116,8 @@ def normalize(text: str, dialect: bool = True) -> str:
     """
     text = _SPACES.sub(" ", nfkc(text)).strip()
     text = text.replace("ゴミ", "ごみ").replace("塵", "ごみ")
+    for wrong, right in ASR_RESPELLINGS:
+        text = wrong.sub(right, text)
     text = strip_fillers(text)
     if dialect:
         text = standardise_dialect(text)

@@ -96,6 +96,19 @@ def reading(text: str) -> str:
     return "".join(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))) for w in words)
 
 
+@lru_cache(maxsize=1024)
+def word_ends(text: str) -> frozenset[int]:
+    """Offsets in ``reading(text)`` where a word ends: a reading match that stops inside a word
+    (ショージ in ショージキ, 正直) is another word, not the phrase."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    ends, at = set(), 0
+    for surface, pos, _, pron in morphemes(text) if text else ():
+        w = surface if pos == "記号" else pron.replace("’", "")
+        at += len(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))))
+        ends.add(at)
+    return frozenset(ends)
+
+
 def _vowel(ch: str) -> str:
     roman = jaconv.kana2alphabet(jaconv.kata2hira(ch))
     return roman[-1] if roman and roman[-1] in "aiueo" else ""

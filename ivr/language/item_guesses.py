@@ -1,0 +1,93 @@
+"""Items guessed from how a word sounds when no phrase of the knowledge base matched it.
+
+Whisper writes the right sounds with the wrong kanji (台温計 for 体温計), puts in a っ or ー
+(かっさです for 傘です) or a ん (召喚機, ショーカンキ, for 消火器, ショーカキ). Each guess here
+names exactly one item and scores ``FOLDED_SCORE``, below the dialogue's confirmation line, so
+the bot reads it back (「しょうかき、ですね？」) before it answers with that item's rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ivr.language.kanji_on import KANJI_RUN, run_readings
+from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher
+from ivr.language.normalize import nfkc
+from ivr.language.readings import morphemes, reading
+from ivr.language.yes_no import yes_no
+
+FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
+MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
+MIN_NASAL_FOLDED = 4  # kana left once ン is gone: ショーカキ; shorter ones fit too many words
+MIN_ONE_OFF = 3  # kana: a lone word this long one kana off exactly one item is a guess (レッド → ベッド)
+# A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
+_LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
+
+
+def fold(r: str) -> str:
+    """A reading without っ and ー (ベッド → ベド)."""
+    return r.replace("ッ", "").replace("ー", "")
+
+
+def nasal_fold(r: str) -> str:
+    """A reading without ン (ショーカンキ → ショーカキ). Only ン: with ー folded too, 相適 read
+    ショーセキ became 書籍 (ショセキ), an alias of 本."""
+    return r.replace("ン", "")
+
+
+class ItemGuesses:
+    """Folded item readings → the items read so, built once per knowledge base."""
+
+    def __init__(self, items: PhraseMatcher[str], phrases: list[tuple[str, str]]) -> None:
+        self.items = items
+        self._folded: dict[str, list[str]] = {}
+        self._nasal_folded: dict[str, set[str]] = {}
+        self._one_off: dict[str, set[str]] = {}  # ?ッド → ベッド, ヘッド …: each reading with one kana blanked
+        for name, phrase in phrases:
+            for r in items.readings_of(phrase):
+                if len(fold(r)) >= MIN_FOLDED:
+                    self._folded.setdefault(fold(r), []).append(name)
+                if len(nasal_fold(r)) >= MIN_NASAL_FOLDED:
+                    self._nasal_folded.setdefault(nasal_fold(r), set()).add(name)
+                if len(r) >= MIN_ONE_OFF:
+                    for blank in _blanked(r):
+                        self._one_off.setdefault(blank, set()).add(name)
+
+    def guess(self, text: str) -> list[Match[str]]:
+        """The one item ``text`` sounds like, as a guess to read back; [] when none or several."""
+        return self.by_kanji_sounds(text) or self.lone_word_folded(text)
+
+    def by_kanji_sounds(self, text: str) -> list[Match[str]]:
+        """An item Whisper spelt with other kanji of the same sounds (台温計 for 体温計): a run no
+        dictionary word covers, read one on'yomi per character, that reads as exactly one item
+        (but for voicing, when long), or as one item but for a ん (召喚機 for 消火器)."""
+        for run in KANJI_RUN.findall(text):
+            if len(morphemes(run)) < 2:
+                continue  # a real word (高調): its own reading was already tried
+            sounds = [r for r in run_readings(run) if len(r) >= MIN_FUZZY_READING]  # 何番 カバン is no 鞄
+            keys = {m.key: m for r in sounds for m in self.items.by_heard_reading(r, FOLDED_SCORE)}
+            if len(keys) == 1:
+                return list(keys.values())
+            names = {name for r in {*sounds, reading(run)} for name in self._nasal_folded.get(nasal_fold(r), ())}
+            if len(names) == 1:
+                name = names.pop()
+                return [Match(name, name, FOLDED_SCORE, "fuzzy", len(reading(run)))]
+        return []
+
+    def lone_word_folded(self, text: str) -> list[Match[str]]:
+        """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for
+        傘です, asked 「捨てたいものの名前を」), or but for one kana (レッドです for ベッドです) when
+        no other item is as near: a guess, read back before it is answered."""
+        m = _LONE_WORD.fullmatch(nfkc(text))
+        if not m or yes_no(text) is not None:
+            return []
+        heard = reading(m[1])
+        names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
+        if not names and len(heard) >= MIN_ONE_OFF:  # レッドです for ベッドです: one kana off one item only
+            names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
+        return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
+
+
+def _blanked(r: str) -> list[str]:
+    """``r`` with each of its kana in turn replaced by ?: two readings one kana apart share one."""
+    return [f"{r[:i]}?{r[i + 1:]}" for i in range(len(r))]
