@@ -540,3 +540,21 @@ def test_a_lone_word_one_kana_off_one_item_only_is_a_guess_to_read_back(brain):
     assert match.key == "消火器" and match.score < ITEM_CONFIRM_SCORE
     assert not brain.nlu.entities.find_item("レッドです")
     assert not brain.nlu.entities.find_item("ごめんなさい")
+
+
+def test_a_katakana_word_one_voicing_off_one_item_is_a_guess_to_read_back(brain):
+    """マッドレス for マットレス (five kana: below the matcher's six-kana voicing rule)."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    match = brain.nlu.entities.find_item("マッドレスを出したいんですけど")[0]
+    assert match.key == "マットレス" and match.score < ITEM_CONFIRM_SCORE
+    assert not brain.nlu.entities.find_item("バスの時刻")
+
+
+def test_a_chome_answer_is_chosen_by_its_sound_among_the_towns_numbers():
+    from ivr.language.entities import chome_by_sound
+
+    assert chome_by_sound("にちおめです", [1, 2, 3, 4]) == 2
+    assert chome_by_sound("ちょうめです", [2, 5]) is None  # fits 二 and 五 alike
+    assert chome_by_sound("さんちょです", [1, 2]) is None  # not one of this town's
+    assert chome_by_sound("ごみです", [1, 2, 3]) is None

@@ -13,7 +13,7 @@ from ivr.dialogue import answers, prompts, seasons
 from ivr.dialogue.state import AskSlot, Brain, CallState
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Area, Handler, Topic
-from ivr.language.entities import side_of
+from ivr.language.entities import chome_by_sound, side_of
 from ivr.language.understand import Parse
 from ivr.language.yes_no import yes_no
 
@@ -86,8 +86,11 @@ class TopicRunner:
             return True
         if pending.slot in ("chome", "side"):
             rows = pending.choices
-            if parse.chome is not None:
-                rows = [a for a in rows if parse.chome in a.chome_numbers()] or rows
+            chome = parse.chome
+            if chome is None and pending.slot == "chome":
+                chome = chome_by_sound(parse.text, [n for a in rows for n in a.chome_numbers()])
+            if chome is not None:
+                rows = [a for a in rows if chome in a.chome_numbers()] or rows
             rows = self.nlu.entities.narrow_by_side(rows, parse.text)
             if len(rows) < len(pending.choices):
                 self.state.set_area(self.state.town, rows)

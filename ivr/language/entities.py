@@ -91,6 +91,23 @@ def chome_of(text: str) -> int | None:
     return None
 
 
+CHOME_SOUND_RATIO = 60.0  # the nearest 丁目 by sound must be this near (にちおめ → 二丁目 scores 67) …
+CHOME_SOUND_MARGIN = 15.0  # … and this far ahead of the next (ちょうめ alone fits 五 and 二 alike)
+_ANSWER_TAIL = re.compile(r"(?:です|でした|だ|や|ね|よ|[、。,.!！?？\s])+$")
+
+
+def chome_by_sound(text: str, numbers: list[int]) -> int | None:
+    """Which of ``numbers`` (the town's 丁目) an answer to 「何丁目ですか」 sounds like when no
+    number was written: Whisper wrote 二丁目です as 「にちおめです」 on a clean line."""
+    heard = reading(_ANSWER_TAIL.sub("", nfkc(text)))
+    if not heard or not numbers:
+        return None
+    scored = sorted(((fuzz.ratio(heard, reading(f"{n}丁目")), n) for n in set(numbers)), reverse=True)
+    if scored[0][0] < CHOME_SOUND_RATIO or (len(scored) > 1 and scored[0][0] - scored[1][0] < CHOME_SOUND_MARGIN):
+        return None
+    return scored[0][1]
+
+
 class EntityExtractor:
     """Built once per knowledge base; ``extract`` is called on every caller turn."""
 

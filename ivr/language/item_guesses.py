@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 
 from ivr.language.kanji_on import KANJI_RUN, run_readings
-from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher
+from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher, devoiced
 from ivr.language.normalize import nfkc
-from ivr.language.readings import morphemes, reading
+from ivr.language.readings import long_vowels, morphemes, reading
 from ivr.language.yes_no import yes_no
 
 FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
 MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
 MIN_NASAL_FOLDED = 4  # kana left once ン is gone: ショーカキ; shorter ones fit too many words
+MIN_KATAKANA_DEVOICED = 4  # kana: マットレス; three-kana katakana words differ by voicing too often (バス, パス)
+_KATAKANA_RUN = re.compile(r"[ァ-ヴー]{4,}")
 MIN_ONE_OFF = 3  # kana: a lone word this long one kana off exactly one item is a guess (レッド → ベッド)
 # A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
 _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
@@ -43,19 +45,33 @@ class ItemGuesses:
         self._folded: dict[str, list[str]] = {}
         self._nasal_folded: dict[str, set[str]] = {}
         self._one_off: dict[str, set[str]] = {}  # ?ッド → ベッド, ヘッド …: each reading with one kana blanked
+        self._devoiced: dict[str, set[str]] = {}  # マツトレス → マットレス: readings with voicing folded
         for name, phrase in phrases:
             for r in items.readings_of(phrase):
                 if len(fold(r)) >= MIN_FOLDED:
                     self._folded.setdefault(fold(r), []).append(name)
                 if len(nasal_fold(r)) >= MIN_NASAL_FOLDED:
                     self._nasal_folded.setdefault(nasal_fold(r), set()).add(name)
+                if len(r) >= MIN_KATAKANA_DEVOICED:
+                    self._devoiced.setdefault(devoiced(r), set()).add(name)
                 if len(r) >= MIN_ONE_OFF:
                     for blank in _blanked(r):
                         self._one_off.setdefault(blank, set()).add(name)
 
     def guess(self, text: str) -> list[Match[str]]:
         """The one item ``text`` sounds like, as a guess to read back; [] when none or several."""
-        return self.by_kanji_sounds(text) or self.lone_word_folded(text)
+        return self.by_kanji_sounds(text) or self.katakana_devoiced(text) or self.lone_word_folded(text)
+
+    def katakana_devoiced(self, text: str) -> list[Match[str]]:
+        """A loanword Whisper wrote in katakana with one voicing off (マッドレス for マットレス): the
+        matcher takes voicing slips from six kana only (ハンゴー, 飯ごう, is no バンゴー, 番号), but a
+        katakana word of four or five that is one item but for voicing is a guess to read back."""
+        for run in _KATAKANA_RUN.findall(nfkc(text)):
+            names = self._devoiced.get(devoiced(long_vowels(run)), set())
+            if len(names) == 1:
+                name = next(iter(names))
+                return [Match(name, name, FOLDED_SCORE, "fuzzy", len(run))]
+        return []
 
     def by_kanji_sounds(self, text: str) -> list[Match[str]]:
         """An item Whisper spelt with other kanji of the same sounds (台温計 for 体温計): a run no
