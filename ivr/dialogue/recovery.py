@@ -61,6 +61,7 @@ TOWN_SOUND_MARGIN = 8.0
 MIN_TOWN_SOUND = 3  # kana heard; あお fits too many towns to guess one
 # What callers put after a town's first sounds (おおみや、です; おおみやなんとか): not part of the name.
 _TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|やけど|ですけど|って|かな|だったかな|、|。|\s)+$")
+_CHOME_SAID = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
 VARIANTS = {
     prompts.NOT_UNDERSTOOD: prompts.NOT_UNDERSTOOD_AGAIN,
@@ -222,7 +223,8 @@ class Recovery:
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_readings(self.entities)[town]))
 
     def _town_by_sound(self, parse: Parse) -> str:
-        heard = long_vowels(reading(_TAIL.sub("", re.sub(r"で[。、]*$", "", parse.normalized))))
+        said = _CHOME_SAID.sub("", re.sub(r"で[。、]*$", "", parse.normalized))  # ふざく3丁目: the town is ふざく
+        heard = long_vowels(reading(_TAIL.sub("", said)))
         if len(heard) < MIN_TOWN_SOUND:
             return ""
         best: dict[str, float] = {}  # each town's better score, with and without its 町
