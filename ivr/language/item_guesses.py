@@ -21,7 +21,8 @@ MIN_FOLDED = 2  # カサ (傘); a one-kana item is no word to guess
 MIN_NASAL_FOLDED = 4  # kana left once ン is gone: ショーカキ; shorter ones fit too many words
 MIN_KATAKANA_DEVOICED = 4  # kana: マットレス; three-kana katakana words differ by voicing too often (バス, パス)
 _KATAKANA_RUN = re.compile(r"[ァ-ヴー]{4,}")
-MIN_ONE_OFF = 3  # kana: a lone word this long one kana off exactly one item is a guess (レッド → ベッド)
+MIN_ONE_OFF = 4  # kana: a lone word this long one kana off exactly one item is a guess (ショーカイ → ショーカキ);
+# at three, あったです (傘です, 20 dB) was one kana off セッタ (雪駄, ぞうり) and read back as ぞうり
 # A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
 _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
 
