@@ -24,11 +24,6 @@ ASK_AGAIN = "失礼しました。もう一度、ご用件をお話しくださ�
 CONFIRM_TOPIC = "{title}についてのご質問でよろしいですか。"
 # The guess was "put me through to staff": 「職員と話したいについてのご質問」 is no Japanese.
 CONFIRM_STAFF = "職員におつなぎしましょうか。"
-
-
-def confirm_topic(title: str, handler: str | None) -> str:
-    """The read-back of a middling-confidence guess of a topic (``operator``: the transfer topic)."""
-    return CONFIRM_STAFF if handler == "operator" else CONFIRM_TOPIC.format(title=title)
 # The keys too: a はい the line keeps unreadable (「。」) would otherwise be asked for again and again.
 YES_OR_NO = "はい、か、いいえ、でお答えください。ボタンなら、はいは1、いいえは2です。"
 UNCLEAR_YES_NO = "申し訳ありません。うまく聞き取れませんでした。" + YES_OR_NO
@@ -151,3 +146,8 @@ def say_phone(number: str) -> str:
 def every_prompt() -> dict[str, str]:
     """Name → text of every fixed prompt (templates included), for pre-rendering."""
     return {k: v for k, v in globals().items() if k.isupper() and isinstance(v, str) and k != "DIGIT_SEPARATOR"}
+
+
+def confirm_topic(title: str, handler: str | None) -> str:
+    """The read-back of a middling-confidence guess of a topic (``operator``: the transfer topic)."""
+    return CONFIRM_STAFF if handler == "operator" else CONFIRM_TOPIC.format(title=title)

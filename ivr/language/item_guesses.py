@@ -45,8 +45,8 @@ class ItemGuesses:
         self.items = items
         self._folded: dict[str, list[str]] = {}
         self._nasal_folded: dict[str, set[str]] = {}
-        self._one_off: dict[str, set[str]] = {}  # ?ッド → ベッド, ヘッド …: each reading with one kana blanked
-        self._devoiced: dict[str, set[str]] = {}  # マツトレス → マットレス: readings with voicing folded
+        self._one_off: dict[str, set[str]] = {}  # ショーカ? → 消火器 …: each reading with one kana blanked
+        self._devoiced: dict[str, set[str]] = {}  # readings with voicing folded: マッドレス meets マットレス
         for name, phrase in phrases:
             for r in items.readings_of(phrase):
                 if len(fold(r)) >= MIN_FOLDED:
@@ -85,22 +85,23 @@ class ItemGuesses:
             keys = {m.key: m for r in sounds for m in self.items.by_heard_reading(r, FOLDED_SCORE)}
             if len(keys) == 1:
                 return list(keys.values())
-            names = {name for r in {*sounds, reading(run)} for name in self._nasal_folded.get(nasal_fold(r), ())}
+            own = reading(run)
+            names = {name for r in {*sounds, own} for name in self._nasal_folded.get(nasal_fold(r), ())}
             if len(names) == 1:
                 name = names.pop()
-                return [Match(name, name, FOLDED_SCORE, "fuzzy", len(reading(run)))]
+                return [Match(name, name, FOLDED_SCORE, "fuzzy", len(own))]
         return []
 
     def lone_word_folded(self, text: str) -> list[Match[str]]:
         """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for
-        傘です, asked 「捨てたいものの名前を」), or but for one kana (レッドです for ベッドです) when
+        傘です, asked 「捨てたいものの名前を」), or but for one kana (紹介です for 消火器です) when
         no other item is as near: a guess, read back before it is answered."""
         m = _LONE_WORD.fullmatch(nfkc(text))
         if not m or yes_no(text) is not None:
             return []
         heard = reading(m[1])
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
-        if not names and len(heard) >= MIN_ONE_OFF:  # レッドです for ベッドです: one kana off one item only
+        if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only
             names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
         return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
 
