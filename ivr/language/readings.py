@@ -91,9 +91,14 @@ def reading(text: str) -> str:
     known = _known.get(text)
     if known is not None:
         return known
-    # one reading per word, as pyopenjtalk.g2p(kana=True) gives it: long vowels never span two
+    return "".join(_word_readings(text))
+
+
+def _word_readings(text: str) -> list[str]:
+    """One reading per word of NFKC-stripped ``text``, as pyopenjtalk.g2p(kana=True) gives it:
+    long vowels never span two."""
     words = [surface if pos == "記号" else pron.replace("’", "") for surface, pos, _, pron in morphemes(text)]
-    return "".join(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))) for w in words)
+    return [long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))) for w in words]
 
 
 @lru_cache(maxsize=1024)
@@ -102,9 +107,8 @@ def word_ends(text: str) -> frozenset[int]:
     (ショージ in ショージキ, 正直) is another word, not the phrase."""
     text = unicodedata.normalize("NFKC", text).strip()
     ends, at = set(), 0
-    for surface, pos, _, pron in morphemes(text) if text else ():
-        w = surface if pos == "記号" else pron.replace("’", "")
-        at += len(long_vowels(_NOT_KATAKANA.sub("", jaconv.hira2kata(w))))
+    for r in _word_readings(text) if text else ():
+        at += len(r)
         ends.add(at)
     return frozenset(ends)
 
