@@ -179,14 +179,54 @@ DEV3_GOALS: list[Goal] = [
 ]
 DEV3_BASE = 2000
 
+# A fourth, written 2026-12-05 after dev3's fixes: fresh items, towns split by a river or a road,
+# polite and Kansai phrasings, a leaflet (集団資源回収) and 大型ごみ items said plainly. Always dev.
+DEV4_GOALS: list[Goal] = [
+    _g("item", "加湿器が壊れたんですけど、何ごみですか", ("加湿器",), "1", item="加湿器です"),
+    _g("item", "スピーカーを捨てたいんですが", ("スピーカー",), "1", item="スピーカーです"),
+    _g("item", "まな板はどないして捨てたらええの", ("まな板",), "1", item="まな板です"),
+    _g("item", "庭の落ち葉はどうやって出せばいいですか", ("落ち葉",), "1", item="落ち葉です"),
+    _g("item", "古いベルトを捨てたいんやけど", ("ベルト",), "1", item="ベルトです"),
+    _g("item", "えーと、金づちは何ごみでしょうか", ("金づち",), "1", item="金づちです"),
+    _g("item", "テレビのリモコンはどうしたらいいですか", ("リモコン",), "1", item="リモコンです"),
+    _g("item", "チラシって資源ごみで出せますか", ("チラシ",), "1", item="チラシです"),
+    _g("item", "電動ドリルを処分したいんですけど", ("電動ドリル",), "1", item="電動ドリルです"),
+    _g("item", "浄水器のカートリッジは何ごみですか", ("浄水器",), "1", item="浄水器です"),
+    _g("item", "あの、スノーボードって捨てられますか", ("スノーボード",), "1", item="スノーボードです"),
+    _g("item", "衣装ケースを捨てたいんですけど", ("衣装ケース",), "1", item="衣装ケースです"),
+    _g("day", "鶴舞東町の燃えるごみは何曜日ですか", ("燃やせるごみ",), "2", area="鶴舞東町です",
+       category="燃えるごみです"),
+    _g("day", "プラスチックごみの日を教えてもらえますか", ("プラスチック",), "2", area="三条大路です",
+       chome="二丁目です", category="プラスチックです"),
+    _g("day", "燃えないごみはいつ出したらええんですか", ("燃やせないごみ",), "2", area="鹿野園町です",
+       side="岩井川の北側です", category="燃えないごみです"),
+    _g("day", "七条東町ですけど、燃えるごみの日はいつですか", ("燃やせるごみ",), "2", area="七条東町です",
+       category="燃えるごみです"),
+    _g("day", "あのー、缶とびんの日はいつですか", ("再生資源", "びん", "缶"), "2", area="坊屋敷町です",
+       category="缶とびんです"),
+    _g("day", "ごみ出しの曜日を確認したいんですが", (), "2", area="中登美ヶ丘です", chome="二丁目です",
+       category="燃えるごみです"),
+    _g("staff", "収集の人の態度が悪かったんですけど", ("苦情",), "0", details="袋を投げていました",
+       place="南京終町です", name="山本です"),
+    _g("staff", "ごみ袋が破られてカラスに荒らされて困ってます", (), "0", details="集積所が散らかっています",
+       place="法蓮町です", name="中村です"),
+    _g("oversize", "ソファを処分したいんですが", ("ソファ",), "3", item="ソファです"),
+    _g("oversize", "たんすを捨てたいんやけど、どうしたらええ", ("たんす",), "3", item="たんすです"),
+    _g("other", "クリーンセンターに自分で持ち込めますか", ("持ち込み",), "4"),
+    _g("other", "お店のごみはどうしたらいいですか", ("事業",), ""),
+]
+DEV4_BASE = 3000
+
 SPLITS = ("dev", "heldout")
 
 
 def goals(split: str) -> list[tuple[int, Goal]]:
-    """The goals of ``split`` (dev, heldout, dev2, dev3 or all) with their index (dev: even; dev2, dev3:
-    from 1000, 2000)."""
+    """The goals of ``split`` (dev, heldout, dev2, dev3, dev4 or all) with their index (dev: even; dev2–dev4:
+    from 1000, 2000, 3000)."""
     if split == "dev2":
         return [(DEV2_BASE + i, g) for i, g in enumerate(DEV2_GOALS)]
     if split == "dev3":
         return [(DEV3_BASE + i, g) for i, g in enumerate(DEV3_GOALS)]
+    if split == "dev4":
+        return [(DEV4_BASE + i, g) for i, g in enumerate(DEV4_GOALS)]
     return [(i, g) for i, g in enumerate(GOALS) if split in ("all", SPLITS[i % 2])]

@@ -68,7 +68,9 @@ def test_say_date_for_the_ear():
 
 @pytest.mark.parametrize(("text", "answer"), [("はい", True), ("ええ、お願いします", True), ("せやな", True),
                                                ("いいえ", False), ("ちゃうちゃう", False), ("結構です", False),
-                                               ("冷蔵庫", None)])
+                                               ("冷蔵庫", None), ("嫌じゃう", False),
+                                               ("はようねがいします", True), ("はいます", None),
+                                               ("粗大ごみの申し込みをお願いします", None)])
 def test_yes_no(text, answer):
     assert yes_no(text) is answer
 

@@ -10,6 +10,7 @@ from ivr.audio.codec import resample, to_int16, ulaw_decode, ulaw_encode
 from ivr.dialogue import prompts
 from ivr.language.yes_no import yes_no
 from ivr.speech import lead_in as lead
+from ivr.speech.asr import to_whisper_audio
 from ivr.speech.lead_in import LeadIn, lead_in_for
 from ivr.speech.tts import Synthesizer
 
@@ -134,3 +135,22 @@ def test_a_town_or_category_is_read_right_after_the_question_that_asked_for_it(t
         alone.append(named(transcriber.transcribe(pcm).text) == meant)
     assert all(after), list(zip(SLOT_ANSWERS, after, strict=True))
     assert sum(alone) < len(SLOT_ANSWERS) // 2  # 0 of 6 on this machine
+
+
+def test_a_turn_the_lead_in_leaves_unwritten_is_decoded_alone_not_dropped(transcriber, brain):
+    """After a read-back, a caller who names another item instead of answering (乾電池 after
+    「れいぞうこ、ですね？」) can come out of the lead-in decode as 「。」 alone. That turn was
+    thrown away as silence; decoded alone it reads as the item (完全地, understood as 乾電池)."""
+    from datetime import date
+
+    question = "れいぞうこ、ですね？"
+    tts = Synthesizer(1.0)
+    tts.synthesize(question)
+    li = lead_in_for(question, tts)
+    pcm = _caller("乾電池", 1.0, 0.0)
+    both = transcriber._decode(to_whisper_audio(li.before(pcm)), None, prefix=li.text)
+    assert li.answer("".join(both.texts)).strip("。") == ""  # the case under test: nothing after the question
+    heard = transcriber.transcribe(pcm, question=question, lead_in=li)
+    assert heard.text and heard.dropped is None
+    assert yes_no(heard.text, confirming=True) is None
+    assert brain.nlu.parse(heard.text, date(2026, 12, 1)).intent == "dry_cells"

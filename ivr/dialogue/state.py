@@ -11,6 +11,11 @@ from ivr.knowledge.base import KnowledgeBase, load_knowledge
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.understand import Parse, Understanding
 
+WHERE_SLOTS = ("area", "chome", "side")  # the bot asked where the caller lives
+# In an answer to where, an item is taken only when its name was said as written and longer than
+# this: 「いわいかまの北側です」 (岩井川 misheard) holds 鎌's かま, whose rule was answered unasked.
+WHERE_ITEM_MIN_CHARS = 2
+
 
 @dataclass
 class Brain:
@@ -100,7 +105,7 @@ class CallState:
         """Keep what this turn named; an area replaces the previous one."""
         if parse is None:
             return
-        if parse.item is not None:
+        if parse.item is not None and not self._item_in_where_answer(parse):
             self.item = parse.item
         if parse.category is not None:
             self.category = parse.category
@@ -110,6 +115,11 @@ class CallState:
         guessed = parse.area_guessed and isinstance(self.pending, AskSlot) and self.pending.slot == "area"
         if parse.area_town and not guessed:
             self.set_area(parse.area_town, parse.areas)
+
+    def _item_in_where_answer(self, parse: Parse) -> bool:
+        """An item heard only in passing in the caller's answer to where they live (see WHERE_ITEM_MIN_CHARS)."""
+        where = isinstance(self.pending, AskSlot) and self.pending.slot in WHERE_SLOTS
+        return where and (parse.item_how != "surface" or len(parse.item_form) <= WHERE_ITEM_MIN_CHARS)
 
     def set_area(self, town: str, rows: list[Area]) -> None:
         self.town = town

@@ -24,7 +24,15 @@ NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", 
 # The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
 _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
                    r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
-NO_OPENINGS = ("いえ",)  # いいえ said quickly (いえ、大丈夫です); only at the start: 家 and いえいえ sit mid-sentence
+# いいえ said quickly (いえ、大丈夫です), and いや written in kanji (Whisper's 「嫌じゃう」 for いや、ちゃう);
+# only at the start: 家 and いえいえ sit mid-sentence, and 嫌 starts no other short reply.
+NO_OPENINGS = ("いえ", "嫌")
+# はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
+# 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
+_ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
+# お願いします after a short, misheard はい: Whisper writes はい、お願いします as 「はようねがいします」.
+# Only after three characters at most, so 「粗大ごみの申し込みをお願いします」 stays a request.
+_PLEASE = re.compile(r"^.{0,3}?(?:お|を)?(?:願い|ねがい)します")
 
 
 def yes_no(text: str, *, confirming: bool = False) -> bool | None:
@@ -33,7 +41,9 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
     t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
     no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
-    yes = any(t.startswith(w) or t == w for w in YES_WORDS)
+    yes = any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None
+    if _ENTERS.match(t):  # 入る, not はい
+        yes = False
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False
     if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
