@@ -511,6 +511,10 @@ def test_a_town_heard_only_inside_a_longer_name_is_not_that_town(brain):
     assert brain.nlu.entities.find_area("青崎町です")[0] == ""
     assert brain.nlu.entities.find_area("佐紀町です")[0] == "佐紀町"
     assert brain.nlu.entities.find_area("赤肌調です")[0] == "赤膚町"  # the same sound, other kanji: still the town
+    # in hiragana too (中登美ヶ丘 heard 「なさとみがおか」 was answered as 登美ヶ丘), unless a particle comes first
+    assert brain.nlu.entities.find_area("なさとみがおかです")[0] == ""
+    assert brain.nlu.entities.find_area("うちはとみがおかです")[0] == "登美ヶ丘"
+    assert brain.nlu.entities.find_area("とみがおかです")[0] == "登美ヶ丘"
 
 
 def test_a_reading_match_at_the_start_must_end_where_a_word_ends(brain):

@@ -153,6 +153,10 @@ class Recovery:
             return prompts.OFFER_STAFF, OfferStaff()
         bad_line = parse is None or parse.heard_confidence < ITEM_HEARD_CONFIDENCE
         if self.state.failures >= MENU_AFTER or bad_line:
+            if isinstance(self.state.pending, (Confirm, OfferStaff, AnythingElse)):
+                # The keys now mean the menu the caller just heard (収集日は2), not はい / いいえ: a 2
+                # pressed for 収集日 after 「ほかに、ご質問は」 had ended the call with a goodbye.
+                self.state.pending = None
             return prompts.NOT_UNDERSTOOD_MENU, None
         return prompts.NOT_UNDERSTOOD, None
 
@@ -327,11 +331,14 @@ def spell_reading(kana: str) -> str:
 
 # Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
 # 「以上です」 to the intent model; while a slot is asked for, only these make a goodbye.
-_CLOSING = re.compile("ありがと|失礼|しつれい|結構|けっこう|もういい|大丈夫|だいじょうぶ|以上|さようなら|切ります")
+_CLOSING = re.compile("ありがと|失礼|しつれい|もういい|以上|さようなら|切ります")
+# "Never mind" closes only as the whole reply: 「大丈夫?気がしそうです」 (七条東町です at 20 dB) was a
+# town answer, ended with a goodbye.
+_NEVER_MIND = re.compile(r"^(?:(?:いえ|いや|はい|もう)、?)?(?:大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
 
 
 def closes_call(text: str) -> bool:
-    return bool(_CLOSING.search(text))
+    return bool(_CLOSING.search(text)) or bool(_NEVER_MIND.match(text.strip("、。!?！？ ")))
 
 
 def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:

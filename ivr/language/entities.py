@@ -41,6 +41,9 @@ _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
 SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 _NAME_RUN = re.compile(r"[\u4e00-\u9fff々ヶァ-ヴー]+")  # a name as ASR writes it: kanji and katakana
+_HIRAGANA_RUN = re.compile(r"[ぁ-ゖー]+")  # …or all in hiragana (なさとみがおか for 中登美ヶ丘)
+# Read from a hiragana run, a particle before a town ends what came before it (うちはとみがおか).
+_PARTICLE_READINGS = frozenset("ハワノガモデニヲオヘエトヤ")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
 BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot of X goes another way (大型ごみ)
 # a lot of it, said many ways (とてもある is めっちゃある standardised)
@@ -211,11 +214,15 @@ class EntityExtractor:
         if form in nfkc(text):
             return False
         city = reading(self.kb.municipality.name)  # long vowels already written ー, as ``heard`` is
-        for run in _NAME_RUN.findall(nfkc(text)):
+        runs = [(run, False) for run in _NAME_RUN.findall(nfkc(text))]
+        runs += [(run, True) for run in _HIRAGANA_RUN.findall(nfkc(text))]
+        for run, kana in runs:
             heard = reading(run)
             for r in self.areas.readings_of(form):
                 at = heard.find(r) if r else -1
-                if at > 0 and heard[:at] not in (city, city[:-1]):
+                if at <= 0 or heard[:at] in (city, city[:-1]):
+                    continue
+                if not (kana and heard[at - 1] in _PARTICLE_READINGS):
                     return True
         return False
 
