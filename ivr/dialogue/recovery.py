@@ -29,6 +29,7 @@ from ivr.language.entities import EntityExtractor
 from ivr.language.normalize import has_words
 from ivr.language.readings import long_vowels, reading, vowel_of
 from ivr.language.understand import Parse
+from ivr.language.yes_no import thats_fine
 
 ITEM_QUESTION = "item_category"
 # An item heard only by its sound and scoring below a plain clipped-first-mora hit (85.5) is read
@@ -331,14 +332,13 @@ def spell_reading(kana: str) -> str:
 
 # Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
 # 「以上です」 to the intent model; while a slot is asked for, only these make a goodbye.
+# 大丈夫 / 結構 close only as the whole reply (``thats_fine``): 「大丈夫?気がしそうです」 (七条東町です at
+# 20 dB) was a town answer, ended with a goodbye.
 _CLOSING = re.compile("ありがと|失礼|しつれい|もういい|以上|さようなら|切ります")
-# "Never mind" closes only as the whole reply: 「大丈夫?気がしそうです」 (七条東町です at 20 dB) was a
-# town answer, ended with a goodbye.
-_NEVER_MIND = re.compile(r"^(?:(?:いえ|いや|はい|もう)、?)?(?:大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
 
 
 def closes_call(text: str) -> bool:
-    return bool(_CLOSING.search(text)) or bool(_NEVER_MIND.match(text.strip("、。!?！？ ")))
+    return bool(_CLOSING.search(text)) or thats_fine(text)
 
 
 def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:

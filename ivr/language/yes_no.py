@@ -22,7 +22,7 @@ NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", 
 # "That's fine": a yes to a confirmation (〜でよろしいですか: それで大丈夫です), a no thanks to an offer
 # or to 「ほかにご質問はありますか」 (いいです、大丈夫です: nothing more). Which one only the question says.
 # The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
-_FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう)、?)?"
+_FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)、?)?"
                    r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
 # いいえ said quickly (いえ、大丈夫です), and いや written in kanji (Whisper's 「嫌じゃう」 for いや、ちゃう);
 # only at the start: 家 and いえいえ sit mid-sentence, and 嫌 starts no other short reply.
@@ -51,3 +51,10 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     if yes:
         return True
     return None
+
+
+def thats_fine(text: str) -> bool:
+    """The whole reply is "that's fine" (いいです, もう大丈夫です, いえ、結構です): a never-mind that
+    closes the call while a slot is asked (``ivr.dialogue.recovery.closes_call``), where 大丈夫
+    inside a longer reply (「大丈夫?気がしそうです」, a town at 20 dB) closes nothing."""
+    return _FINE.match(jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))) is not None
