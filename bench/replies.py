@@ -16,7 +16,7 @@ Figures per condition:
 - other replies: kept as text, dropped (heard as nothing), or taken for a yes or a no.
 
 Every reply here is dev data (written for this bench; the held-out short answers are in
-bench/turn_set.py). ~13 min for 4 voices × 3 conditions on 2 cores, most of it Kokoro and Whisper.
+bench/turn_set.py). ~4 min for 4 voices × 3 conditions on 2 cores, most of it Kokoro and Whisper.
 """
 
 from __future__ import annotations

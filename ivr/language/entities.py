@@ -211,11 +211,11 @@ class EntityExtractor:
         """青崎町 (青垣町 misheard) holds 佐紀町's sound after アオ: a longer name heard, not that town,
         which is then only a guess by sound (``Recovery.guess_town``). The city's own name before a
         town (奈良市青山) is no longer name."""
-        if form in nfkc(text):
+        said = nfkc(text)
+        if form in said:
             return False
         city = reading(self.kb.municipality.name)  # long vowels already written ー, as ``heard`` is
-        runs = [(run, False) for run in _NAME_RUN.findall(nfkc(text))]
-        runs += [(run, True) for run in _HIRAGANA_RUN.findall(nfkc(text))]
+        runs = [(run, False) for run in _NAME_RUN.findall(said)] + [(run, True) for run in _HIRAGANA_RUN.findall(said)]
         for run, kana in runs:
             heard = reading(run)
             for r in self.areas.readings_of(form):

@@ -39,11 +39,9 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     """True for yes, False for no, None when it is neither (or both). ``confirming``: the
     question asked whether something is right (〜でよろしいですか), not whether the caller wants
     something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
-    t = jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))  # Whisper writes ハイ as often as はい
+    t = _plain(text)
     no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
-    yes = any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None
-    if _ENTERS.match(t):  # 入る, not はい
-        yes = False
+    yes = (any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None) and not _ENTERS.match(t)
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False
     if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
@@ -57,4 +55,10 @@ def thats_fine(text: str) -> bool:
     """The whole reply is "that's fine" (いいです, もう大丈夫です, いえ、結構です): a never-mind that
     closes the call while a slot is asked (``ivr.dialogue.recovery.closes_call``), where 大丈夫
     inside a longer reply (「大丈夫?気がしそうです」, a town at 20 dB) closes nothing."""
-    return _FINE.match(jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))) is not None
+    return _FINE.match(_plain(text)) is not None
+
+
+def _plain(text: str) -> str:
+    """The reply as both read it: NFKC, no punctuation around it, hiragana (Whisper writes ハイ as
+    often as はい)."""
+    return jaconv.kata2hira(nfkc(text).strip("、。!?！？ "))
