@@ -217,16 +217,56 @@ DEV4_GOALS: list[Goal] = [
 ]
 DEV4_BASE = 3000
 
+# A fifth, written 2026-12-05 (session 17) after dev4's fixes: kitchen and household items not yet
+# asked, towns split by a river, a national road or a street, 丁目 towns, and a missed collection and
+# a dead animal for staff. Always dev.
+DEV5_GOALS: list[Goal] = [
+    _g("item", "炊飯器が壊れたんですけど、何ごみですか", ("炊飯器",), "1", item="炊飯器です"),
+    _g("item", "ドライヤーを捨てたいんですが", ("ドライヤー",), "1", item="ドライヤーです"),
+    _g("item", "土鍋はどうやって捨てたらいいですか", ("土鍋",), "1", item="土鍋です"),
+    _g("item", "あの、湯たんぽって何ごみになりますか", ("湯たんぽ",), "1", item="湯たんぽです"),
+    _g("item", "庭のホースを捨てたいんやけど", ("ホース",), "1", item="ホースです"),
+    _g("item", "紙おむつはどうやって出したらいいですか", ("紙オムツ", "紙おむつ"), "1", item="紙おむつです"),
+    _g("item", "えっと、花火の燃えかすは何ごみですか", ("花火",), "1", item="花火です"),
+    _g("item", "延長コードって燃えないごみですか", ("延長コード",), "1", item="延長コードです"),
+    _g("item", "古い石油ストーブを処分したいんですけど", ("石油ストーブ",), "1", item="石油ストーブです"),
+    _g("item", "ポリタンクは何ごみで出せばええの", ("ポリタンク",), "1", item="ポリタンクです"),
+    _g("item", "ゲーム機を捨てたいんですが、どうしたらいいですか", ("ゲーム機",), "1", item="ゲーム機です"),
+    _g("item", "庭の土を捨てたいんですけど", ("土",), "1", item="土です"),
+    _g("day", "尼辻町の燃えるごみの日を教えてください", ("燃やせるごみ",), "2", area="尼辻町です",
+       side="国道24号線の西側です", category="燃えるごみです"),
+    _g("day", "あのー、ペットボトルの日はいつですか", ("再生資源", "ペットボトル"), "2", area="今市町です",
+       category="ペットボトルです"),
+    _g("day", "燃やせないごみの日は何曜日ですか", ("燃やせないごみ",), "2", area="石木町です",
+       side="富小川の西側です", category="燃えないごみです"),
+    _g("day", "学園中に住んでるんですけど、プラの日はいつですか", ("プラスチック",), "2", area="学園中です",
+       chome="三丁目です", category="プラスチックです"),
+    _g("day", "ごみの収集日を教えてほしいんですが", (), "2", area="法華寺町です", category="燃えるごみです"),
+    _g("day", "阿字万字町の燃えるごみは何曜日ですか", ("燃やせるごみ",), "2", area="阿字万字町です",
+       side="ならまち大通りの北側です", category="燃えるごみです"),
+    _g("staff", "今日ごみを持って行ってもらえなかったんですけど", ("収集",), "0",
+       details="プラスチックのごみが残っています", place="今市町の集積所です", name="岡田です"),
+    _g("staff", "道路で猫が死んでるんです", ("死",), "0", details="車にひかれた猫がいます",
+       place="法華寺町の交差点です", name="藤田です"),
+    _g("oversize", "物干し竿を捨てたいんですけど", ("物干し",), "3", item="物干し竿です"),
+    _g("oversize", "ベビーカーはどうやって処分すればいいですか", ("ベビーカー",), "3", item="ベビーカーです"),
+    _g("other", "年末は何日までごみを出せますか", ("年末",), ""),
+    _g("other", "事務所のごみの出し方を教えてください", ("事業",), ""),
+]
+DEV5_BASE = 4000
+
 SPLITS = ("dev", "heldout")
 
 
 def goals(split: str) -> list[tuple[int, Goal]]:
-    """The goals of ``split`` (dev, heldout, dev2, dev3, dev4 or all) with their index (dev: even; dev2–dev4:
-    from 1000, 2000, 3000)."""
+    """The goals of ``split`` (dev, heldout, dev2–dev5 or all) with their index (dev: even; dev2–dev5:
+    from 1000, 2000, 3000, 4000)."""
     if split == "dev2":
         return [(DEV2_BASE + i, g) for i, g in enumerate(DEV2_GOALS)]
     if split == "dev3":
         return [(DEV3_BASE + i, g) for i, g in enumerate(DEV3_GOALS)]
     if split == "dev4":
         return [(DEV4_BASE + i, g) for i, g in enumerate(DEV4_GOALS)]
+    if split == "dev5":
+        return [(DEV5_BASE + i, g) for i, g in enumerate(DEV5_GOALS)]
     return [(i, g) for i, g in enumerate(GOALS) if split in ("all", SPLITS[i % 2])]

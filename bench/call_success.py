@@ -312,7 +312,7 @@ def _row(results: list[CallResult], condition: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paths", default="sim,twilio")
-    parser.add_argument("--split", choices=("dev", "dev2", "dev3", "dev4", "heldout", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "dev2", "dev3", "dev4", "dev5", "heldout", "all"), default="dev")
     parser.add_argument("--conditions", default=",".join(bad_line.CONDITIONS))
     parser.add_argument("--limit", type=int, default=0, help="goals (0: all of the split)")
     parser.add_argument("--skip-turns", action="store_true", help="calls only")

@@ -161,6 +161,11 @@ def test_prompt_leak_detector() -> None:
     assert not is_prompt_leak("プラスチック。", DOMAIN_PROMPT)
     assert not is_prompt_leak("冷蔵庫を捨てたいです", DOMAIN_PROMPT)
     assert not is_prompt_leak("", DOMAIN_PROMPT)
+    # one listed word cut at its 、 is the prompt running on (「スプレー缶、」 for 炊飯器です at 20 dB) …
+    assert is_prompt_leak("スプレー缶、", DOMAIN_PROMPT) and is_prompt_leak("蛍光灯、", DOMAIN_PROMPT)
+    # … said as an answer, it ends otherwise; and a word the prompt does not list is the caller's
+    assert not is_prompt_leak("スプレー缶。", DOMAIN_PROMPT) and not is_prompt_leak("スプレー缶です", DOMAIN_PROMPT)
+    assert not is_prompt_leak("炊飯器、", DOMAIN_PROMPT)
     # seen on noisy 8 kHz audio: prompt pieces stitched together, not one verbatim stretch
     assert is_prompt_leak("冷蔵庫について、冷蔵庫について質問します。", DOMAIN_PROMPT)
     assert not is_prompt_leak("燃えるごみの収集日はいつですか", DOMAIN_PROMPT)

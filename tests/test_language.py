@@ -70,9 +70,17 @@ def test_say_date_for_the_ear():
                                                ("いいえ", False), ("ちゃうちゃう", False), ("結構です", False),
                                                ("冷蔵庫", None), ("嫌じゃう", False),
                                                ("はようねがいします", True), ("はいます", None),
-                                               ("粗大ごみの申し込みをお願いします", None)])
+                                               ("粗大ごみの申し込みをお願いします", None),
+                                               ("タイヤを捨てたい", None), ("ダイヤ", None), ("あ、いや", False)])
 def test_yes_no(text, answer):
     assert yes_no(text) is answer
+
+
+def test_a_lone_oya_is_a_no_to_a_read_back_only():
+    """Whisper writes one dev voice's いいえ 「おや」: a no to 〜ですね？, nothing to an offer."""
+    assert yes_no("おや。", confirming=True) is False
+    assert yes_no("おや。") is None
+    assert yes_no("おやすみなさい", confirming=True) is None
 
 
 @pytest.mark.parametrize("text", ["いいです", "大丈夫です", "はい、大丈夫です", "それで結構です"])
@@ -546,6 +554,26 @@ def test_a_lone_word_one_kana_off_one_item_only_is_a_guess_to_read_back(brain):
     assert match.key == "消火器" and match.score < ITEM_CONFIRM_SCORE
     assert not brain.nlu.entities.find_item("あったです")
     assert not brain.nlu.entities.find_item("ごめんなさい")
+
+
+def test_kanji_that_are_no_word_one_kana_off_one_item_are_a_guess_to_read_back(brain):
+    """炊飯器 heard 水関機 and 追判機 (clean dev5 calls): each kanji a one-character noun, read
+    スイカンキ / ツイハンキ by their on'yomi, one kana off 炊飯器 alone. Kanji that hold a word or
+    a verb (市役所行き, 何番乗った) are Japanese as written and guess nothing."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    for said in ("水関機です", "追判機が壊れたんですけど、何ごみですか"):
+        match = brain.nlu.entities.find_item(said)[0]
+        assert match.key == "炊飯器" and match.score < ITEM_CONFIRM_SCORE
+    assert not brain.nlu.entities.find_item("バスで市役所行きたいねんけど何番乗ったらええの")
+
+
+def test_a_lone_word_with_wo_said_o_is_one_kana_off_its_item(brain):
+    """紙おむつ heard 髪を持つ (カミヲモツ): を is said お, so カミオモツ, one kana off カミオムツ."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    match = brain.nlu.entities.find_item("髪を持つです")[0]
+    assert match.key == "紙オムツ" and match.score < ITEM_CONFIRM_SCORE
 
 
 def test_a_katakana_word_one_voicing_off_one_item_is_a_guess_to_read_back(brain):

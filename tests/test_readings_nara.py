@@ -158,3 +158,29 @@ def test_spoken_knowledge_base_text_avoids_known_misreadings():
     found = sorted({(why, text[:40]) for text in set(texts) for pattern, why in MISREAD.items()
                     if re.search(pattern, readings.reading(text))})
     assert found == []
+
+
+def test_stored_town_and_item_readings_are_spoken_katakana():
+    """A read-back is spelt from the stored reading: a ヶ in it is silent in the TTS (三松ヶ丘
+    stored ミマツヶオカ was read back 「みまつおか」)."""
+    wrong = []
+    for name in ("areas.csv", "items.csv"):
+        with (NARA_DATA / name).open(encoding="utf-8") as f:
+            wrong += [f"{name}: {row['name']} {row['reading']}" for row in csv.DictReader(f)
+                      if not SPOKEN_KATAKANA.fullmatch(row["reading"])]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_read_back_is_said_as_its_reading(nara_dictionary):
+    """「〜、ですね？」 spells a town or an item in kana; the TTS must say that kana as the reading
+    (あかはだちょう was said アカワダチョー: は inside a word read as the particle)."""
+    from ivr.dialogue.recovery import _town_readings, say_item, spell_reading
+    from ivr.dialogue.state import Brain
+
+    brain = Brain.load(NARA_DATA)
+    said = [(spell_reading(r), r) for r in _town_readings(brain.nlu.entities).values()]
+    said += [(say_item(item), item.reading) for item in brain.kb.items if item.reading]
+    wrong = [f"{spelt}: {readings.reading(spelt)}, not {r}" for spelt, r in said
+             if readings.long_vowels(readings.reading(spelt)) != readings.long_vowels(r)]
+    assert not wrong, "\n".join(wrong)
+    assert spell_reading("レーゾーコ") == "れいぞうこ" and spell_reading("アカハダチョー") == "アカハダチョー"

@@ -97,6 +97,18 @@ def test_the_first_sounds_of_a_town_find_it(brain, said):
     assert "大宮町の、何丁目ですか" in call.say(said).text
 
 
+def test_first_sounds_asr_wrote_in_other_kanji_are_read_back_not_answered(brain):
+    """今市町 said, 「今、行って」 written (dev5, 20 dB): g2p reads 今行 イマコー, the opening of 今小路町
+    alone. Those kanji are ASR's guess at the sounds, so the town is read back first; kana (いまこ)
+    and the town's own kanji (大宮) are the caller's and fill the area at once."""
+    call = Call(brain, IN_2016)
+    call.say("ペットボトルの日はいつですか")
+    reply = call.say("今、行って。")
+    assert "いまこうじちょう、ですね" in reply.text and "area" not in reply.slots
+    assert "町名" in call.say("いいえ").text
+    assert "今市町" in call.say("いまいちです").text
+
+
 def test_first_sounds_that_fit_several_towns_are_not_guessed(brain):
     call = Call(brain, IN_2016)
     call.say("燃えるごみの日はいつですか")

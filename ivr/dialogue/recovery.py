@@ -199,20 +199,10 @@ class Recovery:
 
     def fill_area(self, pending: AskSlot, parse: Parse) -> bool:
         """The area asked for, said as its first sounds (おおみや for 大宮町) when only one town
-        opens that way."""
-        if pending.slot != "area" or parse.area_town:
+        opens that way, written as the caller would (kana, or the town's own kanji: 大宮)."""
+        town, as_written = self._town_by_opening(pending, parse)
+        if not town or not as_written:
             return False
-        said = _TAIL.sub("", parse.normalized)
-        if not said or len(said) > MAX_FIRST_SOUNDS_CHARS:
-            return False  # a sentence, not the opening of a name
-        # as ASR writes it, kana or kanji for the sound (大宮 for おおみや): compared as read
-        opening = long_vowels(jaconv.hira2kata(said) if re.fullmatch(r"[ぁ-んァ-ヶー]+", said) else reading(said))
-        if len(opening) < MIN_FIRST_SOUNDS:
-            return False
-        towns = {town for town, sound in _town_readings(self.entities).items() if sound.startswith(opening)}
-        if len(towns) != 1:
-            return False
-        town = towns.pop()
         self.state.set_area(town, self.entities.towns[town])
         return True
 
@@ -221,11 +211,32 @@ class Recovery:
         the read-back question to ask, with the caller's answer awaited; None when no town fits."""
         if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
             return None
-        town = parse.area_town or self._town_by_sound(parse)
+        town = parse.area_town or self._town_by_opening(pending, parse)[0] or self._town_by_sound(parse)
         if not town:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_readings(self.entities)[town]))
+
+    def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
+        """The one town whose reading opens with what was said, and whether it was written as the
+        caller would write it: in kana, or in the town's own kanji (大宮). Other kanji are ASR's
+        guess at the sounds, read by g2p one of several ways (「今、行って」 → イマコー → 今小路町, for
+        今市町 said): that town is read back, not answered."""
+        if pending.slot != "area" or parse.area_town:
+            return "", False
+        said = _TAIL.sub("", parse.normalized)
+        if not said or len(said) > MAX_FIRST_SOUNDS_CHARS:
+            return "", False  # a sentence, not the opening of a name
+        kana = re.fullmatch(r"[ぁ-んァ-ヶー]+", said) is not None
+        # as ASR writes it, kana or kanji for the sound (大宮 for おおみや): compared as read
+        opening = long_vowels(jaconv.hira2kata(said) if kana else reading(said))
+        if len(opening) < MIN_FIRST_SOUNDS:
+            return "", False
+        towns = {town for town, sound in _town_readings(self.entities).items() if sound.startswith(opening)}
+        if len(towns) != 1:
+            return "", False
+        town = towns.pop()
+        return town, kana or town.startswith(said)
 
     def _town_by_sound(self, parse: Parse) -> str:
         said = _CHOME_SAID.sub("", re.sub(r"で[。、]*$", "", parse.normalized))  # ふざく3丁目: the town is ふざく
@@ -316,18 +327,27 @@ def say_item(item: Item) -> str:
         return item.name
     own = long_vowels(jaconv.hira2kata(item.reading or ""))
     for spelt in item.mishearings:
-        if re.fullmatch(r"[ぁ-ん]+", spelt) and long_vowels(jaconv.hira2kata(spelt)) == own:
+        if re.fullmatch(r"[ぁ-ん]+", spelt) and long_vowels(jaconv.hira2kata(spelt)) == own and _read_as(spelt, own):
             return spelt
     return spell_reading(item.reading) if item.reading else item.name
 
 
 def spell_reading(kana: str) -> str:
-    """A katakana reading as hiragana the TTS reads as said: レーゾーコ → れいぞうこ."""
+    """A katakana reading as hiragana the TTS reads as said: レーゾーコ → れいぞうこ. Kept in
+    katakana when the TTS would read the hiragana otherwise: it takes a は or へ inside a word for
+    a particle (あかはだちょう said アカワダチョー, へあぶらし エアブラシ) and ふ after a spelt long
+    vowel for ウ (かったあないふ)."""
     out: list[str] = []
     for ch in kana:
         vowel = vowel_of(out[-1]) if out else ""
         out.append(_SPELT_LONG[vowel] if ch == "ー" and vowel else ch)
-    return jaconv.kata2hira("".join(out))
+    spelt = jaconv.kata2hira("".join(out))
+    return spelt if _read_as(spelt, kana) else kana
+
+
+def _read_as(spelt: str, kana: str) -> bool:
+    """Whether the TTS front end reads ``spelt`` as the reading ``kana``."""
+    return long_vowels(reading(spelt)) == long_vowels(jaconv.hira2kata(kana))
 
 
 # Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like

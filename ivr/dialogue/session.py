@@ -183,7 +183,7 @@ class CallSession:
         if isinstance(pending, Confirm) and answer is None and not strong:
             if self.topics.answers_slot_of(pending.topic, parse):  # 「あおやま」 after 「…ですか」: a yes
                 return await self._run(pending.topic, parse)
-        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and self._unclear_answer(parse):
+        if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and self._unclear_answer(parse, answer):
             return self.say(prompts.UNCLEAR_YES_NO, Action.clarify, parse, "not_understood")
         if isinstance(pending, (Confirm, OfferStaff, AnythingElse)) and answer is not None:
             # a bare はい/いいえ answers the question; 「はい、あと冷蔵庫は？」 is a new question
@@ -358,11 +358,11 @@ class CallSession:
         return BotTurn("", Action.end, intent="hangup", events=events)
 
     @staticmethod
-    def _unclear_answer(parse: Parse) -> bool:
+    def _unclear_answer(parse: Parse, answer: bool | None) -> bool:
         """A short, unclear reply to a yes/no question that names nothing: most likely a misheard
         はい/いいえ (a lone いいえ read よいよ), so asking again with the keys beats a new question."""
         named = parse.item or parse.category or parse.area_town or parse.date
-        return (parse.yes_no is None and parse.confidence < ACCEPT_CONFIDENCE and not named
+        return (answer is None and parse.confidence < ACCEPT_CONFIDENCE and not named
                 and len(parse.normalized) <= YES_NO_MAX_CHARS)
 
     def _unclear(self) -> BotTurn:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ivr.language.kanji_on import KANJI_RUN, run_readings
-from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher, devoiced
+from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher, devoiced, is_kanji
 from ivr.language.normalize import nfkc
 from ivr.language.readings import long_vowels, morphemes, reading
 from ivr.language.yes_no import yes_no
@@ -23,6 +23,8 @@ MIN_KATAKANA_DEVOICED = 4  # kana: マットレス; three-kana katakana words di
 _KATAKANA_RUN = re.compile(r"[ァ-ヴー]{4,}")
 MIN_ONE_OFF = 4  # kana: a lone word this long one kana off exactly one item is a guess (ショーカイ → ショーカキ);
 # at three, あったです (傘です, 20 dB) was one kana off セッタ (雪駄, ぞうり) and read back as ぞうり
+MIN_KANJI_ONE_OFF = 5  # kana: a kanji run read this long one kana off one item (追判機 ツイハンキ → 炊飯器)
+MIN_KANJI_ONE_OFF_CHARS = 3  # kanji: two-character runs have too many on'yomi pairs one kana off some item
 # A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
 _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
 
@@ -77,7 +79,8 @@ class ItemGuesses:
     def by_kanji_sounds(self, text: str) -> list[Match[str]]:
         """An item Whisper spelt with other kanji of the same sounds (台温計 for 体温計): a run no
         dictionary word covers, read one on'yomi per character, that reads as exactly one item
-        (but for voicing, when long), or as one item but for a ん (召喚機 for 消火器)."""
+        (but for voicing, when long), or as one item but for a ん (召喚機 for 消火器), or, three
+        kanji or more, but for one kana (水関機 for 炊飯器)."""
         for run in KANJI_RUN.findall(text):
             if len(morphemes(run)) < 2:
                 continue  # a real word (高調): its own reading was already tried
@@ -87,6 +90,9 @@ class ItemGuesses:
                 return list(keys.values())
             own = reading(run)
             names = {name for r in {*sounds, own} for name in self._nasal_folded.get(nasal_fold(r), ())}
+            if not names and run in _lone_kanji_nouns(text):  # 水関機 スイカンキ: 炊飯器 but for one kana
+                names = {name for r in {*sounds, own} if len(r) >= MIN_KANJI_ONE_OFF
+                         for blank in _blanked(r) for name in self._one_off.get(blank, ())}
             if len(names) == 1:
                 name = names.pop()
                 return [Match(name, name, FOLDED_SCORE, "fuzzy", len(own))]
@@ -99,11 +105,27 @@ class ItemGuesses:
         m = _LONE_WORD.fullmatch(nfkc(text))
         if not m or yes_no(text) is not None:
             return []
-        heard = reading(m[1])
+        heard = reading(m[1]).replace("ヲ", "オ")  # 髪を持つ, カミオモツ: を is said お (紙おむつ)
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
         if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only
             names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
         return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
+
+
+def _lone_kanji_nouns(text: str) -> set[str]:
+    """Runs of ``MIN_KANJI_ONE_OFF_CHARS`` or more kanji that g2p reads as one-character nouns
+    each (追・判・機): no word at all, so ASR's spelling of sounds. A run holding a word (市役所) or
+    ending in a verb (何番乗った) is Japanese as written, and one kana off an item by chance."""
+    runs: set[str] = set()
+    run = ""
+    for surface, pos, *_ in (*morphemes(text), ("", "")):
+        if len(surface) == 1 and pos == "名詞" and is_kanji(surface):
+            run += surface
+            continue
+        if len(run) >= MIN_KANJI_ONE_OFF_CHARS:
+            runs.add(run)
+        run = ""
+    return runs
 
 
 def _blanked(r: str) -> list[str]:

@@ -72,6 +72,8 @@ ASR_RESPELLINGS = [
     (re.compile(r"(何|なん|[月火水木金土日])(?:要|様|用|陽|洋|よう)(?:び|日|ひ|備|美)"), r"\1曜日"),
     # ごみ出しの要備 (曜日): no word, unlike 必要 / 不要 + 備品, which stay as written
     (re.compile(r"(?<![必不重主需])[要用](?:備|美)"), "曜日"),
+    # 何用意ですか (何曜日): 何の用意 keeps its の, so 何用意 before です / か is no word either
+    (re.compile(r"(何|なん)(?:用意|ようい)(?=で|か|[?？。]|$)"), r"\1曜日"),
     (re.compile(r"(?:を|押)してたい"), "を捨てたい"),  # 押してたい: the を run into the verb (掃除機を → 正直押)
 ]
 _TRAILING = re.compile(r"[、。,.!！?？\s]+$")

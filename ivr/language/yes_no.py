@@ -17,7 +17,7 @@ YES_WORDS = (
     "はい", "ええ", "うん", "そうです", "そう", "お願いします", "おねがいします", "お願い", "それで",
     "せや", "そや", "ええよ", "いいよ", "合ってます", "あってます", "正解", "オッケー", "OK", "yes",
 )
-NO_WORDS = ("いいえ", "いや", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "ないです", "ありません",
+NO_WORDS = ("いいえ", "違います", "ちがいます", "違う", "ちゃう", "ちゃいます", "ないです", "ありません",
             "もういい", "いらない", "いらん", "no")
 # "That's fine": a yes to a confirmation (〜でよろしいですか: それで大丈夫です), a no thanks to an offer
 # or to 「ほかにご質問はありますか」 (いいです、大丈夫です: nothing more). Which one only the question says.
@@ -29,6 +29,12 @@ _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)
 NO_OPENINGS = ("いえ", "嫌")
 # はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
 # 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
+# いや as a word of its own: not the end of タイヤ or ダイヤ (「タイヤを捨てたい」, a question, was taken
+# for a no and answered 「どうぞ、ご用件をお話しください」).
+_IYA = re.compile(r"(?<![ぁ-ゖ])いや")
+# A reply of only おや to a read-back: Whisper's steady spelling of one dev voice's いいえ (Kokoro
+# jm_kumo, clean and noisy). おや starts no yes; only to 〜ですね？, where a wrong no costs one re-ask.
+_OYA = re.compile(r"^おや$")
 _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
 # お願いします after a short, misheard はい: Whisper writes はい、お願いします as 「はようねがいします」.
 # Only after three characters at most, so 「粗大ごみの申し込みをお願いします」 stays a request.
@@ -40,7 +46,8 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     question asked whether something is right (〜でよろしいですか), not whether the caller wants
     something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
     t = _plain(text)
-    no = any(w in t for w in NO_WORDS) or t.startswith(NO_OPENINGS)
+    no = (any(w in t for w in NO_WORDS) or _IYA.search(t) is not None or t.startswith(NO_OPENINGS)
+          or (confirming and _OYA.match(t) is not None))
     yes = (any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None) and not _ENTERS.match(t)
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False

@@ -15,6 +15,7 @@ LEAK_MIN_CHARS = 7  # shorter matches are single prompt words (冷蔵庫, プラ
 LEAK_PARTIAL_RATIO = 90  # transcript found near-verbatim inside the prompt (rapidfuzz 0–100)
 LEAK_PIECE = 3  # prompt stretches this long or longer count as echoed (2 would match ごみ, 収集 in real speech)
 LEAK_COVERAGE = 0.8  # … when they make up this share of the transcript; a retry then decides
+LIST_ECHO_MIN_CHARS = 2  # 「缶、」 and up: one listed word of the prompt, cut at its 、
 COMPRESSION_RATIO_MAX = 2.4  # Whisper's own bound: text that zips smaller than this is a decoder loop
 _PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
 
@@ -57,9 +58,21 @@ def _squash(text: str) -> str:
 def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS) -> bool:
     """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech."""
     t, p = _squash(text), _squash(prompt)
-    if len(t) < min_chars or not p:
+    if not p:
+        return False
+    if _listed_word(text, t, p):
+        return True
+    if len(t) < min_chars:
         return False
     return fuzz.partial_ratio(t, p) >= LEAK_PARTIAL_RATIO or _prompt_coverage(t, p) >= LEAK_COVERAGE
+
+
+def _listed_word(text: str, t: str, p: str) -> bool:
+    """The whole transcript is one word of the prompt's list, cut at its 、 (「スプレー缶、」: five
+    item answers at 20 dB in dev calls, the last word the domain prompt lists, then read back as
+    the caller's item). Callers end a word with です or a full stop; a 、 and nothing after is the
+    prompt's own list running on. The caller's own スプレー缶 survives the unprimed re-decode."""
+    return unicodedata.normalize("NFKC", text).strip().endswith("、") and len(t) >= LIST_ECHO_MIN_CHARS and t in p
 
 
 def _prompt_coverage(t: str, p: str) -> float:
