@@ -336,7 +336,8 @@ class Transcriber:
         prompt_used, leak, retried = prompt is not None, False, False
         min_chars = ANSWER_LEAK_MIN_CHARS if short_answer else LEAK_MIN_CHARS
         primed = f"{self.hotwords}。{prompt}" if decoded.hotwords else prompt  # what could be read back
-        if prompt is not None and primed is not None and is_prompt_leak(raw, primed, min_chars):
+        listed = not short_answer  # the domain sentence lists words; a question does not
+        if prompt is not None and primed is not None and is_prompt_leak(raw, primed, min_chars, listed=listed):
             retried = True
             plain = self._decode(audio, None)
             plain_text, plain_nsp, plain_alp = _speech_only(plain, short_answer=short_answer)
@@ -354,7 +355,8 @@ class Transcriber:
             # then answered as the item 電話機): a leak is no better than the outro, and is dropped too.
             again = self._decode(audio, prompt)
             again_text, again_nsp, again_alp = _speech_only(again, short_answer=short_answer)
-            leaked = prompt is not None and is_prompt_leak("".join(again.texts).strip(), prompt, min_chars)
+            leaked = prompt is not None and is_prompt_leak("".join(again.texts).strip(), prompt, min_chars,
+                                                           listed=listed)
             if again_text and hallucination(again_text) is None and not leaked:
                 text, nsp, alp, hotwords_used = again_text, again_nsp, again_alp, False
                 raw = "".join(again.texts).strip()

@@ -55,12 +55,14 @@ def _squash(text: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
 
 
-def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS) -> bool:
-    """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech."""
+def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS, *, listed: bool = True) -> bool:
+    """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech.
+    ``listed``: the prompt lists words (the domain sentence), so one of them cut at its 、 is a
+    leak too; not for a question as prompt, where 「はい、」 answers 「はい、か、いいえ、で」."""
     t, p = _squash(text), _squash(prompt)
     if not p:
         return False
-    if _listed_word(text, t, p):
+    if listed and _listed_word(text, t, p):
         return True
     if len(t) < min_chars:
         return False
