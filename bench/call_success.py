@@ -186,7 +186,8 @@ async def run_call(driver: CallDriver, goal: Goal, target: Target, speak_line) -
         if target.reached(said, goal):
             success = True
             break
-        if said.action == "answer" and said.text and not said.text.startswith(GO_AHEAD) and said.intent != "goodbye":
+        if (said.action == "answer" and said.text and not said.text.startswith(GO_AHEAD)
+                and said.intent not in ("goodbye", "repeat")):  # a repeat says the last prompt again: no answer
             wrong += 1  # an answer, not the right one: another item's rule, another area's day, another topic
         move = caller.next(said)
     log = [f"{t.kind}:{t.transcript or t.dropped} → {t.action}:{t.intent} {t.reply[:60]}" for t in driver.turns()]
