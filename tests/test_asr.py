@@ -167,7 +167,7 @@ def test_prompt_leak_detector() -> None:
     assert not is_prompt_leak("スプレー缶。", DOMAIN_PROMPT) and not is_prompt_leak("スプレー缶です", DOMAIN_PROMPT)
     assert not is_prompt_leak("炊飯器、", DOMAIN_PROMPT)
     keys = "申し訳ありません。はい、か、いいえ、でお答えください。"  # a question as the prompt lists nothing
-    assert not is_prompt_leak("はい、", keys, 2, listed=False) and is_prompt_leak("はい、", keys, 2)
+    assert not is_prompt_leak("はい、", keys, listed=False) and is_prompt_leak("はい、", keys)
     # seen on noisy 8 kHz audio: prompt pieces stitched together, not one verbatim stretch
     assert is_prompt_leak("冷蔵庫について、冷蔵庫について質問します。", DOMAIN_PROMPT)
     assert not is_prompt_leak("燃えるごみの収集日はいつですか", DOMAIN_PROMPT)
