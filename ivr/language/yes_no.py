@@ -27,14 +27,14 @@ _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)
 # いいえ said quickly (いえ、大丈夫です), and いや written in kanji (Whisper's 「嫌じゃう」 for いや、ちゃう);
 # only at the start: 家 and いえいえ sit mid-sentence, and 嫌 starts no other short reply.
 NO_OPENINGS = ("いえ", "嫌")
-# はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
-# 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
 # いや as a word of its own: not the end of タイヤ or ダイヤ (「タイヤを捨てたい」, a question, was taken
 # for a no and answered 「どうぞ、ご用件をお話しください」).
 _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
 # A reply of only おや to a read-back: Whisper's steady spelling of one dev voice's いいえ (Kokoro
 # jm_kumo, clean and noisy). おや starts no yes; only to 〜ですね？, where a wrong no costs one re-ask.
 _OYA = re.compile(r"^おや$")
+# はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
+# 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
 _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
 # お願いします after a short, misheard はい: Whisper writes はい、お願いします as 「はようねがいします」.
 # Only after three characters at most, so 「粗大ごみの申し込みをお願いします」 stays a request.
