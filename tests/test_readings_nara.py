@@ -206,7 +206,8 @@ ITEM_READ_OTHERWISE = {
 
 def test_every_item_reading_is_how_its_name_is_said(nara_dictionary):
     """A wrong stored reading is matched against callers and spelt in read-backs: 油とり紙 stored
-    アブラトリシ was read back 「あぶらとりし、ですね？」, 食用油 as しょくようあぶら (the hotline says しょくようゆ)."""
+    アブラトリシ was read back 「あぶらとりし、ですね？」, 食用油 as しょくようあぶら (the hotline
+    says しょくようゆ)."""
     with (NARA_DATA / "items.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     wrong = [f"{row['name']}: stored {row['reading']}, said {said}" for row in rows
