@@ -592,3 +592,11 @@ def test_a_chome_answer_is_chosen_by_its_sound_among_the_towns_numbers():
     assert chome_by_sound("ちょうめです", [2, 5]) is None  # fits 二 and 五 alike
     assert chome_by_sound("さんちょです", [1, 2]) is None  # not one of this town's
     assert chome_by_sound("ごみです", [1, 2, 3]) is None
+
+
+def test_romaji_splits_each_kana_into_its_consonant_and_vowel():
+    """Town guesses compare romaji too: a consonant misheard costs one letter, not a whole kana."""
+    from ivr.language.readings import romaji
+
+    assert romaji("ナカトミガオカ") == "nakatomigaoka"
+    assert romaji("ゴジョーチョー") == "gojocho"  # long marks dropped: ASR writes them either way

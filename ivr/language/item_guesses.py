@@ -81,6 +81,7 @@ class ItemGuesses:
         dictionary word covers, read one on'yomi per character, that reads as exactly one item
         (but for voicing, when long), or as one item but for a ん (召喚機 for 消火器), or, three
         kanji or more, but for one kana (水関機 for 炊飯器)."""
+        lone_nouns: set[str] | None = None  # parsed once, only when a run needs it
         for run in KANJI_RUN.findall(text):
             if len(morphemes(run)) < 2:
                 continue  # a real word (高調): its own reading was already tried
@@ -90,7 +91,9 @@ class ItemGuesses:
                 return list(keys.values())
             own = reading(run)
             names = {name for r in {*sounds, own} for name in self._nasal_folded.get(nasal_fold(r), ())}
-            if not names and run in _lone_kanji_nouns(text):  # 水関機 スイカンキ: 炊飯器 but for one kana
+            if not names and lone_nouns is None:
+                lone_nouns = _lone_kanji_nouns(text)
+            if not names and run in (lone_nouns or set()):  # 水関機 スイカンキ: 炊飯器 but for one kana
                 names = {name for r in {*sounds, own} if len(r) >= MIN_KANJI_ONE_OFF
                          for blank in _blanked(r) for name in self._one_off.get(blank, ())}
             if len(names) == 1:

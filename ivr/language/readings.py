@@ -144,6 +144,13 @@ def long_vowels(kana: str) -> str:
     return "".join(out)
 
 
+def romaji(kana: str) -> str:
+    """Kana as Latin letters, long marks dropped (ナカトミガオカ → nakatomigaoka). Compared this way
+    a consonant Whisper misheard in noise (ナサトミ for ナカトミ) costs one letter of two, where
+    compared kana by kana it costs as much as a kana missing."""
+    return jaconv.kana2alphabet(jaconv.kata2hira(kana)).replace("-", "")
+
+
 def charwise_reading(text: str) -> str:
     """``text`` with each kanji replaced by its reading alone (放丁 → ホーチョー), for words ASR
     spelled with homophone kanji that g2p, reading the pair as one word, would read otherwise."""
