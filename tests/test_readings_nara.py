@@ -174,16 +174,17 @@ def test_stored_town_and_item_readings_are_spoken_katakana():
 def test_every_read_back_is_said_as_its_reading(nara_dictionary):
     """「〜、ですね？」 spells a town or an item in kana; the TTS must say that kana as the reading
     (あかはだちょう was said アカワダチョー: は inside a word read as the particle)."""
-    from ivr.dialogue.recovery import _town_readings, say_item, spell_reading
+    from ivr.dialogue.recovery import _town_said, say_item, spell_reading
     from ivr.dialogue.state import Brain
 
     brain = Brain.load(NARA_DATA)
-    said = [(spell_reading(r), r) for r in _town_readings(brain.nlu.entities).values()]
+    said = [(spell_reading(r), r) for r in _town_said(brain.nlu.entities).values()]
     said += [(say_item(item), item.reading) for item in brain.kb.items if item.reading]
     wrong = [f"{spelt}: {readings.reading(spelt)}, not {r}" for spelt, r in said
              if readings.long_vowels(readings.reading(spelt)) != readings.long_vowels(r)]
     assert not wrong, "\n".join(wrong)
     assert spell_reading("レーゾーコ") == "れいぞうこ" and spell_reading("アカハダチョー") == "アカハダチョー"
+    assert spell_reading(_town_said(brain.nlu.entities)["三条大路"]) == "さんじょうおうじ"  # not さんじょうううじ
 
 
 def test_every_item_name_is_said_whole(nara_dictionary):

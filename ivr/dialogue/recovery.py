@@ -218,7 +218,7 @@ class Recovery:
         if not town:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
-        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_readings(self.entities)[town]))
+        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_said(self.entities)[town]))
 
     def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
         """The one town whose reading opens with what was said, and whether it was written as the
@@ -298,10 +298,15 @@ class Recovery:
 
 
 @functools.lru_cache(maxsize=4)  # per loaded knowledge base, not per call: 300 towns' readings
+def _town_said(entities: EntityExtractor) -> dict[str, str]:
+    """Town → its reading in katakana as stored, to be spelt for a read-back: サンジョーオージ, whose
+    オー after ジョー ``long_vowels`` would make ー (the read-back said さんじょうううじ)."""
+    return {town: jaconv.hira2kata(rows[0].reading or reading(town)) for town, rows in entities.towns.items()}
+
+
 def _town_readings(entities: EntityExtractor) -> dict[str, str]:
-    """Town → its reading in katakana, long vowels as ー (アオノチョー for 青野町)."""
-    return {town: long_vowels(jaconv.hira2kata(rows[0].reading or reading(town)))
-            for town, rows in entities.towns.items()}
+    """Town → its reading in katakana, long vowels as ー (アオノチョー for 青野町), for matching."""
+    return {town: long_vowels(kana) for town, kana in _town_said(entities).items()}
 
 
 @functools.lru_cache(maxsize=4)
