@@ -56,7 +56,7 @@ MAX_FIRST_SOUNDS_CHARS = 8  # longer is a sentence or a whole (wrong) name, not 
 MIN_FIRST_SOUNDS = 2  # kana of a town's opening the caller must give (あお alone fits 11 towns: asked again)
 # A town name not found, asked for, is read back when it sounds like one town: the mean of rapidfuzz
 # ratios on its kana and on its romaji (a misheard consonant, ナサトミ for ナカトミ, costs half a kana),
-# with and without its 町. bench/town_guesses.py (dev area answers, 29 towns × 3 voices, decoded as the
+# with and without its 町. bench/slot_guesses.py (dev area answers, 29 towns × 3 voices, decoded as the
 # bot does), right / wrong read-backs clean · 20 dB · 10 dB: kana ratio ≥ 60, margin 8: 20/3 · 21/3 ·
 # 8/4; this, ≥ 65, margin 5: 28/1 · 27/4 · 6/3. Non-names said then (はい, 燃えるごみです, わかりません,
 # ちょっと待って) score under it.

@@ -32,6 +32,7 @@ from ivr.knowledge.loader import MUNICIPALITY_FILE
 from ivr.language.normalize import has_words
 from ivr.language.readings import reading
 from ivr.speech import lead_in as lead
+from ivr.speech import primed_echo
 from ivr.speech.lead_in import LeadIn
 from ivr.speech.transcript_checks import (  # noqa: F401 - re-exported: asr is where callers look
     COMPRESSION_RATIO_MAX,
@@ -175,6 +176,7 @@ class Transcriber:
         self.prompt = prompt or None
         self.beam_size = beam_size
         self.hotwords = hotwords or None  # the knowledge base's words, with the domain prompt only
+        self.pieces = primed_echo.primed_pieces(hotwords) if prompt else frozenset()  # what the prime can write
         self._batched = BatchedInferencePipeline(self.model)
 
     @classmethod
@@ -363,6 +365,11 @@ class Transcriber:
                 log.info("ASR hallucination with hotwords; the prompt alone gives %r", text)
             elif leaked:
                 log.info("ASR hallucination with hotwords; the prompt alone reads the prompt back: dropped")
+        doubted = False
+        if prompt_used and not short_answer and not leak and text:
+            swap = primed_echo.recheck(text, self.pieces, lambda: _speech_only(self._decode(audio, None)))
+            if swap is not None:  # the prime's word, not the caller's: the unprimed decode, doubted
+                (text, nsp, alp), raw, doubted, retried, prompt_used = swap, swap[0], True, True, False
         dropped = None
         if not has_words(text):  # 「。」 or 「?」 alone: no word
             text, dropped = "", "no_speech"
@@ -388,5 +395,6 @@ class Transcriber:
             elapsed,
             hotwords_used=hotwords_used,
             compression_ratio=compression_ratio(text),
-            confidence=confidence(text, alp, nsp, short_answer=short_answer),
+            confidence=min(confidence(text, alp, nsp, short_answer=short_answer),
+                           primed_echo.ECHO_DOUBT_CONFIDENCE if doubted else 1.0),
         )

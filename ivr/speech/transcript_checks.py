@@ -72,9 +72,11 @@ def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS, *, l
 def _listed_word(text: str, t: str, p: str) -> bool:
     """The whole transcript is one word of the prompt's list, cut at its 、 (「スプレー缶、」: five
     item answers at 20 dB in dev calls, the last word the domain prompt lists, then read back as
-    the caller's item). Callers end a word with です or a full stop; a 、 and nothing after is the
-    prompt's own list running on. The caller's own スプレー缶 survives the unprimed re-decode."""
-    return unicodedata.normalize("NFKC", text).strip().endswith("、") and len(t) >= LIST_ECHO_MIN_CHARS and t in p
+    the caller's item), or bare (「スプレー缶」, 「自転車」, a hotword: every one of the 12 bare prompt
+    words among the dev item and town answers, bench/slot_guesses.py's town and item lines
+    alike, was for something else said: ベルトです, 土です, たんすです, even 土です on a clean line).
+    The caller's own スプレー缶 survives the unprimed re-decode; a caller's です is never in the list."""
+    return len(t) >= LIST_ECHO_MIN_CHARS and t in p
 
 
 def _prompt_coverage(t: str, p: str) -> float:
