@@ -176,14 +176,16 @@ def test_prompt_leak_detector() -> None:
 
 
 class LeakyTranscriber(Transcriber):
-    """The real model, except that a primed decode returns the prompt's first sentence."""
+    """The real model, except that a primed decode returns ``primed``: the prompt's first sentence."""
+
+    primed = Decoded(("ごみ相談の電話です。",), (0.1,), (-0.4,))
 
     def __init__(self, real: Transcriber) -> None:
         self.__dict__.update(real.__dict__)
 
     def _decode(self, audio: np.ndarray, prompt: str | None, *args: object, **kwargs: object) -> Decoded:
         if prompt is not None:
-            return Decoded(("ごみ相談の電話です。",), (0.1,), (-0.4,))
+            return self.primed
         return super()._decode(audio, prompt)
 
 
@@ -446,16 +448,10 @@ def test_transcripts_carry_their_confidence(transcriber: Transcriber, request_au
     assert transcriber.transcribe(np.zeros(4000, np.int16)).confidence == 0.0
 
 
-class PrimedEchoTranscriber(Transcriber):
+class PrimedEchoTranscriber(LeakyTranscriber):
     """The real model, except that a primed decode writes the prompt's 乾電池 as 「電池です。」."""
 
-    def __init__(self, real: Transcriber) -> None:
-        self.__dict__.update(real.__dict__)
-
-    def _decode(self, audio: np.ndarray, prompt: str | None, *args: object, **kwargs: object) -> Decoded:
-        if prompt is not None:
-            return Decoded(("電池です。",), (0.05,), (-0.2,))
-        return super()._decode(audio, prompt)
+    primed = Decoded(("電池です。",), (0.05,), (-0.2,))
 
 
 def test_a_primed_item_word_only_the_primed_decode_heard_is_doubted(transcriber: Transcriber) -> None:
