@@ -8,6 +8,7 @@ the bot reads it back (「しょうかき、ですね？」) before it answers w
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ivr.language.kanji_on import KANJI_RUN, run_readings
@@ -81,7 +82,7 @@ class ItemGuesses:
         dictionary word covers, read one on'yomi per character, that reads as exactly one item
         (but for voicing, when long), or as one item but for a ん (召喚機 for 消火器), or, three
         kanji or more, but for one kana (水関機 for 炊飯器)."""
-        lone_nouns: set[str] | None = None  # parsed once, only when a run needs it
+        lone_nouns = functools.cache(lambda: _lone_kanji_nouns(text))  # parsed once, only if a run needs it
         for run in KANJI_RUN.findall(text):
             if len(morphemes(run)) < 2:
                 continue  # a real word (高調): its own reading was already tried
@@ -91,9 +92,7 @@ class ItemGuesses:
                 return list(keys.values())
             own = reading(run)
             names = {name for r in {*sounds, own} for name in self._nasal_folded.get(nasal_fold(r), ())}
-            if not names and lone_nouns is None:
-                lone_nouns = _lone_kanji_nouns(text)
-            if not names and run in (lone_nouns or set()):  # 水関機 スイカンキ: 炊飯器 but for one kana
+            if not names and run in lone_nouns():  # 水関機 スイカンキ: 炊飯器 but for one kana
                 names = {name for r in {*sounds, own} if len(r) >= MIN_KANJI_ONE_OFF
                          for blank in _blanked(r) for name in self._one_off.get(blank, ())}
             if len(names) == 1:

@@ -366,7 +366,7 @@ class Transcriber:
             elif leaked:
                 log.info("ASR hallucination with hotwords; the prompt alone reads the prompt back: dropped")
         doubted = False
-        if prompt_used and not short_answer and not leak and text:
+        if prompt_used and not short_answer and not retried and text:  # one re-decode a turn at most
             swap = primed_echo.recheck(text, self.pieces, lambda: _speech_only(self._decode(audio, None)))
             if swap is not None:  # the prime's word, not the caller's: the unprimed decode, doubted
                 (text, nsp, alp), raw, doubted, retried, prompt_used = swap, swap[0], True, True, False

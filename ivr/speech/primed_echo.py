@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
 from ivr.language.readings import long_vowels, reading
+from ivr.speech.transcript_checks import squash
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ MIN_KANA_PIECE = 3  # ビデオ of ビデオテープ; two kana (ール of シ�
 PROMPT_ITEMS = ("冷蔵庫", "乾電池", "蛍光灯", "スプレー缶", "ペットボトル")  # the items asr.domain_prompt names
 NOT_ECHOES = frozenset({"ごみ"})  # in most turns, and said, not primed
 _KANJI = re.compile(r"[一-鿿々]")
-_PUNCT = re.compile(r"[\s。、．，,.!?！？・…「」『』〜~]+")
 
 Plain = tuple[str, float, float]  # the unprimed decode's text, no-speech probability and avg log-prob
 
@@ -55,7 +54,7 @@ def primed_pieces(hotwords: str | None) -> frozenset[str]:
 
 def echoed_piece(text: str, pieces: frozenset[str]) -> str | None:
     """The longest primed piece in a short turn; None for a longer turn or one without any."""
-    squashed = _PUNCT.sub("", unicodedata.normalize("NFKC", text))
+    squashed = squash(text)
     if not squashed or len(squashed) > PRIMED_ECHO_MAX_CHARS:
         return None
     found = [p for p in pieces if p in squashed]

@@ -51,7 +51,7 @@ HALLUCINATIONS: tuple[Hallucination, ...] = (
 )
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
 
 
@@ -59,7 +59,7 @@ def is_prompt_leak(text: str, prompt: str, min_chars: int = LEAK_MIN_CHARS, *, l
     """True when ``text`` is (nearly) a verbatim stretch of the prompt rather than new speech.
     ``listed``: the prompt lists words (the domain sentence), so one of them cut at its 、 is a
     leak too; not for a question as prompt, where 「はい、」 answers 「はい、か、いいえ、で」."""
-    t, p = _squash(text), _squash(prompt)
+    t, p = squash(text), squash(prompt)
     if not p:
         return False
     if listed and _listed_word(text, t, p):
@@ -91,7 +91,7 @@ def _prompt_coverage(t: str, p: str) -> float:
 
 def hallucination(text: str) -> Hallucination | None:
     """The known hallucination ``text`` is, if any."""
-    squashed = _squash(text)
+    squashed = squash(text)
     for known in HALLUCINATIONS:
         if squashed and known.pattern.search(squashed):
             return known
