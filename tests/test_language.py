@@ -81,6 +81,9 @@ def test_a_lone_oya_is_a_no_to_a_read_back_only():
     assert yes_no("おや。", confirming=True) is False
     assert yes_no("おや。") is None
     assert yes_no("おやすみなさい", confirming=True) is None
+    # another dev voice's いいえ, written ねえ / ね (ojt-slow), as a whole reply only
+    assert yes_no("ねえ。", confirming=True) is False and yes_no("ね。", confirming=True) is False
+    assert yes_no("ねえ。") is None and yes_no("ねえ、そうです", confirming=True) is not False
 
 
 @pytest.mark.parametrize("text", ["いいです", "大丈夫です", "はい、大丈夫です", "それで結構です"])

@@ -161,7 +161,8 @@ class CallSession:
             return await self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
         parse.heard_confidence = turn.confidence
-        if not parse.normalized and parse.yes_no is None:  # only fillers (えーと…): still thinking
+        if not parse.normalized and parse.answer(confirming=isinstance(self.state.pending, Confirm)) is None:
+            # only fillers (えーと…): still thinking; ねえ, a filler, is a no to a read-back (yes_no)
             reply = self.recovery.filler_reply(text)
             return self.say(reply, Action.clarify, parse, "filler") if reply else self._unclear()
         return await self._speech(parse)

@@ -30,9 +30,11 @@ NO_OPENINGS = ("いえ", "嫌")
 # いや as a word of its own: not the end of タイヤ or ダイヤ (「タイヤを捨てたい」, a question, was taken
 # for a no and answered 「どうぞ、ご用件をお話しください」).
 _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
-# A reply of only おや to a read-back: Whisper's steady spelling of one dev voice's いいえ (Kokoro
-# jm_kumo, clean and noisy). おや starts no yes; only to 〜ですね？, where a wrong no costs one re-ask.
-_OYA = re.compile(r"^おや$")
+# A reply of only おや or ねえ (ね, ねー) to a read-back: Whisper's steady spellings of two dev voices'
+# いいえ (Kokoro jm_kumo; ojt-slow: dev3 and dev4 calls, clean and 20 dB, where ねえ was taken for a
+# filler and the read-back said again until the call ran out of turns). Neither starts a yes; only to
+# 〜ですね？, where a wrong no costs one re-ask.
+_OYA = re.compile(r"^(?:おや|ねえ|ねー|ね)$")
 # はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
 # 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
 _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
