@@ -603,3 +603,17 @@ def test_romaji_splits_each_kana_into_its_consonant_and_vowel():
 
     assert romaji("ナカトミガオカ") == "nakatomigaoka"
     assert romaji("ゴジョーチョー") == "gojocho"  # long marks dropped: ASR writes them either way
+
+
+def test_a_sound_is_guessed_only_when_one_name_stands_out():
+    """Slot guesses by sound: one consonant off one name is that name; two names as near, none."""
+    from ivr.language.readings import Sound
+    from ivr.language.sound_guesses import sounds_like
+
+    names = [(Sound("ナカトミガオカ"), "中登美ヶ丘"), (Sound("トミガオカ"), "登美ヶ丘"), (Sound("アオヤマ"), "青山")]
+    heard = Sound("ナサトミガオカ")
+    assert heard.likeness(Sound("ナカトミガオカ")) > heard.likeness(Sound("トミガオカ"))
+    assert sounds_like(Sound("ナサトミガオカ"), names, 65, 5) == "中登美ヶ丘"
+    assert sounds_like(Sound("アオヤマ"), names, 65, 5) == "青山"
+    assert sounds_like(Sound("ミガオカ"), names, 65, 50) == ""  # 登美ヶ丘 leads, but not by the margin
+    assert sounds_like(Sound("サンキュー"), names, 65, 5) == ""  # like none of them

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 
 import jaconv
-from rapidfuzz import fuzz
 
 from ivr.dialogue import prompts
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
@@ -27,7 +26,8 @@ from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.entities import EntityExtractor
 from ivr.language.normalize import has_words
-from ivr.language.readings import long_vowels, reading, romaji, vowel_of
+from ivr.language.readings import Sound, long_vowels, reading, vowel_of
+from ivr.language.sound_guesses import ITEM_SOUND_RATIO, item_by_sound, sounds_like
 from ivr.language.understand import Parse
 from ivr.language.yes_no import thats_fine, yes_no
 
@@ -209,9 +209,12 @@ class Recovery:
         self.state.set_area(town, self.entities.towns[town])
         return True
 
-    def guess_town(self, pending: AskSlot, parse: Parse) -> str | None:
-        """A town name asked for and not found, that sounds like one town only (アオニャマ → 青山):
-        the read-back question to ask, with the caller's answer awaited; None when no town fits."""
+    def guess_slot(self, pending: AskSlot, parse: Parse) -> str | None:
+        """A town or item asked for and not found, that sounds like one town (アオニャマ → 青山) or
+        one item (ボリータンク → ポリタンク): the read-back question to ask, with the caller's answer
+        awaited; None when nothing fits."""
+        if pending.slot == "item":
+            return self._guess_item(pending, parse)
         if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
             return None
         town = parse.area_town or self._town_by_opening(pending, parse)[0] or self._town_by_sound(parse)
@@ -219,6 +222,16 @@ class Recovery:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_said(self.entities)[town]))
+
+    def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
+        if parse.item is not None or parse.category is not None or parse.area_town:
+            return None  # 燃えるごみです, a town: an answer, but not a misheard item
+        if not (guessed := item_by_sound(self.entities, parse.normalized)):
+            return None
+        item, said = guessed
+        parse = dataclasses.replace(parse, item=item, item_form=said, item_score=ITEM_SOUND_RATIO, item_how="fuzzy")
+        self.state.pending = ConfirmItem(pending.topic, parse)
+        return prompts.CONFIRM_ITEM.format(reading=say_item(item))
 
     def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
         """The one town whose reading opens with what was said, and whether it was written as the
@@ -248,17 +261,7 @@ class Recovery:
         heard = long_vowels(reading(_TAIL.sub("", said)))
         if len(heard) < MIN_TOWN_SOUND:
             return ""
-        spelt = romaji(heard)
-        best: dict[str, float] = {}  # each town's better score, with and without its 町
-        for (town, whole), sound in _town_sounds(self.entities).items():
-            score = (fuzz.ratio(heard, sound) + fuzz.ratio(spelt, _town_romaji(self.entities)[town, whole])) / 2
-            best[town] = max(best.get(town, 0.0), score)
-        scored = sorted(best.items(), key=lambda kv: kv[1], reverse=True)
-        if not scored or scored[0][1] < TOWN_SOUND_RATIO:
-            return ""
-        if len(scored) > 1 and scored[0][1] - scored[1][1] < TOWN_SOUND_MARGIN:
-            return ""
-        return scored[0][0]
+        return sounds_like(Sound(heard), _town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
@@ -310,18 +313,12 @@ def _town_readings(entities: EntityExtractor) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _town_sounds(entities: EntityExtractor) -> dict[tuple[str, bool], str]:
-    """(town, whole) → its reading without 町 (アオノ for 青野町: callers leave it off) and whole
+def _town_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
+    """Each town's reading without 町 (アオノ for 青野町: callers leave it off) and whole
     (ゴジョーチョー: 五条町 heard 「ご状況」 is no 五条, which reads as 五条町 without its 町)."""
     readings = _town_readings(entities).items()
-    return {(town, False): re.sub(r"(チョー|マチ)$", "", sound) for town, sound in readings} | {
-        (town, True): sound for town, sound in readings}
-
-
-@functools.lru_cache(maxsize=4)
-def _town_romaji(entities: EntityExtractor) -> dict[tuple[str, bool], str]:
-    """``_town_sounds`` in romaji (nakatomigaoka)."""
-    return {key: romaji(sound) for key, sound in _town_sounds(entities).items()}
+    return [(Sound(re.sub(r"(チョー|マチ)$", "", sound)), town) for town, sound in readings] + [
+        (Sound(sound), town) for town, sound in readings]
 
 
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう

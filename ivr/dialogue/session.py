@@ -195,7 +195,7 @@ class CallSession:
         if isinstance(pending, AskSlot):
             if self.topics.fill_pending(pending, parse) or self.recovery.fill_area(pending, parse):
                 return await self._run(pending.topic, parse)
-            if (read_back := self.recovery.guess_town(pending, parse)) is not None:  # 「あおやま、ですね？」
+            if (read_back := self.recovery.guess_slot(pending, parse)) is not None:  # 「あおやま、ですね？」
                 return self.say(read_back, Action.clarify, parse, pending.topic)
             if not (strong and parse.intent != pending.topic):  # not a new question: ask again
                 return await self._run(pending.topic, parse)

@@ -209,7 +209,7 @@ class EntityExtractor:
 
     def _inside_longer_name(self, text: str, form: str) -> bool:
         """青崎町 (青垣町 misheard) holds 佐紀町's sound after アオ: a longer name heard, not that town,
-        which is then only a guess by sound (``Recovery.guess_town``). The city's own name before a
+        which is then only a guess by sound (``Recovery.guess_slot``). The city's own name before a
         town (奈良市青山) is no longer name."""
         said = nfkc(text)
         if form in said:

@@ -104,14 +104,21 @@ class ItemGuesses:
         """A turn of one word that is an item but for a っ or ー Whisper put in (かっさです for
         傘です, asked 「捨てたいものの名前を」), or but for one kana (紹介です for 消火器です) when
         no other item is as near: a guess, read back before it is answered."""
-        m = _LONE_WORD.fullmatch(nfkc(text))
-        if not m or yes_no(text) is not None:
+        said = lone_word(text)
+        if not said:
             return []
-        heard = reading(m[1]).replace("ヲ", "オ")  # 髪を持つ, カミオモツ: を is said お (紙おむつ)
+        heard = reading(said).replace("ヲ", "オ")  # 髪を持つ, カミオモツ: を is said お (紙おむつ)
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
         if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only
             names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
         return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
+
+
+def lone_word(text: str) -> str:
+    """The one word of a turn that is one word and a copula (かっさです → かっさ), not a yes or a
+    no; "" for any other turn."""
+    m = _LONE_WORD.fullmatch(nfkc(text))
+    return m[1] if m and yes_no(text) is None else ""
 
 
 def _lone_kanji_nouns(text: str) -> set[str]:

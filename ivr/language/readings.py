@@ -15,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import jaconv
+from rapidfuzz import fuzz
 
 from ivr.language import user_dictionary
 
@@ -149,6 +150,21 @@ def romaji(kana: str) -> str:
     a consonant Whisper misheard in noise (ナサトミ for ナカトミ) costs one letter of two, where
     compared kana by kana it costs as much as a kana missing."""
     return jaconv.kana2alphabet(jaconv.kata2hira(kana)).replace("-", "")
+
+
+class Sound:
+    """A reading and its romaji, compared as a listener would: the mean of rapidfuzz ratios on the
+    kana and on the romaji, so one misheard consonant (ナサトミ for ナカトミ) costs half a kana,
+    and a kana missing costs one."""
+
+    __slots__ = ("kana", "latin")
+
+    def __init__(self, kana: str) -> None:
+        self.kana = kana
+        self.latin = romaji(kana)
+
+    def likeness(self, other: Sound) -> float:
+        return (fuzz.ratio(self.kana, other.kana) + fuzz.ratio(self.latin, other.latin)) / 2
 
 
 def charwise_reading(text: str) -> str:

@@ -34,7 +34,7 @@ _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
 # いいえ (Kokoro jm_kumo; ojt-slow: dev3 and dev4 calls, clean and 20 dB, where ねえ was taken for a
 # filler and the read-back said again until the call ran out of turns). Neither starts a yes; only to
 # 〜ですね？, where a wrong no costs one re-ask.
-_OYA = re.compile(r"^(?:おや|ねえ|ねー|ね)$")
+_SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね)$")
 # はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
 # 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
 _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
@@ -49,7 +49,7 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
     t = _plain(text)
     no = (any(w in t for w in NO_WORDS) or _IYA.search(t) is not None or t.startswith(NO_OPENINGS)
-          or (confirming and _OYA.match(t) is not None))
+          or (confirming and _SPELT_NO.match(t) is not None))
     yes = (any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None) and not _ENTERS.match(t)
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False

@@ -1,0 +1,76 @@
+"""A slot answer not found, guessed by how it sounds: the one town or item it is like.
+
+Only where the bot has just asked for that slot (「町名を」, 「捨てたいものの名前を」) and found
+nothing in the answer: there a lone word is almost surely a name, misheard (なさとみがおか for
+中登美ヶ丘, ボリータンク for ポリタンク, スイファンキー for 炊飯器). The guess is read back
+(「ぽりたんく、ですね？」) before anything is answered with it, so a wrong one costs the caller a
+いいえ, the same turn asking again would have cost.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ivr.knowledge.models import Item
+from ivr.language.item_guesses import lone_word
+from ivr.language.readings import Sound, long_vowels, morphemes, reading
+
+if TYPE_CHECKING:
+    from ivr.language.entities import EntityExtractor
+
+# A lone item answer not found is read back when it sounds like one item (``Sound.likeness`` over
+# every name, alias and spelling of the knowledge base's items). bench/slot_guesses.py --slot item
+# (dev item answers, 64 items × 3 voices, decoded as the bot does), of those asked again before:
+# ≥ 60, margin 3: right / wrong read-backs clean 16/9, 20 dB 24/30; ≥ 65, margin 5 (as for towns):
+# 13/5, 20/10; ≥ 70, margin 8: 8/2, 13/3. A wrong read-back costs one いいえ; a right one saves the
+# re-ask, which at 20 dB is misheard again about half the time.
+ITEM_SOUND_RATIO = 65.0
+ITEM_SOUND_MARGIN = 5.0  # another item this close: no guess, the caller is asked again
+MIN_ITEM_SOUND = 3  # kana heard: two fit too many items
+# Not a name: 「わかりません」 (蚊取り線香 by sound), 「知らない」, 「わからへん」.
+_NOT_A_NAME = re.compile(r"(?:ません|ない|へん|らん)(?:です)?[。、!！?？\s]*$")
+_KATAKANA = re.compile(r"[ァ-ヴー]+")
+
+
+def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, margin: float) -> str:
+    """The one name whose sounds ``heard`` is like (at least ``ratio``, the next name at least
+    ``margin`` behind); "" when none or two are. A name may come with several sounds."""
+    best: dict[str, float] = {}
+    for sound, name in named:
+        best[name] = max(best.get(name, 0.0), heard.likeness(sound))
+    scored = sorted(best.values(), reverse=True)
+    if not scored or scored[0] < ratio or (len(scored) > 1 and scored[0] - scored[1] < margin):
+        return ""
+    return max(best, key=best.__getitem__)
+
+
+def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | None:
+    """The item a lone answer to the item question sounds like, with the word heard; None when
+    the answer is not one word, is a real word Whisper wrote for what it heard (正直, あなた,
+    さよなら: the caller may have said just that; 正直 was read back as 障子 for 掃除機), or no
+    single item is near."""
+    said = lone_word(text)
+    if not said or _NOT_A_NAME.search(text):
+        return None
+    words = morphemes(said)
+    if len(words) == 1 and (not _KATAKANA.fullmatch(said) or words[0][1] == "感動詞"):
+        return None  # one dictionary word in kanji or kana (katakana ones are often ASR's spelling)
+    heard = long_vowels(reading(said).replace("ヲ", "オ"))  # 髪をむすれ: を is said お (紙おむつ)
+    if len(heard) < MIN_ITEM_SOUND:
+        return None
+    name = sounds_like(Sound(heard), _item_sounds(entities), ITEM_SOUND_RATIO, ITEM_SOUND_MARGIN)
+    return (entities.kb.item_by_name[name], said) if name else None
+
+
+@functools.lru_cache(maxsize=4)  # per loaded knowledge base: ~4,000 readings
+def _item_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
+    """Every reading of every item's name, aliases and spellings, with the item's name."""
+    sounds: dict[str, set[str]] = {}
+    for item in entities.kb.items:
+        for phrase in (item.name, *item.aliases, *item.mishearings):
+            for kana in entities.items.readings_of(phrase):
+                sounds.setdefault(long_vowels(kana), set()).add(item.name)
+    return [(Sound(kana), name) for kana, names in sounds.items() for name in names]
