@@ -26,6 +26,8 @@ MIN_ONE_OFF = 4  # kana: a lone word this long one kana off exactly one item is 
 # at three, あったです (傘です, 20 dB) was one kana off セッタ (雪駄, ぞうり) and read back as ぞうり
 MIN_KANJI_ONE_OFF = 5  # kana: a kanji run read this long one kana off one item (追判機 ツイハンキ → 炊飯器)
 MIN_KANJI_ONE_OFF_CHARS = 3  # kanji: two-character runs have too many on'yomi pairs one kana off some item
+MIN_GLUED_KANA = 2  # kana of another noun glued to a lone answer's item words: 鼻 (ハナ) of 鼻ビデオ
+_COUNT = re.compile(r"[0-9０-９一二三四五六七八九十百]+|[個台本枚つ袋箱]")  # 冷蔵庫2台: a count, not glue
 # A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
 _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
 
@@ -119,6 +121,45 @@ def lone_word(text: str) -> str:
     no; "" for any other turn."""
     m = _LONE_WORD.fullmatch(nfkc(text))
     return m[1] if m and yes_no(text) is None else ""
+
+
+def glued_to_noun(text: str, form: str, readings: set[str]) -> bool:
+    """A turn of one word whose item words are glued to another noun with no の between: 鼻ビデオ
+    (花火), ブレー缶 (スプレー缶), 一生ケース (衣装ケース, its reading holds ショーケース), 電池らんじ
+    (電子レンジ). Whisper wrote a word it could not read around a
+    piece of one it knew; the piece's item is read back, not answered. What callers put before an
+    item they name is no such glue: a modifier (古い, 壊れた, 小さな), a noun with の (子供の), a count."""
+    word = lone_word(text)
+    if not word:
+        return False
+    words = morphemes(word)
+    sounds = [long_vowels(w[3].replace("’", "")) for w in words]
+    if form and form in word:
+        pieces, start = [w[0] for w in words], word.index(form)
+        end = start + len(form)
+    else:  # matched on its reading: イッショーケース holds ショーケース
+        heard = "".join(sounds)
+        if not (inside := [r for r in readings if r and r in heard]):
+            return False
+        pieces, start = sounds, heard.index(max(inside, key=len))
+        end = start + len(max(inside, key=len))
+    glued, at, own = 0, 0, []
+    for i, piece in enumerate(pieces):
+        lo, at = at, at + len(piece)
+        if lo < end and at > start:  # the item's own word: whatever of it is not the item is glue
+            glued += max(0, start - lo) + max(0, at - end)
+            own.append(i)
+    if not own:
+        return False
+
+    def noun(i: int) -> bool:
+        return 0 <= i < len(words) and words[i][1] == "名詞" and not _COUNT.fullmatch(words[i][0])
+
+    for step, i in ((-1, own[0] - 1), (1, own[-1] + 1)):  # nouns straight before and after it
+        while noun(i):
+            glued += len(sounds[i])
+            i += step
+    return glued >= MIN_GLUED_KANA
 
 
 def _lone_kanji_nouns(text: str) -> set[str]:

@@ -20,6 +20,7 @@ from ivr.language.dates import parse_date
 from ivr.language.embeddings import Embedder, get_embedder
 from ivr.language.entities import Entities, EntityExtractor, runs_on
 from ivr.language.intents import IntentClassifier
+from ivr.language.item_guesses import glued_to_noun
 from ivr.language.normalize import nfkc, normalize
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
@@ -190,4 +191,6 @@ def _runs_on(text: str, ents: Entities, readings_of: Callable[[str], set[str]]) 
     found = [form for form in forms if form and form in nfkc(text)]
     if not found and ents.items[0].how == "reading":  # 扇子 heard as 「センスラブラ」: its sound, in katakana
         found = [r for r in readings_of(ents.items[0].form) if r and r in nfkc(text)]
-    return bool(found) and all(runs_on(text, form) for form in found)
+    if found and all(runs_on(text, form) for form in found):
+        return True
+    return glued_to_noun(text, ents.items[0].form, readings_of(ents.items[0].form))
