@@ -14,7 +14,7 @@ import re
 from ivr.language.kanji_on import KANJI_RUN, run_readings
 from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher, devoiced, is_kanji
 from ivr.language.normalize import nfkc
-from ivr.language.readings import long_vowels, morphemes, reading
+from ivr.language.readings import Sound, long_vowels, morphemes, reading
 from ivr.language.yes_no import yes_no
 
 FOLDED_SCORE = 84.0  # below ITEM_CONFIRM_SCORE (recovery.py): such a guess is always read back
@@ -27,6 +27,7 @@ MIN_ONE_OFF = 4  # kana: a lone word this long one kana off exactly one item is 
 MIN_KANJI_ONE_OFF = 5  # kana: a kanji run read this long one kana off one item (追判機 ツイハンキ → 炊飯器)
 MIN_KANJI_ONE_OFF_CHARS = 3  # kanji: two-character runs have too many on'yomi pairs one kana off some item
 MIN_GLUED_KANA = 2  # kana of another noun glued to a lone answer's item words: 鼻 (ハナ) of 鼻ビデオ
+SAME_ITEM_SOUND = 80.0  # ``Sound.likeness`` of a lone word to its item's name: セキューストーブ to 石油ストーブ 88
 _COUNT = re.compile(r"[0-9０-９一二三四五六七八九十百]+|[個台本枚つ袋箱]")  # 冷蔵庫2台: a count, not glue
 # A turn that is one word and a copula (かっさです): the only shape a っ/ー-folded reading is tried on.
 _LONE_WORD = re.compile(r"([^\s、。,.!！?？]{1,8}?)(?:です|でした|や|だ)?[ねよ]?[、。,.!！?？\s]*")
@@ -123,14 +124,16 @@ def lone_word(text: str) -> str:
     return m[1] if m and yes_no(text) is None else ""
 
 
-def glued_to_noun(text: str, form: str, readings: set[str]) -> bool:
+def glued_to_noun(text: str, form: str, readings: set[str], named: set[str]) -> bool:
     """A turn of one word whose item words are glued to another noun with no の between: 鼻ビデオ
     (花火), ブレー缶 (スプレー缶), 一生ケース (衣装ケース, its reading holds ショーケース), 電池らんじ
     (電子レンジ). Whisper wrote a word it could not read around a
     piece of one it knew; the piece's item is read back, not answered. What callers put before an
-    item they name is no such glue: a modifier (古い, 壊れた, 小さな), a noun with の (子供の), a count."""
+    item they name is no such glue: a modifier (古い, 壊れた, 小さな), a noun with の (子供の), a count.
+    Nor is a word that as a whole sounds like the item's own name (``named``: its readings):
+    セキューストーブ, matched on ストーブ, is 石油ストーブ."""
     word = lone_word(text)
-    if not word:
+    if not word or any(Sound(long_vowels(reading(word))).likeness(Sound(r)) >= SAME_ITEM_SOUND for r in named):
         return False
     words = morphemes(word)
     sounds = [long_vowels(w[3].replace("’", "")) for w in words]

@@ -193,4 +193,4 @@ def _runs_on(text: str, ents: Entities, readings_of: Callable[[str], set[str]]) 
         found = [r for r in readings_of(ents.items[0].form) if r and r in nfkc(text)]
     if found and all(runs_on(text, form) for form in found):
         return True
-    return glued_to_noun(text, ents.items[0].form, readings_of(ents.items[0].form))
+    return glued_to_noun(text, ents.items[0].form, readings_of(ents.items[0].form), readings_of(ents.item.name))
