@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 # A lone item answer not found is read back when it sounds like one item (``Sound.likeness`` over
 # every name, alias and spelling of the knowledge base's items). bench/slot_guesses.py --slot item
-# (dev item answers, 64 items × 3 voices, decoded as the bot does), of those asked again before:
-# ≥ 60, margin 3: right / wrong read-backs clean 16/9, 20 dB 24/30; ≥ 65, margin 5 (as for towns):
-# 13/5, 20/10; ≥ 70, margin 8: 8/2, 13/3. A wrong read-back costs one いいえ; a right one saves the
-# re-ask, which at 20 dB is misheard again about half the time.
-ITEM_SOUND_RATIO = 65.0
+# (dev item answers, 64 items × 3 voices, decoded as the bot does), of those asked again before,
+# right / wrong read-backs clean · 20 dB: ≥ 65, margin 5 (as for towns): 13/5 · 20/10; ≥ 67: 12/3 ·
+# 16/7; ≥ 70: 9/3 · 15/6. At 65 a dev call (call_success dev2, clean) had 相適 (掃除機) read back as
+# 泡立て器 (66.7), the caller's いいえ heard as はい, and 泡立て器's rule answered. A wrong read-back
+# costs one いいえ; a right one saves the re-ask, at 20 dB misheard again about half the time.
+ITEM_SOUND_RATIO = 67.0
 ITEM_SOUND_MARGIN = 5.0  # another item this close: no guess, the caller is asked again
 MIN_ITEM_SOUND = 3  # kana heard: two fit too many items
 # Not a name: 「わかりません」 (蚊取り線香 by sound), 「知らない」, 「わからへん」.
