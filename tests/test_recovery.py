@@ -27,6 +27,24 @@ def test_short_replies_to_a_read_back_are_read_as_a_confirmation(brain, reply, a
     assert (prompts.ITEM_REJECTED in result.text) is not answered
 
 
+def test_a_read_back_is_the_question_the_recogniser_hears_before_the_reply(brain):
+    """The reply to 「つうちょう、ですね？」 is decoded after that question's own audio: the question
+    handed to the recogniser is the unit the synthesiser played and cached, ？ and all. It had been
+    「つうちょう、ですね？。」, found in no cache, so a dev caller's いいえ, decoded without it, read はい
+    and the refused item's rule was answered."""
+    from ivr.speech.lead_in import lead_in_for
+    from ivr.speech.tts import Synthesizer
+
+    call = Call(brain, OPEN)
+    read_back = call.say("うちょうの捨て方").text
+    assert call.session.yes_no_question() == read_back == "つうちょう、ですね？"
+    tts = Synthesizer(1.0)
+    tts.synthesize(read_back)  # the reply as played
+    assert lead_in_for(call.session.yes_no_question(), tts) is not None
+    call.say("いいえ")
+    assert call.session.yes_no_question() is None  # asked for the item again: no yes/no is next
+
+
 def test_a_confirmed_item_is_not_read_back_twice(brain):
     call = Call(brain, OPEN)
     call.say("うそくって何ごみですか")

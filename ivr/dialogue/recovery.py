@@ -321,14 +321,22 @@ def _town_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
         (Sound(sound), town) for town, sound in readings]
 
 
+_SENTENCE_ENDS = "。？?！!"
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
+
+
+def sentences(text: str) -> list[str]:
+    """What the bot said, sentence by sentence, each with its own end: 「ぽりたんく、ですね？」 keeps
+    its ？ (cut at 。 and given one back, it became 「…ですね？。」, which is no unit the synthesiser
+    cached, so a read-back's はい / いいえ was decoded without the question's audio before it)."""
+    return [s.strip() if s.strip()[-1] in _SENTENCE_ENDS else f"{s.strip()}。"
+            for s in re.findall(r"[^。？?！!]*[。？?！!]*", text) if s.strip(" 。")]
 
 
 def last_question(text: str) -> str:
     """The last sentences of what the bot said, up to ``REASK_MAX_CHARS`` (at least the last one)."""
-    sentences = [f"{s}。" for s in text.split("。") if s.strip()]
     kept: list[str] = []
-    for sentence in reversed(sentences):
+    for sentence in reversed(sentences(text)):
         if kept and sum(map(len, kept)) + len(sentence) > REASK_MAX_CHARS:
             break
         kept.insert(0, sentence)

@@ -22,7 +22,7 @@ from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye, sentences
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
@@ -115,8 +115,8 @@ class CallSession:
                  else isinstance(pending, (Confirm, OfferStaff, AnythingElse)))
         if not asked:
             return None
-        sentences = [s for s in self.state.last_text.split("。") if s.strip()]
-        return f"{sentences[-1]}。" if sentences else None
+        said = sentences(self.state.last_text)  # 「ぽりたんく、ですね？」 as the synthesiser cut and cached it
+        return said[-1] if said else None
 
     def snapshot(self) -> CallState:
         """The call state as it is now, for ``restore``: when a caller turns out to have only
