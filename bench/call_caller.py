@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from call_goals import Goal
 
 from ivr.dialogue import prompts
-from ivr.language.readings import reading
+from ivr.language.readings import long_vowels, reading
 
 MAX_EXTRA_TURNS = 3  # the caller's patience: this many turns more than the clean call needed, then the call fails
 CALLER_NUMBER = "+81742000000"  # the number the calls come from (bench/calls.py's Twilio From)
@@ -104,9 +104,16 @@ def _mentions_all(goal: Goal, text: str) -> bool:
 def _mentions(goal: Goal, text: str) -> bool:
     """A read-back names what the caller meant: a key word, something they said (an area), or
     the kind of question they asked (「品目の分別についてのご質問でよろしいですか」 for 傘は何ごみ)."""
-    kana = reading(text)
+    kana = _flat(reading(text))
     words = (*goal.key, *(v.removesuffix("です") for v in goal.replies.values()), *KIND_WORDS.get(goal.kind, ()))
-    return not words or any(w in text or reading(w) in kana for w in words)
+    return not words or any(w in text or _flat(reading(w)) in kana for w in words)
+
+
+def _flat(kana: str) -> str:
+    """A reading with its long vowels gone, as a listener hears a name: 三条大路 reads サンジョーーージ
+    as one word, 「さんじょうおうじ、ですね？」 サンジョーオージ word by word; both are サンジョジ. Compared
+    as read, the caller refused its own town read back right (dev4, 2026-12-05)."""
+    return long_vowels(kana).replace("ー", "")
 
 
 def _first_sounds(area: str) -> str:
