@@ -127,13 +127,16 @@ def lone_word(text: str) -> str:
 def glued_to_noun(text: str, form: str, readings: set[str], named: set[str]) -> bool:
     """A turn of one word whose item words are glued to another noun with no の between: 鼻ビデオ
     (花火), ブレー缶 (スプレー缶), 一生ケース (衣装ケース, its reading holds ショーケース), 電池らんじ
-    (電子レンジ). Whisper wrote a word it could not read around a
-    piece of one it knew; the piece's item is read back, not answered. What callers put before an
-    item they name is no such glue: a modifier (古い, 壊れた, 小さな), a noun with の (子供の), a count.
-    Nor is a word that as a whole sounds like the item's own name (``named``: its readings):
-    セキューストーブ, matched on ストーブ, is 石油ストーブ."""
+    (電子レンジ). Whisper wrote a word it could not read around a piece of one it knew; the piece's
+    item is read back, not answered. What callers put before an item they name is no such glue: a
+    modifier (古い, 壊れた, 小さな), a noun with の (子供の), a count. Nor is a word that as a whole
+    sounds like the item's own name (``named``: its readings): セキューストーブ, matched on
+    ストーブ, is 石油ストーブ."""
     word = lone_word(text)
-    if not word or any(Sound(long_vowels(reading(word))).likeness(Sound(r)) >= SAME_ITEM_SOUND for r in named):
+    if not word:
+        return False
+    whole = Sound(long_vowels(reading(word)))
+    if any(whole.likeness(Sound(r)) >= SAME_ITEM_SOUND for r in named):
         return False
     words = morphemes(word)
     sounds = [long_vowels(w[3].replace("’", "")) for w in words]
@@ -144,8 +147,9 @@ def glued_to_noun(text: str, form: str, readings: set[str], named: set[str]) -> 
         heard = "".join(sounds)
         if not (inside := [r for r in readings if r and r in heard]):
             return False
-        pieces, start = sounds, heard.index(max(inside, key=len))
-        end = start + len(max(inside, key=len))
+        longest = max(inside, key=len)
+        pieces, start = sounds, heard.index(longest)
+        end = start + len(longest)
     glued, at, own = 0, 0, []
     for i, piece in enumerate(pieces):
         lo, at = at, at + len(piece)
