@@ -190,7 +190,8 @@ async def run_call(driver: CallDriver, goal: Goal, target: Target, speak_line) -
                 and said.intent not in ("goodbye", "repeat")):  # a repeat says the last prompt again: no answer
             wrong += 1  # an answer, not the right one: another item's rule, another area's day, another topic
         move = caller.next(said)
-    log = [f"{t.kind}:{t.transcript or t.dropped} → {t.action}:{t.intent} {t.reply[:60]}" for t in driver.turns()]
+    log = [f"{t.kind}:{t.transcript or t.dropped} ({t.confidence:.2f}) → {t.action}:{t.intent} {t.reply[:60]}"
+           for t in driver.turns()]
     log.append("caller said: " + " / ".join(m.text for m in caller.moves))  # to tell a misheard reply from a wrong one
     await driver.hangup()
     return CallResult(0, goal.kind, driver.condition, "", success, turns, max(0, turns - target.turns), wrong,

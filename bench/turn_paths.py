@@ -57,6 +57,7 @@ class Turn:
     intent: str
     action: str
     reply: str
+    confidence: float = 0.0  # the recogniser's trust in the transcript
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Turn:
@@ -65,14 +66,14 @@ class Turn:
                    int(d.get("audio_ms", 0)), int(d.get("start_ms", 0)), int(d.get("end_ms", 0)),
                    int(d.get("parts", 1)), int(d.get("held_ms", 0)), bool(d.get("speculated", False)),
                    bool(d.get("superseded", False)), int(d.get("seq", 0)), int(d.get("asr_ms", 0)),
-                   d.get("intent", ""), str(d.get("action", "")), d.get("reply", ""))
+                   d.get("intent", ""), str(d.get("action", "")), d.get("reply", ""), float(d.get("confidence", 0)))
 
     @classmethod
     def from_record(cls, r: Any) -> Turn:
         """From ``ivr.speech.voice_call.TurnRecord`` (the sim path's ``call.records``)."""
         return cls(r.kind, r.transcript, r.dropped, int(r.audio_ms), int(r.start_ms), int(r.end_ms), int(r.parts),
                    int(r.held_ms), bool(r.speculated), bool(r.superseded), int(r.seq), round(r.asr_ms),
-                   r.reply.intent, str(r.reply.action), r.reply.text)
+                   r.reply.intent, str(r.reply.action), r.reply.text, float(r.confidence))
 
 
 class TurnLog:

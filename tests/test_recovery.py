@@ -155,6 +155,10 @@ def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
     assert doubted.text == prompts.NOT_UNDERSTOOD_MENU
     unread = Call(brain, OPEN).turn(CallerTurn(CallerKind.unclear))
     assert unread.text == prompts.NOT_UNDERSTOOD_MENU
+    middling = Call(brain, OPEN).turn(CallerTurn.speech("ほげほげふがふが", confidence=0.5))
+    assert middling.text == prompts.NOT_UNDERSTOOD_MENU  # 絵光灯がどこみ立てば (0.54): said again, garbled again
+    trusted = Call(brain, OPEN).turn(CallerTurn.speech("ほげほげふがふが", confidence=0.7))
+    assert trusted.text == prompts.NOT_UNDERSTOOD
     call = Call(brain, OPEN)
     call.turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))
     again = call.turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ivr.speech import tts
-from ivr.speech.sentences import MAX_UNIT_CHARS, split_sentences, spoken_length
+from ivr.speech.sentences import MAX_UNIT_CHARS, sentences, split_sentences, spoken_length
 from ivr.speech.tts import Synthesizer
 from voices.cache import VoiceCache
 
@@ -32,6 +32,14 @@ def collect(synthesizer: Synthesizer, text: str) -> tuple[list[np.ndarray], list
         return chunks, times
 
     return asyncio.run(run())
+
+
+def test_sentences_keep_their_own_ends():
+    """A read-back's ？ stays (「…ですね？。」 is no sentence the bot said); an unended one is given 。."""
+    assert sentences("ぽりたんく、ですね？") == ["ぽりたんく、ですね？"]
+    assert sentences("冷蔵庫は家電です。よろしいですか？") == ["冷蔵庫は家電です。", "よろしいですか？"]
+    assert sentences("ほかに、ご質問は") == ["ほかに、ご質問は。"]
+    assert sentences("「はい」と。ね") == ["「はい」と。", "ね。"] and sentences("。") == []
 
 
 def test_split_sentences():

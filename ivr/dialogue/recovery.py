@@ -30,6 +30,7 @@ from ivr.language.readings import Sound, long_vowels, reading, vowel_of
 from ivr.language.sound_guesses import ITEM_SOUND_RATIO, item_by_sound, sounds_like
 from ivr.language.understand import Parse
 from ivr.language.yes_no import thats_fine, yes_no
+from ivr.speech.sentences import sentences
 
 ITEM_QUESTION = "item_category"
 # An item heard only by its sound and scoring below a plain clipped-first-mora hit (85.5) is read
@@ -49,6 +50,9 @@ BARE_ITEM_TOPIC_CONFIDENCE = 0.9
 # question is said again, up to this many characters of its last sentences (an area question with
 # its example, a number read-back), not the answer said before it.
 REASK_MAX_CHARS = 45
+# Speech not understood in words Whisper doubts this much gets the keypad menu at once, not
+# 「もう一度、短くお話しください」: said again, a garbled question mostly comes back as garbled.
+MENU_AT_ONCE_CONFIDENCE = 0.6
 MENU_AFTER = 2  # the second "not understood" in a row offers the keypad menu …
 STAFF_AFTER = 3  # … the third offers staff
 POSTAL_DIGITS = 7
@@ -155,7 +159,7 @@ class Recovery:
         if self.state.failures >= STAFF_AFTER:
             self.state.failures = 0
             return prompts.OFFER_STAFF, OfferStaff()
-        bad_line = parse is None or parse.heard_confidence < ITEM_HEARD_CONFIDENCE
+        bad_line = parse is None or parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE
         if self.state.failures >= MENU_AFTER or bad_line:
             if isinstance(self.state.pending, (Confirm, OfferStaff, AnythingElse)):
                 # The keys now mean the menu the caller just heard (収集日は2), not はい / いいえ: a 2
@@ -321,16 +325,7 @@ def _town_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
         (Sound(sound), town) for town, sound in readings]
 
 
-_SENTENCE_ENDS = "。？?！!"
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
-
-
-def sentences(text: str) -> list[str]:
-    """What the bot said, sentence by sentence, each with its own end: 「ぽりたんく、ですね？」 keeps
-    its ？ (cut at 。 and given one back, it became 「…ですね？。」, which is no unit the synthesiser
-    cached, so a read-back's はい / いいえ was decoded without the question's audio before it)."""
-    return [s.strip() if s.strip()[-1] in _SENTENCE_ENDS else f"{s.strip()}。"
-            for s in re.findall(r"[^。？?！!]*[。？?！!]*", text) if s.strip(" 。")]
 
 
 def last_question(text: str) -> str:

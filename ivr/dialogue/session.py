@@ -22,10 +22,11 @@ from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye, sentences
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
+from ivr.speech.sentences import sentences
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,7 @@ class CallSession:
                  else isinstance(pending, (Confirm, OfferStaff, AnythingElse)))
         if not asked:
             return None
-        said = sentences(self.state.last_text)  # 「ぽりたんく、ですね？」 as the synthesiser cut and cached it
-        return said[-1] if said else None
+        return next(reversed(sentences(self.state.last_text)), None)  # 「ぽりたんく、ですね？」 as said
 
     def snapshot(self) -> CallState:
         """The call state as it is now, for ``restore``: when a caller turns out to have only

@@ -21,6 +21,7 @@ MIN_UNIT_CHARS = 3
 MIN_CLAUSE_CHARS = 5
 
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]*[」』）)]*|[。！？!?]+[」』）)]*")
+_ENDED = re.compile(r"[。！？!?][」』）)]*$")
 _CLAUSE_END = re.compile(r"(?<=[、，,])")
 _DIGIT = re.compile(r"[0-9０-９]")
 _NOT_SPOKEN = re.compile(r"[\s、。！？!?，,.「」『』（）()・…]")
@@ -71,6 +72,19 @@ def _join_short(units: list[str]) -> list[str]:
         elif spoken_length(carry):
             out.append(carry)
     return out
+
+
+def sentences(text: str) -> list[str]:
+    """Whole sentences, each keeping its own end (one without an end is given 。): a read-back's
+    「ぽりたんく、ですね？」 cut at 。 and given one back became 「…ですね？。」, which is no
+    sentence the bot said, so the はい after it was decoded without the question before it."""
+    found: list[str] = []
+    for line in text.splitlines():
+        for match in _SENTENCE.finditer(line):
+            sentence = match.group().strip()
+            if sentence.strip("。"):
+                found.append(sentence if _ENDED.search(sentence) else f"{sentence}。")
+    return found
 
 
 def split_sentences(text: str) -> list[str]:

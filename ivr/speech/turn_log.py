@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FIELDS = ("seq", "kind", "transcript", "dropped", "audio_ms", "start_ms", "end_ms", "parts", "held_ms",
-           "speculated", "superseded", "asr_ms")
+           "speculated", "superseded", "asr_ms", "confidence")
 
 
 class TurnLog:
@@ -34,7 +34,7 @@ class TurnLog:
 
     def write(self, call_id: str, record: TurnRecord) -> None:
         data = {"call": call_id, **{k: v for k, v in asdict(record).items() if k in _FIELDS}}
-        data["asr_ms"] = round(float(data["asr_ms"]))
+        data["asr_ms"], data["confidence"] = round(float(data["asr_ms"])), round(float(data["confidence"]), 3)
         data.update(intent=record.reply.intent, action=str(record.reply.action), reply=record.reply.text)
         line = json.dumps(data, ensure_ascii=False) + "\n"
         try:

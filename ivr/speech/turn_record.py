@@ -18,6 +18,7 @@ class TurnRecord:
     asr_ms: float = 0.0
     prompt: int = 0
     dropped: str = ""  # why the ASR text was dropped (hallucination, prompt echo)
+    confidence: float = 0.0  # the recogniser's trust in the transcript (AsrResult.confidence)
     speculated: bool = False  # the text came from ASR started at a pause, before the turn ended
     start_ms: int = 0  # the caller's audio clock: where the turn's audio starts and ends
     end_ms: int = 0

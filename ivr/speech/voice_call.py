@@ -228,7 +228,7 @@ class VoiceCall:
         started = time.perf_counter()
         result, record.speculated = await self._transcribe(utterance)
         record.asr_ms = (time.perf_counter() - started) * 1000
-        record.transcript, record.dropped = result.text, result.dropped or ""
+        record.transcript, record.dropped, record.confidence = result.text, result.dropped or "", result.confidence
         if not result.text and not utterance.stands_out and parts == 1:  # talk behind the caller, not the caller
             log.info("call %s: unreadable speech no louder than the line's background: ignored", self.session.call_id)
             self.endpointer.background_talk()
