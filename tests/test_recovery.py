@@ -164,3 +164,25 @@ def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
     again = call.turn(CallerTurn.speech("ほげほげふがふが", confidence=0.2))
     assert again.text == prompts.NOT_UNDERSTOOD_MENU_AGAIN  # never the same words twice in a row
     assert "職員におつなぎしましょうか" in call.turn(CallerTurn.speech("ほげ", confidence=0.2)).text
+
+
+def test_a_town_answer_heard_as_no_town_is_read_back_as_the_town_its_audio_sounds_like(brain):
+    """五条町です said, 「ご紹介です」 written at 20 dB (dev2): no town by its text, none by its sound
+    alone. The recogniser scores the audio against the towns nearest in sound
+    (``Recovery.audio_choices``); the one it picks is read back, never answered unconfirmed."""
+    call = Call(brain, IN_2016)
+    assert call.session.recovery.audio_choices() is None  # nothing asked: no town expected
+    call.say("燃えるごみの日はいつですか")
+    choices = call.session.recovery.audio_choices()
+    assert choices is not None and "五条町です。" in choices("ご紹介です。")
+    assert choices("青山です。") == [] and choices("はい") == []  # found by its text, or a reply: no scoring
+    reply = call.turn(CallerTurn.speech("ご紹介です。", confidence=0.56, heard_as="五条町です。"))
+    assert reply.text == "ごじょうちょう、ですね？" and "area" not in reply.slots
+    assert "五条町" in call.say("はい").text
+
+
+def test_without_an_audio_choice_an_unknown_town_is_asked_again(brain):
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    reply = call.turn(CallerTurn.speech("ご紹介です。", confidence=0.56))
+    assert "ですね？" not in reply.text and "area" not in reply.slots

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jaconv
@@ -24,10 +24,19 @@ from ivr.dialogue import prompts
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
-from ivr.language.entities import EntityExtractor
-from ivr.language.normalize import has_words
+from ivr.language.normalize import has_words, normalize
 from ivr.language.readings import Sound, long_vowels, reading, vowel_of
-from ivr.language.sound_guesses import ITEM_SOUND_RATIO, item_by_sound, sounds_like
+from ivr.language.sound_guesses import (
+    ANSWER_TAIL,
+    AUDIO_CHOICES,
+    ITEM_SOUND_RATIO,
+    item_by_sound,
+    nearest,
+    sounds_like,
+    town_readings,
+    town_said,
+    town_sounds,
+)
 from ivr.language.understand import Parse
 from ivr.language.yes_no import thats_fine, yes_no
 from ivr.speech.sentences import sentences
@@ -221,11 +230,12 @@ class Recovery:
             return self._guess_item(pending, parse)
         if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
             return None
-        town = parse.area_town or self._town_by_opening(pending, parse)[0] or self._town_by_sound(parse)
+        town = (parse.area_town or self._town_by_opening(pending, parse)[0] or self._town_by_sound(parse)
+                or self._town_heard_as(parse))
         if not town:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
-        return prompts.CONFIRM_ITEM.format(reading=spell_reading(_town_said(self.entities)[town]))
+        return prompts.CONFIRM_ITEM.format(reading=spell_reading(town_said(self.entities)[town]))
 
     def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
         if parse.item is not None or parse.category is not None or parse.area_town:
@@ -236,6 +246,25 @@ class Recovery:
         parse = dataclasses.replace(parse, item=item, item_form=said, item_score=ITEM_SOUND_RATIO, item_how="fuzzy")
         self.state.pending = ConfirmItem(pending.topic, parse)
         return prompts.CONFIRM_ITEM.format(reading=say_item(item))
+
+    def audio_choices(self) -> Callable[[str], list[str]] | None:
+        """While a town is asked for: the towns to score the caller's audio against, given the text."""
+        pending = self.state.pending
+        return self._towns_to_hear if isinstance(pending, AskSlot) and pending.slot == "area" else None
+
+    def _towns_to_hear(self, text: str) -> list[str]:
+        """The towns nearest in sound to an answer that names no town and sounds like no one town
+        (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do."""
+        said = _TAIL.sub("", _CHOME_SAID.sub("", normalize(text)))
+        heard, towns = Sound(long_vowels(reading(said))), town_sounds(self.entities)
+        if (len(heard.kana) < MIN_TOWN_SOUND or yes_no(said) is not None or closes_call(said)
+                or self.entities.find_area(said)[0] or sounds_like(heard, towns, TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)):
+            return []  # a reply, a town named, or one read back by its sound already
+        return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
+
+    def _town_heard_as(self, parse: Parse) -> str:
+        town = parse.heard_as.removesuffix(ANSWER_TAIL)
+        return town if parse.heard_as.endswith(ANSWER_TAIL) and town in self.entities.towns else ""
 
     def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
         """The one town whose reading opens with what was said, and whether it was written as the
@@ -252,7 +281,7 @@ class Recovery:
         opening = long_vowels(jaconv.hira2kata(said) if kana else reading(said))
         if len(opening) < MIN_FIRST_SOUNDS:
             return "", False
-        towns = {town for town, sound in _town_readings(self.entities).items() if sound.startswith(opening)}
+        towns = {town for town, sound in town_readings(self.entities).items() if sound.startswith(opening)}
         if len(towns) != 1:
             return "", False
         town = towns.pop()
@@ -265,7 +294,7 @@ class Recovery:
         heard = long_vowels(reading(_TAIL.sub("", said)))
         if len(heard) < MIN_TOWN_SOUND:
             return ""
-        return sounds_like(Sound(heard), _town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)
+        return sounds_like(Sound(heard), town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
@@ -302,27 +331,6 @@ class Recovery:
         if getattr(place, "city", "") != self.kb.municipality.name:
             return ""
         return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
-
-
-@functools.lru_cache(maxsize=4)  # per loaded knowledge base, not per call: 300 towns' readings
-def _town_said(entities: EntityExtractor) -> dict[str, str]:
-    """Town → its reading in katakana as stored, to be spelt for a read-back: サンジョーオージ, whose
-    オー after ジョー ``long_vowels`` would make ー (the read-back said さんじょうううじ)."""
-    return {town: jaconv.hira2kata(rows[0].reading or reading(town)) for town, rows in entities.towns.items()}
-
-
-def _town_readings(entities: EntityExtractor) -> dict[str, str]:
-    """Town → its reading in katakana, long vowels as ー (アオノチョー for 青野町), for matching."""
-    return {town: long_vowels(kana) for town, kana in _town_said(entities).items()}
-
-
-@functools.lru_cache(maxsize=4)
-def _town_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
-    """Each town's reading without 町 (アオノ for 青野町: callers leave it off) and whole
-    (ゴジョーチョー: 五条町 heard 「ご状況」 is no 五条, which reads as 五条町 without its 町)."""
-    readings = _town_readings(entities).items()
-    return [(Sound(re.sub(r"(チョー|マチ)$", "", sound)), town) for town, sound in readings] + [
-        (Sound(sound), town) for town, sound in readings]
 
 
 _SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう

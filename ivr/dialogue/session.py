@@ -160,7 +160,7 @@ class CallSession:
         if not text:
             return await self._silence()
         parse = await asyncio.to_thread(self.brain.nlu.parse, text, self.clock().date())
-        parse.heard_confidence = turn.confidence
+        parse.heard_confidence, parse.heard_as = turn.confidence, turn.heard_as
         if not parse.normalized and parse.answer(confirming=isinstance(self.state.pending, Confirm)) is None:
             # only fillers (えーと…): still thinking; ねえ, a filler, is a no to a read-back (yes_no)
             reply = self.recovery.filler_reply(text)

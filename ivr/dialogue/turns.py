@@ -33,10 +33,11 @@ class CallerTurn:
     text: str = ""
     digits: str = ""
     confidence: float = 1.0  # how far the recogniser trusts ``text`` (AsrResult.confidence); 1 when typed
+    heard_as: str = ""  # the expected answer the audio sounds most like (AsrResult.chosen), if any were
 
     @classmethod
-    def speech(cls, text: str, confidence: float = 1.0) -> CallerTurn:
-        return cls(CallerKind.speech, text=text, confidence=confidence)
+    def speech(cls, text: str, confidence: float = 1.0, heard_as: str = "") -> CallerTurn:
+        return cls(CallerKind.speech, text=text, confidence=confidence, heard_as=heard_as)
 
     @classmethod
     def dtmf(cls, digits: str) -> CallerTurn:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import jaconv
+
 from ivr.knowledge.models import Item
 from ivr.language.item_guesses import lone_word
 from ivr.language.readings import Sound, long_vowels, morphemes, reading
@@ -34,6 +36,11 @@ MIN_ITEM_SOUND = 3  # kana heard: two fit too many items
 # Not a name: 「わかりません」 (蚊取り線香 by sound), 「知らない」, 「わからへん」.
 _NOT_A_NAME = re.compile(r"(?:ません|ない|へん|らん)(?:です)?[。、!！?？\s]*$")
 _KATAKANA = re.compile(r"[ァ-ヴー]+")
+# A town answer neither found nor guessed by its sound: the towns nearest by sound that the audio
+# is scored against (ivr.speech.forced_choice). Dev misses: the town said was among the 12
+# nearest in 10 of 12 (and among the 24 nearest in no more); each costs ~45 ms of decoder.
+AUDIO_CHOICES = 12
+ANSWER_TAIL = "です。"  # how a caller ends a one-word answer: 「五条町です。」, the text the audio is scored as
 
 
 def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, margin: float) -> str:
@@ -46,6 +53,16 @@ def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, 
     if not scored or scored[0] < ratio or (len(scored) > 1 and scored[0] - scored[1] < margin):
         return ""
     return max(best, key=best.__getitem__)
+
+
+def nearest(heard: Sound, named: Iterable[tuple[Sound, str]], count: int) -> list[str]:
+    """The ``count`` names whose sounds ``heard`` is most like, best first; not a name with a
+    qualifier in brackets (奈良阪町(奈良加茂線の東側): no caller says that)."""
+    best: dict[str, float] = {}
+    for sound, name in named:
+        if "(" not in name and "（" not in name:
+            best[name] = max(best.get(name, 0.0), heard.likeness(sound))
+    return sorted(best, key=lambda name: (-best[name], name))[:count]
 
 
 def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | None:
@@ -75,3 +92,24 @@ def _item_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
             for kana in entities.items.readings_of(phrase):
                 sounds.setdefault(long_vowels(kana), set()).add(item.name)
     return [(Sound(kana), name) for kana, names in sounds.items() for name in names]
+
+
+@functools.lru_cache(maxsize=4)  # per loaded knowledge base, not per call: 300 towns' readings
+def town_said(entities: EntityExtractor) -> dict[str, str]:
+    """Town → its reading in katakana as stored, to be spelt for a read-back: サンジョーオージ, whose
+    オー after ジョー ``long_vowels`` would make ー (the read-back said さんじょうううじ)."""
+    return {town: jaconv.hira2kata(rows[0].reading or reading(town)) for town, rows in entities.towns.items()}
+
+
+def town_readings(entities: EntityExtractor) -> dict[str, str]:
+    """Town → its reading in katakana, long vowels as ー (アオノチョー for 青野町), for matching."""
+    return {town: long_vowels(kana) for town, kana in town_said(entities).items()}
+
+
+@functools.lru_cache(maxsize=4)
+def town_sounds(entities: EntityExtractor) -> list[tuple[Sound, str]]:
+    """Each town's reading without 町 (アオノ for 青野町: callers leave it off) and whole
+    (ゴジョーチョー: 五条町 heard 「ご状況」 is no 五条, which reads as 五条町 without its 町)."""
+    readings = town_readings(entities).items()
+    return [(Sound(re.sub(r"(チョー|マチ)$", "", sound)), town) for town, sound in readings] + [
+        (Sound(sound), town) for town, sound in readings]

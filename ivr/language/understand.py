@@ -53,6 +53,7 @@ class Parse:
     item_how: str = ""  # surface | reading | fuzzy (by sound only, or a clipped opening)
     item_run_on: bool = False  # its words ran on into an unknown katakana word (電池ラブラ): read back
     heard_confidence: float = 1.0  # the recogniser's trust in ``text`` (set by the dialogue; 1 when typed)
+    heard_as: str = ""  # the expected answer (a town) the audio sounds most like (CallerTurn.heard_as)
     category: Category | None = None
     area_town: str = ""
     area_guessed: bool = False  # heard by its sound alone (セキラチョー → 紀寺町): read back when answering 町名は

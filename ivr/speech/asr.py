@@ -96,7 +96,6 @@ ANSWER_LEAK_MIN_CHARS = 2
 @dataclass(frozen=True)
 class Decoded:
     """One Whisper pass over one utterance: its segments' texts and confidence signals."""
-
     texts: tuple[str, ...]
     no_speech_probs: tuple[float, ...]
     avg_logprobs: tuple[float, ...]
@@ -125,6 +124,7 @@ class AsrResult:
     whose clear はい the no-speech head calls silence), scaled down by COMPRESSION_RATIO_MAX / ratio
     when the text compresses like a loop; 0 when nothing usable was heard. On the dev telephone
     set (hotwords on) it ranks understood transcripts above misunderstood ones: AUC 0.79."""
+    chosen: str = ""  # of the answers the dialogue expects, the one the audio sounds most like (forced_choice)
 
 
 def to_whisper_audio(pcm: np.ndarray) -> np.ndarray:

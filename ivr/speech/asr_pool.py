@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ivr.speech.asr import AsrResult, Transcriber
+from ivr.speech.forced_choice import ForcedChooser
 from ivr.speech.lead_in import LeadIn
 
 if TYPE_CHECKING:
@@ -44,6 +47,9 @@ class _Job:
     future: concurrent.futures.Future[AsrResult]
     question: str | None = None  # the yes/no question just asked (see Transcriber.transcribe)
     lead_in: LeadIn | None = None  # that question's audio as the caller heard it
+    # the answers the dialogue expects, given the transcript (towns that sound near an unknown
+    # town name): the audio is scored against them (``ForcedChooser``) and the best is ``chosen``
+    choices: Callable[[str], list[str]] | None = None
 
 
 _STOP = None  # sentinel that ends one worker
@@ -64,6 +70,7 @@ class AsrPool:
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()  # orders submit() against close()
+        self._chooser: ForcedChooser | None = None  # made on first use, from the transcriber's model
         self._threads = [threading.Thread(target=self._work, name=f"asr-{i}", daemon=True) for i in range(workers)]
         for thread in self._threads:
             thread.start()
@@ -80,12 +87,13 @@ class AsrPool:
         return self._queue.qsize()
 
     def submit(
-        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None
+        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None,
+        choices: Callable[[str], list[str]] | None = None,
     ) -> concurrent.futures.Future[AsrResult]:
         """Queue one 8 kHz int16 utterance; raises ``AsrBusy`` at once when the line is full.
         ``question``, ``lead_in``: the yes/no question the caller is likely answering and its
-        audio (``Transcriber.transcribe``)."""
-        job = _Job(pcm, concurrent.futures.Future(), question, lead_in)
+        audio (``Transcriber.transcribe``); ``choices``: see ``_Job``."""
+        job = _Job(pcm, concurrent.futures.Future(), question, lead_in, choices)
         with self._lock:
             if self._closed:
                 raise RuntimeError("ASR pool is closed")
@@ -95,10 +103,11 @@ class AsrPool:
         return job.future
 
     async def transcribe(
-        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None
+        self, pcm: np.ndarray, *, question: str | None = None, lead_in: LeadIn | None = None,
+        choices: Callable[[str], list[str]] | None = None,
     ) -> AsrResult:
         """Await the text of one utterance without blocking the loop; cancelling drops a queued job."""
-        return await asyncio.wrap_future(self.submit(pcm, question=question, lead_in=lead_in))
+        return await asyncio.wrap_future(self.submit(pcm, question=question, lead_in=lead_in, choices=choices))
 
     def close(self, *, wait: bool = True) -> None:
         """Refuse new work, cancel what is still queued, stop the workers (after their current job)."""
@@ -163,4 +172,19 @@ class AsrPool:
                     job.future.set_exception(exc)
                 continue
             for job, result in zip(live, results, strict=True):
-                job.future.set_result(result)
+                job.future.set_result(self._choose(job, result))
+
+    def _choose(self, job: _Job, result: AsrResult) -> AsrResult:
+        """``result`` with the expected answer its audio sounds most like, when there are some.
+        A failure here only loses the choice, never the transcript."""
+        texts: list[str] = []
+        try:
+            texts = job.choices(result.text) if job.choices is not None and result.text else []
+            if not texts:
+                return result
+            if self._chooser is None:
+                self._chooser = ForcedChooser(self.transcriber.model)
+            return dataclasses.replace(result, chosen=self._chooser.choose(job.pcm, texts))
+        except Exception:
+            log.exception("choosing among %d expected answers failed", len(texts))
+            return result

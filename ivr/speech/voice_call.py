@@ -238,7 +238,8 @@ class VoiceCall:
         if self.joiner.went_on(utterance):  # the caller spoke again before we answered: wait for the rest
             self._keep_part(utterance, parts, [*earlier, record])
             return
-        caller = CallerTurn.speech(result.text, result.confidence) if result.text else CallerTurn.unclear()
+        heard = CallerTurn.speech(result.text, result.confidence, result.chosen)
+        caller = heard if result.text else CallerTurn.unclear()
         await self._answer(caller, record, utterance, parts)
 
     async def _answer(self, caller: CallerTurn, record: TurnRecord, utterance: Utterance | None, parts: int) -> None:
@@ -314,8 +315,8 @@ class VoiceCall:
     def _asked(self) -> dict[str, Any]:
         """The yes/no question (or the slot asked) the caller is likely answering, and its audio."""
         question = self.session.yes_no_question()
-        said = question or slot_question(self.session.state)
-        return {"question": question, "lead_in": lead_in_for(said, self.speech.tts)}
+        lead_in = lead_in_for(question or slot_question(self.session.state), self.speech.tts)
+        return {"question": question, "lead_in": lead_in, "choices": self.session.recovery.audio_choices()}
 
     async def _speak(self, reply: BotTurn, record: TurnRecord, answering: Answering | None = None) -> None:
         self._prompt += 1
