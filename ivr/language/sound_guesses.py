@@ -38,7 +38,7 @@ _NOT_A_NAME = re.compile(r"(?:ません|ない|へん|らん)(?:です)?[。、!
 _KATAKANA = re.compile(r"[ァ-ヴー]+")
 # A town answer neither found nor guessed by its sound: the towns nearest by sound that the audio
 # is scored against (ivr.speech.forced_choice). Dev misses: the town said was among the 12
-# nearest in 10 of 12 (and among the 24 nearest in no more); each costs ~45 ms of decoder.
+# nearest in 12 of 15; each costs ~45 ms of decoder.
 AUDIO_CHOICES = 12
 ANSWER_TAIL = "です。"  # how a caller ends a one-word answer: 「五条町です。」, the text the audio is scored as
 

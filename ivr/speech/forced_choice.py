@@ -7,11 +7,13 @@ Whisper gives each token of a given text, given the audio) asks the model the na
 Whisper prefers common words whatever it hears (池田町 outscored 紀寺町 on a clip of 紀寺町), so
 each text's score on silence is subtracted, in part: what the audio adds is what counts.
 
-Measured on the dev town answers of bench/call_goals.py (3 voices, clean and 20 dB) that neither
-the transcript nor the sound guesses placed: full scores picked the right town 4 times in 12, with
-the silence prior 6 in 12, and the choice is only ever read back (「ごじょうちょう、ですね？」), so
-a wrong one costs the caller a いいえ. The 30 s encoder window is kept: cut to 10 s (3× faster)
-the scores drifted and clean 赤膚町 lost to 池田町.
+Measured on the dev and dev2 town answers of bench/call_goals.py (3 voices, clean and 20 dB, cut
+as the endpointer cuts them) that neither the transcript nor the sound guess placed: of 15, the
+raw scores picked the right town 7 times, with each text's silence score taken off 9 (3 of the
+others had the right town outside the 12 nearest in sound). The choice is only ever read back
+(「ごじょうちょう、ですね？」), so a wrong one costs the caller a いいえ. The 30 s encoder window is
+kept: cut to 10 s (3× faster) the scores drifted and clean 赤膚町 lost to 池田町. It costs ~1.1 s
+of both cores (one more encoder pass, three decoder passes) on such a turn only.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from faster_whisper.tokenizer import Tokenizer
 from ivr.speech.asr import LANGUAGE, to_whisper_audio
 
 WINDOW_FRAMES = 3000  # Whisper's 30 s window of mel frames; a shorter one shifted the scores (see above)
-PRIOR_WEIGHT = 1.0  # share of a text's score on silence taken off; dev misses (15), right: 0 → 7, 0.5 → 7, 1.0 → 9
+PRIOR_WEIGHT = 1.0  # share of a text's silence score taken off; of the 15 dev misses right at 0: 7, 0.5: 7, 1: 9
 ALIGN_BATCH = 4  # texts per decoder pass: bigger batches copy the 30 s encoder output and ran slower per text
 SILENCE_SAMPLES = 8000  # 1 s of 8 kHz silence: the audio the prior is scored on
 
