@@ -105,7 +105,9 @@ def _mentions(goal: Goal, text: str) -> bool:
     """A read-back names what the caller meant: a key word, something they said (an area), or
     the kind of question they asked (「品目の分別についてのご質問でよろしいですか」 for 傘は何ごみ)."""
     kana = _flat(reading(text))
-    words = (*goal.key, *(v.removesuffix("です") for v in goal.replies.values()), *KIND_WORDS.get(goal.kind, ()))
+    town = re.split(r"[一二三四五六七八九十]+丁目", goal.replies.get("area", ""))[0]  # 朱雀 of 朱雀三丁目です
+    words = (*goal.key, *(v.removesuffix("です") for v in goal.replies.values()), *KIND_WORDS.get(goal.kind, ()),
+             *([town] if town and "丁目" in goal.replies.get("area", "") else []))
     return not words or any(w in text or _flat(reading(w)) in kana for w in words)
 
 

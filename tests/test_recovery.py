@@ -176,6 +176,7 @@ def test_a_town_answer_heard_as_no_town_is_read_back_as_the_town_its_audio_sound
     choices = call.session.recovery.audio_choices()
     assert choices is not None and "五条町です。" in choices("ご紹介です。")
     assert choices("青山です。") == [] and choices("はい") == []  # found by its text, or a reply: no scoring
+    assert choices("どこにあるのですか?") == [] and choices("収集日のカードリッジは何ごみですか?") == []  # questions
     reply = call.turn(CallerTurn.speech("ご紹介です。", confidence=0.56, heard_as="五条町です。"))
     assert reply.text == "ごじょうちょう、ですね？" and "area" not in reply.slots
     assert "五条町" in call.say("はい").text
@@ -186,3 +187,16 @@ def test_without_an_audio_choice_an_unknown_town_is_asked_again(brain):
     call.say("燃えるごみの日はいつですか")
     reply = call.turn(CallerTurn.speech("ご紹介です。", confidence=0.56))
     assert "ですね？" not in reply.text and "area" not in reply.slots
+
+
+def test_a_no_to_a_read_back_is_no_item_by_its_own_sound(brain):
+    """「ゆうびんうけ、ですね？」 answered 「いやー」 (dev5, 20 dB): イヤー is the clipped tail of ワイヤー, and
+    針金's rule was answered to a caller who had only said no. A no names a new item only as said
+    (いいえ、包丁です), not by a sound match; otherwise the item is asked for again."""
+    call = Call(brain, OPEN)
+    assert call.say("うちょうの捨て方").text == "つうちょう、ですね？"
+    reply = call.say("いやー")
+    assert reply.action is Action.clarify and prompts.ITEM_REJECTED in reply.text and "針金" not in reply.text
+    call = Call(brain, OPEN)
+    call.say("うちょうの捨て方")
+    assert "包丁は" in call.say("いいえ、包丁です").text

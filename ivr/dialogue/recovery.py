@@ -78,6 +78,7 @@ TOWN_SOUND_MARGIN = 5.0  # the next town this close: no guess, the caller is ask
 MIN_TOWN_SOUND = 3  # kana heard; あお fits too many towns to guess one
 # What callers put after a town's first sounds (おおみや、です; おおみやなんとか): not part of the name.
 _TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|やけど|ですけど|って|かな|だったかな|、|。|\s)+$")
+_ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるのですか?」, an item question again: no town answer
 _CHOME_SAID = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
 VARIANTS = {
@@ -254,17 +255,16 @@ class Recovery:
 
     def _towns_to_hear(self, text: str) -> list[str]:
         """The towns nearest in sound to an answer that names no town and sounds like no one town
-        (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do."""
+        (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do or asks."""
         said = _TAIL.sub("", _CHOME_SAID.sub("", normalize(text)))
         heard, towns = Sound(long_vowels(reading(said))), town_sounds(self.entities)
-        if (len(heard.kana) < MIN_TOWN_SOUND or yes_no(said) is not None or closes_call(said)
+        if (len(heard.kana) < MIN_TOWN_SOUND or yes_no(said) is not None or closes_call(said) or _ASKS.search(text)
                 or self.entities.find_area(said)[0] or sounds_like(heard, towns, TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)):
             return []  # a reply, a town named, or one read back by its sound already
         return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
 
     def _town_heard_as(self, parse: Parse) -> str:
-        town = parse.heard_as.removesuffix(ANSWER_TAIL)
-        return town if parse.heard_as.endswith(ANSWER_TAIL) and town in self.entities.towns else ""
+        return town if (town := parse.heard_as.removesuffix(ANSWER_TAIL)) in self.entities.towns else ""
 
     def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
         """The one town whose reading opens with what was said, and whether it was written as the

@@ -252,8 +252,8 @@ class CallSession:
         if isinstance(pending, ConfirmItem):
             if yes:
                 return await self._run(pending.topic, pending.parse, sure=True)
-            if parse is not None and parse.item is not None and parse.item != pending.parse.item:
-                return await self._run(ITEM_QUESTION, parse)  # いいえ、包丁です
+            if parse is not None and parse.item not in (None, pending.parse.item) and parse.item_how != "fuzzy":
+                return await self._run(ITEM_QUESTION, parse)  # いいえ、包丁です; not いやー as ワイヤー by its sound
             text, self.state.pending = self.recovery.item_rejected()
             return self.say(text, Action.clarify, parse, ITEM_QUESTION)
         if isinstance(pending, Confirm):
