@@ -5,10 +5,10 @@ When the bot has asked for a town and the transcript names none (「ご紹介で
 city's towns. Forcing each nearby town's name through the decoder (``align``: the probability
 Whisper gives each token of a given text, given the audio) asks the model the narrower question.
 Whisper prefers common words whatever it hears (池田町 outscored 紀寺町 on a clip of 紀寺町), so
-each text's score on silence is subtracted, in part: what the audio adds is what counts.
+each text's score on silence is subtracted: what the audio adds is what counts.
 
 Measured on the dev and dev2 town answers of bench/call_goals.py (3 voices, clean and 20 dB, cut
-as the endpointer cuts them) that neither the transcript nor the sound guess placed: of 15, the
+roughly as the endpointer cuts them) that neither the transcript nor the sound guess placed: of 15, the
 raw scores picked the right town 7 times, with each text's silence score taken off 9 (3 of the
 others had the right town outside the 12 nearest in sound). The choice is only ever read back
 (「ごじょうちょう、ですね？」), so a wrong one costs the caller a いいえ. The 30 s encoder window is
