@@ -25,11 +25,13 @@ from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm,
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.normalize import has_words, normalize
-from ivr.language.readings import Sound, long_vowels, reading, vowel_of
+from ivr.language.readings import long_vowels, reading, vowel_of
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
     AUDIO_CHOICES,
     ITEM_SOUND_RATIO,
+    TOWN_TAIL,
+    heard_town,
     item_by_sound,
     nearest,
     sounds_like,
@@ -38,7 +40,7 @@ from ivr.language.sound_guesses import (
     town_sounds,
 )
 from ivr.language.understand import Parse
-from ivr.language.yes_no import thats_fine, yes_no
+from ivr.language.yes_no import thats_fine
 from ivr.speech.sentences import sentences
 
 ITEM_QUESTION = "item_category"
@@ -75,11 +77,7 @@ MIN_FIRST_SOUNDS = 2  # kana of a town's opening the caller must give (あお al
 # ちょっと待って) score under it.
 TOWN_SOUND_RATIO = 65.0
 TOWN_SOUND_MARGIN = 5.0  # the next town this close: no guess, the caller is asked again
-MIN_TOWN_SOUND = 3  # kana heard; あお fits too many towns to guess one
-# What callers put after a town's first sounds (おおみや、です; おおみやなんとか): not part of the name.
-_TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|やけど|ですけど|って|かな|だったかな|、|。|\s)+$")
 _ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるのですか?」, an item question again: no town answer
-_CHOME_SAID = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
 VARIANTS = {
     prompts.NOT_UNDERSTOOD: prompts.NOT_UNDERSTOOD_AGAIN,
@@ -256,9 +254,8 @@ class Recovery:
     def _towns_to_hear(self, text: str) -> list[str]:
         """The towns nearest in sound to an answer that names no town and sounds like no one town
         (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do or asks."""
-        said = _TAIL.sub("", _CHOME_SAID.sub("", normalize(text)))
-        heard, towns = Sound(long_vowels(reading(said))), town_sounds(self.entities)
-        if (len(heard.kana) < MIN_TOWN_SOUND or yes_no(said) is not None or closes_call(said) or _ASKS.search(text)
+        said, towns = normalize(text), town_sounds(self.entities)
+        if (not (heard := heard_town(said)) or closes_call(said) or _ASKS.search(text)
                 or self.entities.find_area(said)[0] or sounds_like(heard, towns, TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)):
             return []  # a reply, a town named, or one read back by its sound already
         return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
@@ -273,7 +270,7 @@ class Recovery:
         今市町 said): that town is read back, not answered."""
         if pending.slot != "area" or parse.area_town:
             return "", False
-        said = _TAIL.sub("", parse.normalized)
+        said = TOWN_TAIL.sub("", parse.normalized)
         if not said or len(said) > MAX_FIRST_SOUNDS_CHARS:
             return "", False  # a sentence, not the opening of a name
         kana = re.fullmatch(r"[ぁ-んァ-ヶー]+", said) is not None
@@ -288,13 +285,8 @@ class Recovery:
         return town, kana or town.startswith(said)
 
     def _town_by_sound(self, parse: Parse) -> str:
-        if yes_no(parse.normalized) is not None:
-            return ""  # いいえ is no 井上 (イーエ, イノーエ): a reply, not a name
-        said = _CHOME_SAID.sub("", re.sub(r"で[。、]*$", "", parse.normalized))  # ふざく3丁目: the town is ふざく
-        heard = long_vowels(reading(_TAIL.sub("", said)))
-        if len(heard) < MIN_TOWN_SOUND:
-            return ""
-        return sounds_like(Sound(heard), town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)
+        heard = heard_town(parse.normalized)
+        return sounds_like(heard, town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN) if heard else ""
 
     def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
         """はい: the town is the caller's; いいえ: the area question stands, asked once more."""

@@ -19,6 +19,7 @@ import jaconv
 from ivr.knowledge.models import Item
 from ivr.language.item_guesses import lone_word
 from ivr.language.readings import Sound, long_vowels, morphemes, reading
+from ivr.language.yes_no import yes_no
 
 if TYPE_CHECKING:
     from ivr.language.entities import EntityExtractor
@@ -41,6 +42,21 @@ _KATAKANA = re.compile(r"[ァ-ヴー]+")
 # nearest in 12 of 15; each costs ~45 ms of decoder.
 AUDIO_CHOICES = 12
 ANSWER_TAIL = "です。"  # how a caller ends a one-word answer: 「五条町です。」, the text the audio is scored as
+
+
+MIN_TOWN_SOUND = 3  # kana heard; あお fits too many towns to guess one
+# What callers put after a town's first sounds (おおみや、です; おおみやなんとか): not part of the name.
+TOWN_TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|やけど|ですけど|って|かな|だったかな|、|。|\s)+$")
+_CHOME_SAID = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
+
+
+def heard_town(text: str) -> Sound | None:
+    """The sounds of a town answer without its tail (ふざく for 「ふざく3丁目で」); None for a reply
+    (いいえ is no 井上: イーエ, イノーエ) or too few sounds to place a town (あお fits too many)."""
+    if yes_no(text) is not None:
+        return None
+    heard = long_vowels(reading(TOWN_TAIL.sub("", _CHOME_SAID.sub("", re.sub(r"で[。、]*$", "", text)))))
+    return Sound(heard) if len(heard) >= MIN_TOWN_SOUND else None
 
 
 def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, margin: float) -> str:
