@@ -48,3 +48,11 @@ async def test_a_failing_choice_loses_only_the_choice_never_the_transcript(speec
 
     result = await speech.asr.transcribe(line_audio("五条町です"), choices=broken)
     assert result.text and result.chosen == ""
+
+
+def test_the_item_said_outscores_items_that_sound_near_it(chooser):
+    """The items nearest in sound to 「リテンサです」 (自転車です at 20 dB, dev), as the dialogue gives them."""
+    items = ["仏具です。", "自転車です。", "石です。", "辞書です。", "プリンターです。"]
+    assert chooser.choose(line_audio("自転車です"), items) == "自転車です。"
+    near_futon = ["布団です。", "麺類です。", "トタンです。", "トングです。"]
+    assert chooser.choose(line_audio("布団です"), near_futon) == "布団です。"

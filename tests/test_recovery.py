@@ -200,3 +200,27 @@ def test_a_no_to_a_read_back_is_no_item_by_its_own_sound(brain):
     call = Call(brain, OPEN)
     call.say("うちょうの捨て方")
     assert "包丁は" in call.say("いいえ、包丁です").text
+
+
+def test_an_item_answer_heard_as_no_item_is_read_back_as_the_item_its_audio_sounds_like(brain):
+    """自転車です said, 「リテンサです」 written at 20 dB (dev): no item by its text, none by its sound
+    alone. The recogniser scores the audio against the items nearest in sound; the one it picks is
+    read back, never answered unconfirmed. Whisper's words for audio it could not read
+    (「Thank youです」, 「ありがとうございます」) are like no item and are not scored."""
+    call = Call(brain, OPEN)
+    assert "捨てたいものの名前" in call.say("捨てたいものがあるんですけど").text
+    choices = call.session.recovery.audio_choices()
+    assert choices is not None and "自転車です。" in choices("リテンサです")
+    assert choices("冷蔵庫です") == [] and choices("燃えるごみです") == []  # named: no scoring
+    assert choices("Thank youです") == [] and choices("ありがとうございます。") == []
+    reply = call.turn(CallerTurn.speech("リテンサです", confidence=0.3, heard_as="自転車です。"))
+    assert reply.text == "じてんしゃ、ですね？" and reply.action is Action.clarify
+    assert "自転車" in call.say("はい").text
+
+
+def test_a_refused_item_heard_from_the_audio_is_asked_for_again(brain):
+    call = Call(brain, OPEN)
+    call.say("捨てたいものがあるんですけど")
+    call.turn(CallerTurn.speech("リテンサです", confidence=0.3, heard_as="仏具です。"))
+    reply = call.say("いいえ")
+    assert prompts.ITEM_REJECTED in reply.text and "仏具" not in reply.text

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import jaconv
 
 from ivr.dialogue import prompts
+from ivr.dialogue.read_back import say_item, spell_reading
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.normalize import has_words, normalize
-from ivr.language.readings import long_vowels, reading, vowel_of
+from ivr.language.readings import long_vowels, reading
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
     AUDIO_CHOICES,
@@ -33,6 +34,7 @@ from ivr.language.sound_guesses import (
     TOWN_TAIL,
     heard_town,
     item_by_sound,
+    items_near,
     nearest,
     sounds_like,
     town_readings,
@@ -239,7 +241,7 @@ class Recovery:
     def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
         if parse.item is not None or parse.category is not None or parse.area_town:
             return None  # 燃えるごみです, a town: an answer, but not a misheard item
-        if not (guessed := item_by_sound(self.entities, parse.normalized)):
+        if not (guessed := item_by_sound(self.entities, parse.normalized) or self._item_heard_as(parse)):
             return None
         item, said = guessed
         parse = dataclasses.replace(parse, item=item, item_form=said, item_score=ITEM_SOUND_RATIO, item_how="fuzzy")
@@ -247,9 +249,22 @@ class Recovery:
         return prompts.CONFIRM_ITEM.format(reading=say_item(item))
 
     def audio_choices(self) -> Callable[[str], list[str]] | None:
-        """While a town is asked for: the towns to score the caller's audio against, given the text."""
+        """While a town or an item is asked for: the names to score the caller's audio against, given the text."""
         pending = self.state.pending
-        return self._towns_to_hear if isinstance(pending, AskSlot) and pending.slot == "area" else None
+        slot = pending.slot if isinstance(pending, AskSlot) else ""
+        return self._towns_to_hear if slot == "area" else self._items_to_hear if slot == "item" else None
+
+    def _items_to_hear(self, text: str) -> list[str]:
+        """The items nearest in sound to an answer that names none and sounds like no one item
+        (「リテンサです」 for 自転車です); [] when the text will do, asks, or is like no item."""
+        said = normalize(text)
+        if closes_call(said) or _ASKS.search(said):
+            return []
+        return [f"{name}{ANSWER_TAIL}" for name in items_near(self.entities, said)]
+
+    def _item_heard_as(self, parse: Parse) -> tuple[Item, str] | None:
+        item = self.entities.kb.item_by_name.get(parse.heard_as.removesuffix(ANSWER_TAIL))
+        return (item, parse.normalized) if item else None
 
     def _towns_to_hear(self, text: str) -> list[str]:
         """The towns nearest in sound to an answer that names no town and sounds like no one town
@@ -325,9 +340,6 @@ class Recovery:
         return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
 
 
-_SPELT_LONG = {"a": "ア", "i": "イ", "u": "ウ", "e": "イ", "o": "ウ"}  # レー → れい, ソー → そう
-
-
 def last_question(text: str) -> str:
     """The last sentences of what the bot said, up to ``REASK_MAX_CHARS`` (at least the last one)."""
     kept: list[str] = []
@@ -336,36 +348,6 @@ def last_question(text: str) -> str:
             break
         kept.insert(0, sentence)
     return "".join(kept)
-
-
-def say_item(item: Item) -> str:
-    """The item as the TTS should say it, in kana: its name when that is kana (ろうそく), a kana
-    spelling callers use (れいぞうこ) when the data has one, else its reading spelt as written."""
-    if re.fullmatch(r"[ぁ-んァ-ヶー]+", item.name):
-        return item.name
-    own = long_vowels(jaconv.hira2kata(item.reading or ""))
-    for spelt in item.mishearings:
-        if re.fullmatch(r"[ぁ-ん]+", spelt) and long_vowels(jaconv.hira2kata(spelt)) == own and _read_as(spelt, own):
-            return spelt
-    return spell_reading(item.reading) if item.reading else item.name
-
-
-def spell_reading(kana: str) -> str:
-    """A katakana reading as hiragana the TTS reads as said: レーゾーコ → れいぞうこ. Kept in
-    katakana when the TTS would read the hiragana otherwise: it takes a は or へ inside a word for
-    a particle (あかはだちょう said アカワダチョー, へあぶらし エアブラシ) and ふ after a spelt long
-    vowel for ウ (かったあないふ)."""
-    out: list[str] = []
-    for ch in kana:
-        vowel = vowel_of(out[-1]) if out else ""
-        out.append(_SPELT_LONG[vowel] if ch == "ー" and vowel else ch)
-    spelt = jaconv.kata2hira("".join(out))
-    return spelt if _read_as(spelt, kana) else kana
-
-
-def _read_as(spelt: str, kana: str) -> bool:
-    """Whether the TTS front end reads ``spelt`` as the reading ``kana``."""
-    return long_vowels(reading(spelt)) == long_vowels(jaconv.hira2kata(kana))
 
 
 # Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
