@@ -263,7 +263,7 @@ class Recovery:
         return [f"{name}{ANSWER_TAIL}" for name in items_near(self.entities, said)]
 
     def _item_heard_as(self, parse: Parse) -> tuple[Item, str] | None:
-        item = self.entities.kb.item_by_name.get(parse.heard_as.removesuffix(ANSWER_TAIL))
+        item = self.entities.kb.item_by_name.get(heard_name(parse))
         return (item, parse.normalized) if item else None
 
     def _towns_to_hear(self, text: str) -> list[str]:
@@ -276,7 +276,7 @@ class Recovery:
         return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
 
     def _town_heard_as(self, parse: Parse) -> str:
-        return town if (town := parse.heard_as.removesuffix(ANSWER_TAIL)) in self.entities.towns else ""
+        return town if (town := heard_name(parse)) in self.entities.towns else ""
 
     def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
         """The one town whose reading opens with what was said, and whether it was written as the
@@ -338,6 +338,11 @@ class Recovery:
         if getattr(place, "city", "") != self.kb.municipality.name:
             return ""
         return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
+
+
+def heard_name(parse: Parse) -> str:
+    """The expected name the turn's audio sounded most like (``AsrResult.chosen``), as named."""
+    return parse.heard_as.removesuffix(ANSWER_TAIL)
 
 
 def last_question(text: str) -> str:

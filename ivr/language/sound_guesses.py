@@ -65,25 +65,31 @@ def heard_town(text: str) -> Sound | None:
     return Sound(heard) if len(heard) >= MIN_TOWN_SOUND else None
 
 
-def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, margin: float) -> str:
-    """The one name whose sounds ``heard`` is like (at least ``ratio``, the next name at least
-    ``margin`` behind); "" when none or two are. A name may come with several sounds."""
+def _likeness(heard: Sound, named: Iterable[tuple[Sound, str]]) -> dict[str, float]:
+    """Each name's best likeness to ``heard``: a name may come with several sounds."""
     best: dict[str, float] = {}
     for sound, name in named:
         best[name] = max(best.get(name, 0.0), heard.likeness(sound))
+    return best
+
+
+def sounds_like(heard: Sound, named: Iterable[tuple[Sound, str]], ratio: float, margin: float) -> str:
+    """The one name whose sounds ``heard`` is like (at least ``ratio``, the next name at least
+    ``margin`` behind); "" when none or two are."""
+    best = _likeness(heard, named)
     scored = sorted(best.values(), reverse=True)
     if not scored or scored[0] < ratio or (len(scored) > 1 and scored[0] - scored[1] < margin):
         return ""
     return max(best, key=best.__getitem__)
 
 
-def nearest(heard: Sound, named: Iterable[tuple[Sound, str]], count: int) -> list[str]:
-    """The ``count`` names whose sounds ``heard`` is most like, best first; not a name with a
-    qualifier in brackets (奈良阪町(奈良加茂線の東側): no caller says that)."""
-    best: dict[str, float] = {}
-    for sound, name in named:
-        if "(" not in name and "（" not in name:
-            best[name] = max(best.get(name, 0.0), heard.likeness(sound))
+def nearest(heard: Sound, named: Iterable[tuple[Sound, str]], count: int, at_least: float = 0.0) -> list[str]:
+    """The ``count`` names whose sounds ``heard`` is most like, best first, none when even the
+    best is not ``at_least`` like it; not a name with a qualifier in brackets
+    (奈良阪町(奈良加茂線の東側): no caller says that)."""
+    best = _likeness(heard, [(sound, name) for sound, name in named if "(" not in name and "（" not in name])
+    if not best or max(best.values()) < at_least:
+        return []
     return sorted(best, key=lambda name: (-best[name], name))[:count]
 
 
@@ -115,10 +121,7 @@ def items_near(entities: EntityExtractor, text: str) -> list[str]:
     heard = Sound(long_vowels(reading(_ITEM_TAIL.sub("", text)).replace("ヲ", "オ")))
     if len(heard.kana) < MIN_ITEM_SOUND:
         return []
-    sounds = _item_sounds(entities)
-    if max(heard.likeness(sound) for sound, _ in sounds) < ITEM_CHOICE_RATIO:
-        return []
-    return nearest(heard, sounds, AUDIO_CHOICES)
+    return nearest(heard, _item_sounds(entities), AUDIO_CHOICES, at_least=ITEM_CHOICE_RATIO)
 
 
 @functools.lru_cache(maxsize=4)  # per loaded knowledge base: ~4,000 readings
