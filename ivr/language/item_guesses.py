@@ -110,11 +110,16 @@ class ItemGuesses:
         said = lone_word(text)
         if not said:
             return []
-        heard = reading(said).replace("ヲ", "オ")  # 髪を持つ, カミオモツ: を is said お (紙おむつ)
+        heard = said_reading(said)
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
         if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only
             names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
         return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
+
+
+def said_reading(text: str) -> str:
+    """The reading of an item answer as spoken: を is said お (髪を持つ, カミオモツ: 紙おむつ)."""
+    return reading(text).replace("ヲ", "オ")
 
 
 def lone_word(text: str) -> str:

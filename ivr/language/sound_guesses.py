@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import jaconv
 
 from ivr.knowledge.models import Item
-from ivr.language.item_guesses import lone_word
+from ivr.language.item_guesses import lone_word, said_reading
 from ivr.language.readings import Sound, long_vowels, morphemes, reading
 from ivr.language.yes_no import yes_no
 
@@ -104,7 +104,7 @@ def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | No
     words = morphemes(said)
     if len(words) == 1 and (not _KATAKANA.fullmatch(said) or words[0][1] == "感動詞"):
         return None  # one dictionary word in kanji or kana (katakana ones are often ASR's spelling)
-    heard = long_vowels(reading(said).replace("ヲ", "オ"))  # 髪をむすれ: を is said お (紙おむつ)
+    heard = long_vowels(said_reading(said))  # 髪をむすれ: カミオムスレ
     if len(heard) < MIN_ITEM_SOUND:
         return None
     name = sounds_like(Sound(heard), _item_sounds(entities), ITEM_SOUND_RATIO, ITEM_SOUND_MARGIN)
@@ -118,7 +118,7 @@ def items_near(entities: EntityExtractor, text: str) -> list[str]:
     if (entities.find_item(text) or entities.find_category(text) or entities.find_area(text)[0]
             or item_by_sound(entities, text)):
         return []  # named, or read back by its sound already
-    heard = Sound(long_vowels(reading(_ITEM_TAIL.sub("", text)).replace("ヲ", "オ")))
+    heard = Sound(long_vowels(said_reading(_ITEM_TAIL.sub("", text))))
     if len(heard.kana) < MIN_ITEM_SOUND:
         return []
     return nearest(heard, _item_sounds(entities), AUDIO_CHOICES, at_least=ITEM_CHOICE_RATIO)

@@ -4,6 +4,8 @@ When the bot has asked for a town and the transcript names none (「ご紹介で
 20 dB line), the words Whisper wrote are its best guess among all Japanese, not among this
 city's towns. Forcing each nearby town's name through the decoder (``align``: the probability
 Whisper gives each token of a given text, given the audio) asks the model the narrower question.
+The same serves an answer to the item question (「リテンサです」 for 自転車です), scored against the
+items nearest in sound (``ivr.language.sound_guesses.items_near``).
 Whisper prefers common words whatever it hears (池田町 outscored 紀寺町 on a clip of 紀寺町), so
 each text's score on silence is subtracted: what the audio adds is what counts.
 
