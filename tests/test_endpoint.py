@@ -329,6 +329,21 @@ def test_on_a_steady_line_a_caller_quieter_than_the_noise_is_still_heard():
     assert len(heard) == 1 and not heard[0].stands_out  # heard; marked as not standing out
 
 
+def test_only_speech_that_stands_out_is_announced_as_the_caller_starting():
+    """Babble after the caller stopped is still collected (Whisper may read words in it) but
+    never reported as the caller starting again: that is what would take back the bot's answer."""
+    line, caller, babble_turn = (100, 0.1, BABBLE_DB), (30, 0.9, CALLER_DB), (20, 0.9, BABBLE_DB + 2)
+    stretches = [line, caller, (50, 0.1, BABBLE_DB), babble_turn, line]
+    probs = [p for n, p, _ in stretches for _ in range(n)]
+    levels = [db for n, _, db in stretches for _ in range(n)]
+    ep = Endpointer(dataclasses.replace(CONFIG, background_margin_db=8.0), ListedDetector(probs))
+    events = [(i, e) for i, db in enumerate(levels) for e in ep.push(level_frame(i, db))]
+    starts = [(i, e) for i, e in events if isinstance(e, SpeechStarted)]
+    heard = [e for _, e in events if isinstance(e, Utterance)]
+    assert starts == [(109, SpeechStarted(at_ms=2000))]  # the caller, once their 10th frame is in
+    assert [u.stands_out for u in heard] == [True, False]  # the babble: a stretch, not the caller
+
+
 def test_unreadable_background_turn_turns_the_check_on_and_restarts_the_no_input_clock():
     line = (100, 0.1, BABBLE_DB)
     babble_turn = (20, 0.9, BABBLE_DB + 2)

@@ -84,6 +84,22 @@ def test_a_lone_oya_is_a_no_to_a_read_back_only():
     # another dev voice's いいえ, written ねえ / ね (ojt-slow), as a whole reply only
     assert yes_no("ねえ。", confirming=True) is False and yes_no("ね。", confirming=True) is False
     assert yes_no("ねえ。") is None and yes_no("ねえ、そうです", confirming=True) is not False
+    # いいえ on a 20 dB line, as Whisper writes it for two dev voices: 「いいね!」, 「おやっ」
+    assert yes_no("いいね!", confirming=True) is False and yes_no("おやっ", confirming=True) is False
+    assert yes_no("いいね!") is None and yes_no("いいですね", confirming=True) is not False
+
+
+def test_a_doubtful_iidesu_to_a_confirmation_is_no_answer():
+    """ojt-fast's quick いいえ at 20 dB, written 「いいです。」 (0.16, 0.20): a yes to 〜ですね？ on a
+    clear line, neither on a doubtful one (the bot asks again, with the keys)."""
+    from ivr.language.understand import Parse
+
+    def said(text: str, confidence: float) -> Parse:
+        return Parse(text, text, "unknown", 0.0, heard_confidence=confidence)
+
+    assert said("いいです。", 0.2).answer(confirming=True) is None
+    assert said("いいです。", 0.9).answer(confirming=True) is True
+    assert said("はい。", 0.2).answer(confirming=True) is True and said("いいえ", 0.2).answer(confirming=True) is False
 
 
 @pytest.mark.parametrize("text", ["いいです", "大丈夫です", "はい、大丈夫です", "それで結構です"])

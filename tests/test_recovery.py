@@ -166,6 +166,16 @@ def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
     assert "職員におつなぎしましょうか" in call.turn(CallerTurn.speech("ほげ", confidence=0.2)).text
 
 
+def test_a_garbled_question_is_not_offered_as_not_about_garbage(brain):
+    """ドライヤーを捨てたいんですが at 20 dB, written 「ドライナーを着てたいんですか?」 (0.28): the
+    classifier's middling 「ごみ以外のご用件」 is a garbage question garbled, so the keys are offered,
+    not 「ごみ以外のご用件についてのご質問でよろしいですか」; a clear transcript still gets that question."""
+    garbled = Call(brain, OPEN).turn(CallerTurn.speech("ドライナーを着てたいんですか?", confidence=0.28))
+    assert garbled.text == prompts.NOT_UNDERSTOOD_MENU
+    clear = Call(brain, OPEN).turn(CallerTurn.speech("図書館は何時まで開いていますか", confidence=0.9))
+    assert clear.intent == "out_of_scope" and "よろしいですか" in clear.text
+
+
 def test_a_town_answer_heard_as_no_town_is_read_back_as_the_town_its_audio_sounds_like(brain):
     """五条町です said, 「ご紹介です」 written at 20 dB (dev2): no town by its text, none by its sound
     alone. The recogniser scores the audio against the towns nearest in sound

@@ -166,6 +166,29 @@ def test_speech_resumed_while_the_reply_starts_is_joined_and_answered_once(sim, 
     assert answers[0].reply.intent in ("cans_bottles_how", "item_category"), answers[0]
 
 
+def _noisy_line(*stretches: tuple[np.ndarray, float]) -> np.ndarray:
+    """Clips at their gain (dB) over a steady hiss at -44 dBFS, as a 20 dB line carries them."""
+    rng = np.random.default_rng(7)
+    parts = [pcm.astype(float) * 10 ** (gain_db / 20) for pcm, gain_db in stretches]
+    line = np.concatenate(parts)
+    return np.clip(line + rng.standard_normal(len(line)) * 32767 * 10 ** (-44 / 20), -32768, 32767).astype(np.int16)
+
+
+def test_talk_behind_the_caller_after_a_question_does_not_take_back_its_answer(sim, speech):
+    """On a noisy line, people talking behind the caller ~20 dB under their voice (speech to the
+    detector, never standing out from the line) 1.2 s after a question: not the caller going on.
+    The answer stands; the question is not joined with the babble and answered again."""
+    babble = line_audio("駅前に新しいパン屋さんができたそうです")
+    line = _noisy_line((silence(3000), 0), (line_audio("ペットボトルは何ごみですか"), 0), (silence(1200), 0),
+                       (babble, -20), (silence(3000), 0))
+    call = asyncio.run(_call(sim, speech, [line], pace=True))
+    records = [r for r in call.records if r.kind == "speech"]
+    assert records and "ペットボトル" in records[0].transcript, [(r.transcript, r.parts) for r in records]
+    assert not records[0].superseded and all(r.parts == 1 for r in records), [
+        (r.transcript, r.parts, r.superseded) for r in records]
+    assert records[0].reply.intent in ("cans_bottles_how", "item_category"), records[0]
+
+
 def test_hai_after_a_question_is_a_turn_and_answers_it(sim, speech):
     call = asyncio.run(_call(sim, speech, [line_audio("乾電池は何ごみですか"), line_audio("はい")]))
     answers = _answers(call)

@@ -66,6 +66,12 @@ REASK_MAX_CHARS = 45
 # Speech not understood in words Whisper doubts this much gets the keypad menu at once, not
 # 「もう一度、短くお話しください」: said again, a garbled question mostly comes back as garbled.
 MENU_AT_ONCE_CONFIDENCE = 0.6
+# Topics never offered as 「〇〇についてのご質問でよろしいですか」: asking 「終わりのあいさつについてですか」
+# would be absurd; 「ごみ以外のご用件」 only on words Whisper doubts (``MENU_AT_ONCE_CONFIDENCE``), where
+# it is a garbage question garbled (ドライナーを着てたい for ドライヤーを捨てたい: all 4 such read-backs in
+# the dev calls at 20 dB; the callers' いいえ then came back as いいね, みんな): not understood instead.
+NEVER_CONFIRM = {"goodbye", "repeat"}
+NOT_CONFIRMED_ON_A_BAD_LINE = {"out_of_scope"}
 MENU_AFTER = 2  # the second "not understood" in a row offers the keypad menu …
 STAFF_AFTER = 3  # … the third offers staff
 POSTAL_DIGITS = 7
@@ -160,6 +166,12 @@ class Recovery:
         return prompts.ITEM_REJECTED, AskSlot(ITEM_QUESTION, "item")
 
     # --- not understood, re-prompts -----------------------------------------------------
+
+    @staticmethod
+    def may_confirm(intent: str, parse: Parse) -> bool:
+        """A middling ``intent`` may be asked about (「〇〇についてのご質問でよろしいですか」)."""
+        garbled = parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE
+        return intent not in NEVER_CONFIRM and not (garbled and intent in NOT_CONFIRMED_ON_A_BAD_LINE)
 
     def not_understood(self, parse: Parse | None) -> tuple[str, Pending | None]:
         """The next step of the ladder, and what the bot then waits for (None: unchanged). On a bad

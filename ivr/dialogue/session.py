@@ -39,7 +39,6 @@ MAX_TURNS = 40  # the same cap in turns, for simulated clocks that do not move
 DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul", "0": "operator"}
 REPEAT_KEYS = {"9", "*"}
 YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
-NEVER_CONFIRM = {"goodbye", "repeat"}  # asking 「終わりのあいさつについてですか」 would be absurd
 ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
 OVERRIDE_WHILE_TICKETING = {"emergency_fire"}  # while taking a ticket, free text is the answer
 # Titles for the staff summary of tickets that come from no FAQ topic.
@@ -209,7 +208,8 @@ class CallSession:
             return await self._run(ITEM_QUESTION, parse)  # 野工を処分したい, ストンは大型ごみ？: which thing?
         if confidence >= ACCEPT_CONFIDENCE:
             return await self._run(intent, parse)
-        if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and intent not in NEVER_CONFIRM:
+        if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and self.recovery.may_confirm(
+                intent, parse):
             topic = self.brain.kb.topic_by_id[intent]
             self.state.pending = Confirm(intent, parse)
             return self.say(prompts.confirm_topic(topic.title, topic.handler), Action.clarify, parse, intent)

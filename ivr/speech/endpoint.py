@@ -62,7 +62,10 @@ SILENT_DBFS = -90.0  # an all-zero frame's level (log of zero)
 
 @dataclass(frozen=True)
 class SpeechStarted:
-    """The caller is talking (already ``min_utterance_ms`` of speech); ``at_ms`` is the speech onset."""
+    """The caller is talking: ``min_utterance_ms`` of speech, some of it standing out from the
+    line's background as ``Utterance.stands_out`` asks; ``at_ms`` is the speech onset. Noise or
+    talk behind the caller that never stands out starts nothing: on a 20 dB line babble after the
+    caller stopped took back the bot's answer as if the caller had gone on (2 of 24 phone calls)."""
 
     at_ms: int
 
@@ -183,7 +186,8 @@ class Endpointer:
         self._onset = 0  # first frame at or above the threshold
         self._last_voiced = 0
         self._silence_run = 0
-        self._started = False  # SpeechStarted sent for the current utterance
+        self._started = False  # the current burst is long (and loud) enough to be a turn
+        self._announced = False  # SpeechStarted sent for it: it also stood out from the line
         self._barge_run = 0
         self._barge_done = False
         self._bot_was_speaking = False
@@ -262,6 +266,8 @@ class Endpointer:
                 and self._loud >= LOUD_FRAMES):
             self._started = True
             self._no_input_armed = False  # the caller answered
+        if self._started and not self._announced and self._above >= LOUD_FRAMES:
+            self._announced = True
             events.append(SpeechStarted(at_ms=self._onset * FRAME_MS))
         self._barge_run = self._barge_run + 1 if bot_speaking and voiced else 0
         if self._barge_run >= self._barge_n and not self._barge_done and self._loud >= LOUD_FRAMES:
@@ -300,7 +306,7 @@ class Endpointer:
         self._in_speech = True
         self._onset = self._last_voiced = n
         self._silence_run = 0
-        self._started = False
+        self._started = self._announced = False
         self._barge_run = 0
 
     def _floors(self) -> tuple[float, float]:
@@ -342,7 +348,7 @@ class Endpointer:
         self._buf = []
         self._onset = self._buf_start
         self._last_voiced = self._buf_start - 1  # nothing voiced yet in the continuation
-        self._started = False
+        self._started = self._announced = False
         self._loud = self._above = 0  # the continuation must stand out on its own
         return events
 

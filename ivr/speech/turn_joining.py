@@ -10,6 +10,9 @@ phone carriers decide alike:
 - **merge**: when the caller starts again within ``merge_window_ms`` of stopping and before
   hearing ``merge_reply_ms`` of the bot's reply, the reply stops, the dialogue forgets the first
   part (its state is restored) and both stretches are understood as one.
+
+"Starts again" is the endpointer's ``SpeechStarted``: speech that stands out from the line's
+background. Babble or street noise on a bad line is a stretch of its own, never a continuation.
 """
 
 from __future__ import annotations
