@@ -33,8 +33,8 @@ _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
 # A reply of only おや or ねえ (ね, ねー) to a read-back: Whisper's steady spellings of two dev voices'
 # いいえ (Kokoro jm_kumo; ojt-slow: dev3 and dev4 calls, clean and 20 dB, where ねえ was taken for a
 # filler and the read-back said again until the call ran out of turns). Neither starts a yes; only to
-# 〜ですね？, where a wrong no costs one re-ask. いいね (and おやっ) too: at 20 dB the dev calls' いいえ
-# came back 「いいね!」 7 times, never a はい; said to 「〜でよろしいですか」 it would be an odd yes.
+# 〜ですね？, where a wrong no costs one re-ask. いいね and おやっ too: at 20 dB the dev calls' いいえ
+# came back 「いいね!」 6 times and 「おやっ」 once, never a はい; to 〜でよろしいですか いいね is an odd yes.
 _SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね|いいね)っ?$")
 # はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
 # 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
