@@ -166,6 +166,18 @@ def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
     assert "職員におつなぎしましょうか" in call.turn(CallerTurn.speech("ほげ", confidence=0.2)).text
 
 
+def test_a_town_inside_a_longer_kana_run_is_not_answered_as_that_town(brain):
+    """中登美ヶ丘 said 「ナカトミガオカ、です」, written 「ナッカとみがおかです」 at 20 dB (dev4): 登美ヶ丘
+    sits inside it, but so does more; it is read back by its sound, never answered as 登美ヶ丘."""
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    reply = call.turn(CallerTurn.speech("ナッカとみがおかです", confidence=0.14))
+    assert reply.action is Action.clarify and reply.text == "なかとみがおか、ですね？", reply.text
+    after_a_particle = Call(brain, IN_2016)
+    after_a_particle.say("燃えるごみの日はいつですか")
+    assert after_a_particle.say("あのとみがおかです").text.startswith("登美ヶ丘")  # あの's の ends what came before
+
+
 def test_a_garbled_question_is_not_offered_as_not_about_garbage(brain):
     """ドライヤーを捨てたいんですが at 20 dB, written 「ドライナーを着てたいんですか?」 (0.28): the
     classifier's middling 「ごみ以外のご用件」 is a garbage question garbled, so the keys are offered,

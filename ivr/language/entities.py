@@ -42,6 +42,9 @@ SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 _NAME_RUN = re.compile(r"[\u4e00-\u9fff々ヶァ-ヴー]+")  # a name as ASR writes it: kanji and katakana
 _HIRAGANA_RUN = re.compile(r"[ぁ-ゖー]+")  # …or all in hiragana (なさとみがおか for 中登美ヶ丘)
+# …or in kana of both scripts: 「ナッカとみがおかです」 (ナカトミガオカ said, 0.14) had been answered as
+# 登美ヶ丘, the town inside it, with 中登美ヶ丘 beside it
+_KANA_RUN = re.compile(r"[ぁ-ゖァ-ヴー]+")
 # Read from a hiragana run, a particle before a town ends what came before it (うちはとみがおか).
 _PARTICLE_READINGS = frozenset("ハワノガモデニヲオヘエトヤ")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
@@ -215,7 +218,8 @@ class EntityExtractor:
         if form in said:
             return False
         city = reading(self.kb.municipality.name)  # long vowels already written ー, as ``heard`` is
-        runs = [(run, False) for run in _NAME_RUN.findall(said)] + [(run, True) for run in _HIRAGANA_RUN.findall(said)]
+        runs = [(run, False) for run in _NAME_RUN.findall(said)] + [
+            (run, True) for pattern in (_HIRAGANA_RUN, _KANA_RUN) for run in pattern.findall(said)]
         for run, kana in runs:
             heard = reading(run)
             for r in self.areas.readings_of(form):
