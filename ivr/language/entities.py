@@ -39,12 +39,11 @@ CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: �
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
 SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
+# Kana of both scripts. Also a run a town may hide in: 「ナッカとみがおかです」 (ナカトミガオカ said, 0.14)
+# had been answered as 登美ヶ丘, the town inside it, with 中登美ヶ丘 beside it.
 _KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
 _NAME_RUN = re.compile(r"[\u4e00-\u9fff々ヶァ-ヴー]+")  # a name as ASR writes it: kanji and katakana
 _HIRAGANA_RUN = re.compile(r"[ぁ-ゖー]+")  # …or all in hiragana (なさとみがおか for 中登美ヶ丘)
-# …or in kana of both scripts: 「ナッカとみがおかです」 (ナカトミガオカ said, 0.14) had been answered as
-# 登美ヶ丘, the town inside it, with 中登美ヶ丘 beside it
-_KANA_RUN = re.compile(r"[ぁ-ゖァ-ヴー]+")
 # Read from a hiragana run, a particle before a town ends what came before it (うちはとみがおか).
 _PARTICLE_READINGS = frozenset("ハワノガモデニヲオヘエトヤ")
 _GENERIC_WORDS = {"ごみ", "ゴミ", "もの", "物"}  # too vague to be an item on their own
@@ -219,7 +218,7 @@ class EntityExtractor:
             return False
         city = reading(self.kb.municipality.name)  # long vowels already written ー, as ``heard`` is
         runs = [(run, False) for run in _NAME_RUN.findall(said)] + [
-            (run, True) for pattern in (_HIRAGANA_RUN, _KANA_RUN) for run in pattern.findall(said)]
+            (run, True) for pattern in (_HIRAGANA_RUN, _KANA) for run in pattern.findall(said)]
         for run, kana in runs:
             heard = reading(run)
             for r in self.areas.readings_of(form):
