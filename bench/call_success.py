@@ -119,28 +119,6 @@ class _SimSessions:
         return session
 
 
-class SimPhone(SimCall):
-    async def press(self, keys: str) -> None:
-        for key in keys:
-            await self.call.dtmf(key)
-        await self._settle()
-
-
-def _twilio_phone(base: type) -> type:
-    class TwilioPhone(base):  # type: ignore[misc, valid-type]
-        async def press(self, keys: str) -> None:
-            import json
-
-            since = time.monotonic()
-            for key in keys:
-                await self.ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
-                                               "dtmf": {"track": "inbound_track", "digit": key}}))
-                await asyncio.sleep(0.15)
-            await self._idle(since, answered=lambda: self._bot_last > since)
-
-    return TwilioPhone
-
-
 @dataclass
 class CallResult:
     goal: int
@@ -177,7 +155,7 @@ async def run_call(driver: CallDriver, goal: Goal, target: Target, speak_line) -
         if move.kind == "say":
             await driver.say(speak_line(move.text, turns))
         else:
-            await driver.press(move.text)  # type: ignore[attr-defined]
+            await driver.press(move.text)
         turns += 1
         said = _last(driver, before)
         if said is None:
@@ -246,14 +224,13 @@ def run_calls(path: str, chosen: list[tuple[int, Goal]], targets: dict[int, Targ
 
         os.environ["IVR_STAFF_AVAILABLE"] = "never"
         server = start_server(args.port, 0, log.path, Path(tempfile.gettempdir()) / "bench-calls-server.log")
-        phone = _twilio_phone(TwilioCall)
 
     def make(n: int, i: int, condition: str) -> CallDriver:
         mobile = i % 2 == 1
         if path == "sim":
-            driver: CallDriver = SimPhone(f"sim{n}", condition, SEED + n, _SimSessions(sim), speech)
+            driver: CallDriver = SimCall(f"sim{n}", condition, SEED + n, _SimSessions(sim), speech)
         else:
-            driver = phone(n, condition, SEED, log, args.port)
+            driver = TwilioCall(n, condition, SEED, log, args.port)
         driver.noise = bad_line.line_loop(condition, SEED + 31 * i, mobile)
         if hasattr(driver, "_line_noise"):
             driver._line_noise = driver.line_pcm(driver.noise)

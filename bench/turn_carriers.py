@@ -25,7 +25,7 @@ from turn_paths import LineCall, TurnLog
 from twilio.request_validator import RequestValidator
 
 from ivr.audio.codec import FRAME_SAMPLES, SAMPLE_RATE, pcm16_to_bytes, resample, ulaw_encode
-from ivr.telephony.audiosocket import HEADER, Kind, encode_audio, encode_hangup, encode_uuid
+from ivr.telephony.audiosocket import HEADER, Kind, encode_audio, encode_dtmf, encode_hangup, encode_uuid
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 240.0  # the first start pre-renders every prompt (~40 s) after loading the models (~15 s)
@@ -97,6 +97,10 @@ class TwilioCall(LineCall):
         await self.ws.send(json.dumps({"event": "media", "streamSid": self.stream_sid,
                                        "media": {"track": "inbound", "payload": payload}}))
 
+    async def send_key(self, key: str) -> None:
+        await self.ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
+                                       "dtmf": {"track": "inbound_track", "digit": key}}))
+
     async def listen(self) -> None:
         async for raw in self.ws:
             msg = json.loads(raw)
@@ -132,6 +136,10 @@ class AudioSocketCall(LineCall):
 
     async def send_frame(self, frame: np.ndarray) -> None:
         self.writer.write(encode_audio(frame))
+        await self.writer.drain()
+
+    async def send_key(self, key: str) -> None:
+        self.writer.write(encode_dtmf(key))
         await self.writer.drain()
 
     async def listen(self) -> None:
@@ -188,6 +196,9 @@ class WebCall(LineCall):
 
     async def send_frame(self, frame: np.ndarray) -> None:
         await self.ws.send(pcm16_to_bytes(frame))
+
+    async def send_key(self, key: str) -> None:
+        await self.ws.send(json.dumps({"type": "dtmf", "digit": key}))
 
     async def listen(self) -> None:
         async for raw in self.ws:

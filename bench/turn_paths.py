@@ -33,9 +33,19 @@ IDLE_S = 2.0  # server paths: no bot audio for this long after the trailing sile
 LATE_S = 8.0  # … but first wait this long for any answer at all (a reply, or the 8 s no-input prompt)
 REPLY_TIMEOUT_S = 90.0  # waiting for the bot to finish one reply; longer means something hung
 STAGGER_S = 6.0  # concurrent calls start this far apart, so their turns do not all reach ASR at once
+KEY_GAP_S = 0.15  # server paths: between two key presses, as a caller's thumb
 NOISE_LOOP_S = 7.3  # the line's noise between clips is a loop this long (not a multiple of a frame pattern)
 ENDING_ACTIONS = ("end", "transfer")  # after these the bot leaves the call
 ANYTHING_ELSE = prompts.ANYTHING_ELSE.rstrip("。")
+CONFIRMATION = "でよろしいですか"  # the end of every confirmation (a topic, the callback number)
+PRELUDE_TRIES = 3  # the confirm prelude said at most this often before a short answer (decodes differ by context)
+SELF_HAUL_KEY = "4"  # the menu key whose answer ends in 「ほかに、ご質問はありますか」 on any line
+# What a short answer follows (``run_script``'s ``after``): the open question the bot must have
+# just asked, and how the caller gets it asked when it has not.
+AFTER = {
+    "anything_else": ANYTHING_ELSE,  # 「ほかに、ご質問はありますか」: the menu key gets it asked on any line
+    "confirm": CONFIRMATION,  # 「〇〇についてのご質問でよろしいですか」: asked after the confirm prelude, said clean
+}
 
 
 @dataclass
@@ -110,7 +120,8 @@ class Played:
     call: str
     t0_ms: int  # caller clock when the clip's first sample went out
     stop_ms: int = 0  # … and when its trailing silence ended
-    asked: bool | None = None  # short answers: the bot had just asked 「ほかに、ご質問はありますか」
+    asked: bool | None = None  # short answers: the bot had just asked the question ``after`` names
+    after: str = "anything_else"  # short answers: which question they answer (a key of ``AFTER``)
     prelude: bool = False  # said only to make the bot ask; not scored
     reply_wait_ms: float | None = None  # end of speech → first bot audio (server paths)
     bot_during: bool = False  # bot audio came while the caller was still speaking
@@ -154,10 +165,16 @@ class CallDriver:
     def ended(self) -> bool:
         raise NotImplementedError
 
-    def asked(self) -> bool:
-        """The bot's last words were 「ほかに、ご質問はありますか」: a yes/no question is open."""
+    async def press(self, keys: str) -> None:
+        """Keys on the caller's keypad, then the bot's reply heard out."""
+        raise NotImplementedError
+
+    def asked(self, after: str = "anything_else") -> bool:
+        """The bot's last words were the question ``after`` names (``AFTER``): a yes/no question is open."""
         turns = self.turns()
-        return bool(turns) and turns[-1].reply.rstrip("。").endswith(ANYTHING_ELSE) and turns[-1].action == "answer"
+        if not turns or not turns[-1].reply.rstrip("。").endswith(AFTER[after]):
+            return False
+        return turns[-1].action == ("answer" if after == "anything_else" else "clarify")
 
     def last_seq(self) -> int:
         return max((t.seq for t in self.turns()), default=0)
@@ -167,10 +184,26 @@ class CallDriver:
         return self.ended or bool(turns and turns[-1].action in ENDING_ACTIONS)
 
 
-async def run_script(driver: CallDriver, script: list[Clip], prelude: Clip) -> tuple[list[Played], list[Clip]]:
+async def _ask(driver: CallDriver, after: str, prelude: Clip) -> list[Played]:
+    """Get the bot to ask the question ``after`` names: the self-haul menu key for 「ほかに、ご質問は
+    ありますか」 (a key is heard on any line, so the figure is the short answer's, not the prelude's),
+    the ``prelude`` clip for a confirmation."""
+    if after == "anything_else":
+        await driver.press(SELF_HAUL_KEY)
+        return []
+    played = []
+    for _ in range(PRELUDE_TRIES):  # said again, as a caller would, when the bot did not take it
+        played.append(await driver.say(prelude, prelude=True))
+        if driver.asked(after) or driver.left():
+            break
+    return played
+
+
+async def run_script(driver: CallDriver, script: list[Clip], prelude: Clip,
+                     after: str = "anything_else") -> tuple[list[Played], list[Clip]]:
     """Say ``script``'s clips in order into one call: a short answer only after the bot has asked
-    a yes/no question (a prelude question first if it has not). Returns the clips played and
-    those left unsaid because the bot left the call."""
+    the yes/no question ``after`` names (asked for first if it has not). Returns the clips played
+    and those left unsaid because the bot left the call."""
     played: list[Played] = []
     rest: list[Clip] = []
     await driver.start()
@@ -180,14 +213,14 @@ async def run_script(driver: CallDriver, script: list[Clip], prelude: Clip) -> t
             break
         asked = None
         if clip.kind == "short":
-            if not driver.asked():
-                played.append(await driver.say(prelude, prelude=True))
+            if not driver.asked(after):
+                played.extend(await _ask(driver, after, prelude))
                 if driver.left():
                     rest = script[i:]
                     break
-            asked = driver.asked()
+            asked = driver.asked(after)
         p = await driver.say(clip)
-        p.asked = asked
+        p.asked, p.after = asked, after
         played.append(p)
     turns = driver.turns()
     for p in played:
@@ -249,6 +282,11 @@ class SimCall(CallDriver):
         played.seqs = (before, self.last_seq())
         return played
 
+    async def press(self, keys: str) -> None:
+        for key in keys:
+            await self.call.dtmf(key)
+        await self._settle()
+
     def turns(self) -> list[Turn]:
         return [Turn.from_record(r) for r in self.call.records if r.kind != "greeting"]
 
@@ -294,6 +332,17 @@ class LineCall(CallDriver):
 
     async def send_frame(self, frame: np.ndarray) -> None:
         raise NotImplementedError
+
+    async def send_key(self, key: str) -> None:
+        """One keypad digit as the carrier sends it."""
+        raise NotImplementedError
+
+    async def press(self, keys: str) -> None:
+        since = time.monotonic()
+        for key in keys:
+            await self.send_key(key)
+            await asyncio.sleep(KEY_GAP_S)
+        await self._idle(since, answered=lambda: self._bot_last > since)
 
     async def listen(self) -> None:
         """Read the carrier's messages until the call ends, calling ``bot_frame`` for each frame of audio."""
@@ -407,7 +456,7 @@ class LineCall(CallDriver):
 
 def gather_calls(scripts: list[list[Clip]], make: Callable[[int, str], CallDriver],
                  preludes: dict[str, Clip], concurrency: int,
-                 report: Callable[[str], None]) -> Awaitable[list[Played]]:
+                 report: Callable[[str], None], after: str = "anything_else") -> Awaitable[list[Played]]:
     """Run the scripts as calls, ``concurrency`` at a time; clips a call could not say (the bot
     left it) go to a new call, once."""
 
@@ -424,7 +473,7 @@ def gather_calls(scripts: list[list[Clip]], make: Callable[[int, str], CallDrive
                 counter += 1
                 driver = make(counter, script[0].condition)
                 try:
-                    played, rest = await run_script(driver, script, preludes[script[0].condition])
+                    played, rest = await run_script(driver, script, preludes[script[0].condition], after)
                 except Exception as exc:  # one broken call must not end the bench
                     report(f"call {driver.call_id} failed: {exc!r}")
                     with contextlib.suppress(Exception):

@@ -48,7 +48,7 @@ class Score:
         p, c = self.played, self.played.clip
         return {"path": p.path, "call": p.call, "name": c.name, "kind": c.kind, "split": c.split, "voice": c.voice,
                 "condition": c.condition, "text": c.text, "reading": c.reading, "head": c.head, "tail": c.tail,
-                "pause_ms": c.pause_ms, "detail": c.detail, "yes_no": c.yes_no, "asked": p.asked,
+                "pause_ms": c.pause_ms, "detail": c.detail, "yes_no": c.yes_no, "asked": p.asked, "after": p.after,
                 "t0_ms": p.t0_ms, "speech_ms": p.speech_ms, "reply_wait_ms": p.reply_wait_ms,
                 "bot_during": p.bot_during, "speech_turns": self.speech, "whole": self.whole, "joined": self.joined,
                 "halves": self.halves,
@@ -63,6 +63,14 @@ def _edge(window: str, text: str, at_start: bool) -> bool:
         return True
     region = text[: len(window) + MORA_SLACK] if at_start else text[-(len(window) + MORA_SLACK):]
     return bool(region) and fuzz.partial_ratio(window, region) >= MORA_MATCH
+
+
+def _acted(turn: Turn, yes: bool, confirming: bool) -> bool:
+    """The bot did what the answer asks: after 「ほかに、ご質問は」 「どうぞ」 for a yes and goodbye for
+    a no; after a confirmation the confirmed topic's answer for a yes and 「もう一度、ご用件を」 for a no."""
+    if not confirming:
+        return turn.reply.startswith(prompts.GO_AHEAD) if yes else turn.action == "end"
+    return turn.action == "answer" if yes else turn.reply.startswith(prompts.ASK_AGAIN)
 
 
 def score(played: list[Played]) -> list[Score]:
@@ -89,8 +97,10 @@ def score(played: list[Played]) -> list[Score]:
         s.first, s.last = _edge(c.head, kana, True), _edge(c.tail, kana, False)
         s.cer = Levenshtein.distance(c.reading, kana) / max(1, len(c.reading))
         if c.yes_no is not None:
-            s.answer = any(yes_no(t.transcript) == c.yes_no for t in own if not t.dropped)
-            s.acted = any(t.reply.startswith(prompts.GO_AHEAD) if c.yes_no else t.action == "end" for t in own)
+            confirming = p.after == "confirm"
+            meant = yes_no(c.text, confirming=True) if confirming else c.yes_no  # 結構です confirms a confirmation
+            s.answer = any(yes_no(t.transcript, confirming=confirming) == meant for t in own if not t.dropped)
+            s.acted = any(_acted(t, bool(meant), confirming) for t in own)
         out.append(s)
     for s in out:  # turns that overlap no clip's speech (preludes' included) go to the clip they followed
         call = sorted(by_call[s.played.call], key=lambda p: p.t0_ms)
@@ -188,4 +198,5 @@ def print_errors(results: dict[str, list[Score]]) -> None:
             print(f"  {path:11} {c.name:34} {c.detail or (f'pause {c.pause_ms}ms' if c.pause_ms else ''):22} "
                   f"speech {p.speech_ms[0]}-{p.speech_ms[1]}ms  {c.text} → {turns}"
                   + (f"  [silence turns {s.silences}]" if s.silences else "")
+                  + ("  [yes/no missed]" if s.answer is False else "")
                   + ("  [not asked]" if p.asked is False else ""))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -247,10 +247,13 @@ def _render(spec: _Spec, condition: str, rng: np.random.Generator, noise: np.ran
 
 
 def prelude(condition: str) -> Clip:
-    """The question said before a short answer when the bot had not just asked 「ほかに、ご質問は
-    ありますか」 (not scored): the plain voice, under the same line condition."""
+    """The question said to get a confirmation asked before a short answer (not scored): the plain
+    voice on a clean stretch of the ``condition`` line, so every short answer follows the same
+    question and the figure is the answer's own (on a 10 dB line Whisper base reads this prelude as
+    nothing, and the answers then followed the keypad menu instead)."""
     spec = _Spec("prelude", "dev", 0, PRELUDE, "ojt", (PRELUDE,))
-    return _render(spec, condition, np.random.default_rng(SEED), np.random.default_rng([SEED, len(condition)]))
+    clip = _render(spec, "clean", np.random.default_rng(SEED), np.random.default_rng([SEED, len(condition)]))
+    return replace(clip, condition=condition)
 
 
 def _spread(specs: list[_Spec], limit: int | None) -> list[_Spec]:

@@ -94,7 +94,8 @@ QUIET = [
     "新聞紙は何曜日に出せばいいですか",
 ]
 
-# (e) Short answers to 「ほかに、ご質問はありますか」, with the yes/no they mean there.
+# (e) Short answers to 「ほかに、ご質問はありますか」, with the yes/no they mean there (after a
+# confirmation, turns.py --after confirm, 結構です and 大丈夫です mean yes: turn_score reads them so).
 SHORT_ANSWERS: list[tuple[str, bool]] = [
     ("はい", True),
     ("ええ", True),
@@ -108,6 +109,7 @@ SHORT_ANSWERS: list[tuple[str, bool]] = [
     ("はい、お願いします", True),
 ]
 
-# A question the bot answers (and then asks 「ほかに、ご質問はありますか」): said before a short
-# answer when the question before it did not end that way. Not scored.
-PRELUDE = "乾電池は何ごみですか"
+# A question the bot is unsure of, so it asks 「燃やせるごみの出し方についてのご質問で
+# よろしいですか」: said before a short answer scored as the reply to a confirmation (turns.py
+# --after confirm) when the bot has not just asked one. Not scored.
+PRELUDE = "燃やすごみのことなんですけど"

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/turns.py [--paths sim,twilio,audiosocket,web] [--split dev|heldout|all]
         [--conditions clean,20,10] [--kinds pause,soft,dip,quiet,short] [--limit N] [--voices ...]
-        [--concurrency 3] [--port 8771] [--errors] [--json FILE]
+        [--after anything_else|confirm] [--concurrency 3] [--port 8771] [--errors] [--json FILE]
 
 Plays the clips of bench/turn_set.py (questions said with a mid-sentence pause, soft starts,
 quiet stretches, quiet callers, short answers; two TTS engines; clean, 20 dB and 10 dB line
@@ -15,8 +15,11 @@ path and line condition, and per kind of clip:
 - whole: share of clips that reached ASR as exactly one speech turn (not dropped);
 - first / last: share whose transcript reading keeps the reference's first / last two morae;
 - CER: reading CER of what was heard (all the clip's turns joined) against what was said;
-- short: share of short answers heard as the right yes/no after 「ほかに、ご質問はありますか」
-  (``ivr.language.yes_no.yes_no`` of a transcript); acted: the bot then said 「どうぞ」 / goodbye;
+- short: share of short answers heard as the right yes/no (``ivr.language.yes_no.yes_no`` of a
+  transcript) after the question ``--after`` names: 「ほかに、ご質問はありますか」 (reached by the
+  self-haul menu key) or a confirmation, 「〇〇についてのご質問でよろしいですか」 (reached by a
+  prelude said on a clean stretch of the line); acted: the bot then did what the answer asks
+  (「どうぞ」 / goodbye; the confirmed topic's answer / 「もう一度、ご用件を」);
 - held: the end-of-turn logic's extra wait (p50/p95) after sentence-final and after pause turns;
 - wait: end of speech → first bot audio (p50/p95), server paths: from the moment the frame
   holding the clip's last audible sample is sent to the first frame of the bot's audio received;
@@ -40,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turn_paths import CallDriver, Played, SimCall, TurnLog, gather_calls  # noqa: E402
+from turn_paths import AFTER, CallDriver, Played, SimCall, TurnLog, gather_calls  # noqa: E402
 from turn_score import Score, print_errors, print_figures, score  # noqa: E402
 from turn_set import CONDITIONS, KINDS, VOICES, Clip, build, kokoro_available, prelude  # noqa: E402
 
@@ -48,6 +51,15 @@ PATHS = ("sim", "twilio", "audiosocket", "web")
 DEFAULT_LIMIT = 20  # clips per condition, spread over the kinds: 2 calls of 10 per condition, ~19 min for 3 paths
 CLIPS_PER_CALL = 10  # a call of ~10 questions stays far from the bot's 10-minute and 40-turn caps
 SEED = 4242  # call ids and the line noise between clips
+
+
+def calls_for(clips: list[Clip], after: str) -> list[list[Clip]]:
+    """The calls to place. After a confirmation each short answer has a call of its own: its
+    prelude is then the call's first question, decoded after the greeting (later in a call, after
+    「ほかに、ご質問は」, Whisper read the prelude's 燃やす as もがす three tries running)."""
+    if after != "confirm":
+        return plan(clips, CLIPS_PER_CALL)
+    return [[c] for c in clips if c.kind == "short"] + plan([c for c in clips if c.kind != "short"], CLIPS_PER_CALL)
 
 
 def plan(clips: list[Clip], per_call: int) -> list[list[Clip]]:
@@ -87,7 +99,7 @@ def run_sim(clips: list[Clip], args: argparse.Namespace) -> list[Played]:
         return SimCall(f"sim{n}", condition, SEED + n, sim, speech)
 
     try:
-        played = asyncio.run(gather_calls(plan(clips, CLIPS_PER_CALL), make, preludes, 1, _report))
+        played = asyncio.run(gather_calls(calls_for(clips, args.after), make, preludes, 1, _report, args.after))
     finally:
         speech.close()
     for p in played:  # call.records lacks the halves superseded before they were answered; the log has them
@@ -115,7 +127,8 @@ def run_server(path: str, clips: list[Clip], args: argparse.Namespace) -> list[P
         return AudioSocketCall(n, condition, SEED, log, socket_port)
 
     try:
-        played = asyncio.run(gather_calls(plan(clips, CLIPS_PER_CALL), make, preludes, args.concurrency, _report))
+        played = asyncio.run(gather_calls(calls_for(clips, args.after), make, preludes, args.concurrency, _report,
+                                              args.after))
     finally:
         stop_server(server)
     for p in played:
@@ -135,6 +148,8 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--voices", default="", help=f"default: all of {','.join(VOICES)} (kokoro if installed)")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="clips per condition (0: all)")
+    parser.add_argument("--after", choices=tuple(AFTER), default="anything_else",
+                        help="the yes/no question short answers reply to")
     parser.add_argument("--concurrency", type=int, default=3, help="simultaneous calls on the server paths")
     parser.add_argument("--port", type=int, default=8771, help="HTTP port; AudioSocket uses the next one")
     parser.add_argument("--errors", action="store_true", help="list the misses (dev split only)")

@@ -87,22 +87,34 @@ def test_a_lone_oya_is_a_no_to_a_read_back_only():
     # いいえ on a 20 dB line, as Whisper writes it for two dev voices: 「いいね!」, 「おやっ」
     assert yes_no("いいね!", confirming=True) is False and yes_no("おやっ", confirming=True) is False
     assert yes_no("いいね!") is None and yes_no("いいですね", confirming=True) is not False
+    # the ojt voice's いいえ after 「〜でよろしいですか」 at 20 / 10 dB: 「みえ。」「見え。」「みな。」「みんな」
+    assert all(yes_no(t, confirming=True) is False for t in ("みえ。", "見え。", "みな。", "みんな"))
+    assert yes_no("見えます", confirming=True) is None and yes_no("みえ。") is None
 
 
-def test_a_doubtful_iidesu_to_a_confirmation_is_no_answer():
-    """ojt-fast's quick いいえ at 20 dB, written 「いいです。」 (0.16, 0.20): a yes to 〜ですね？ on a
-    clear line, neither on a doubtful one (the bot asks again, with the keys)."""
+def test_a_lone_un_as_whisper_writes_it_after_a_confirmation_is_a_yes():
+    """After 「〜でよろしいですか」 Whisper writes two dev voices' うん 「うっ」 and 「おん」 (turns.py
+    --after confirm); to a confirmation that is a yes, to an offer still nothing."""
+    assert yes_no("うっ", confirming=True) is True and yes_no("おん", confirming=True) is True
+    assert yes_no("うっ") is None and yes_no("おん") is None
+    assert yes_no("おんな", confirming=True) is None and yes_no("ううん", confirming=True) is not True
+
+
+def test_a_bare_iidesu_to_a_confirmation_is_no_answer():
+    """Two dev voices' quick いいえ, written 「いいです。」 after 「〜でよろしいですか」 at confidence
+    0.90–0.94 as well as 0.16–0.20: neither yes nor no (the bot asks again, with the keys)."""
     from ivr.language.understand import Parse
 
     def said(text: str, confidence: float) -> Parse:
         return Parse(text, text, "unknown", 0.0, heard_confidence=confidence)
 
     assert said("いいです。", 0.2).answer(confirming=True) is None
-    assert said("いいです。", 0.9).answer(confirming=True) is True
+    assert said("いいです。", 0.93).answer(confirming=True) is None
+    assert said("はい、いいです。", 0.9).answer(confirming=True) is True
     assert said("はい。", 0.2).answer(confirming=True) is True and said("いいえ", 0.2).answer(confirming=True) is False
 
 
-@pytest.mark.parametrize("text", ["いいです", "大丈夫です", "はい、大丈夫です", "それで結構です"])
+@pytest.mark.parametrize("text", ["大丈夫です", "はい、大丈夫です", "それで結構です", "はい、いいです"])
 def test_thats_fine_is_a_yes_to_a_confirmation_and_a_no_thanks_to_an_offer(text):
     assert yes_no(text, confirming=True) is True  # 〜でよろしいですか → それで大丈夫です
     assert yes_no(text) is False  # ほかにご質問は / おつなぎしましょうか → いいです (no thanks)
@@ -158,6 +170,14 @@ def test_chome():
 def test_items_match_on_readings(brain, text, item):
     found = brain.nlu.entities.find_item(text)
     assert found and found[0].key == item
+
+
+@pytest.mark.parametrize("text", ["家電のことなんですけど", "家電のこと"])
+def test_a_short_kana_alias_across_two_words_is_no_item(brain, text):
+    """のこ (鋸's short name) in 家電のこと is the particle の and the start of こと: it had been
+    answered 「のこぎりは、燃やせないごみです」 to a question about home appliances."""
+    assert all(m.key != "のこぎり" for m in brain.nlu.entities.find_item(text))
+    assert brain.nlu.entities.find_item("のこを捨てたい")[0].key == "のこぎり"  # said as a word, it is the saw
 
 
 @pytest.mark.parametrize(
@@ -611,6 +631,7 @@ def test_a_chome_answer_is_chosen_by_its_sound_among_the_towns_numbers():
     assert chome_by_sound("ちょうめです", [2, 5]) is None  # fits 二 and 五 alike
     assert chome_by_sound("さんちょです", [1, 2]) is None  # not one of this town's
     assert chome_by_sound("ごみです", [1, 2, 3]) is None
+    assert chome_by_sound("移動目です", [1, 2, 3]) is None  # 二丁目 said: イドーメ is only 60 near イッチョーメ
 
 
 def test_romaji_splits_each_kana_into_its_consonant_and_vowel():

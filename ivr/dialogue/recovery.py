@@ -381,8 +381,10 @@ def closes_call(text: str) -> bool:
 def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
     """A goodbye the classifier reads into a short misheard reply is none unless the caller closed
     the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
-    「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up."""
-    if parse.intent != "goodbye" or closes_call(parse.normalized):
+    「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
+    a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
+    fine_to_a_confirmation = isinstance(pending, Confirm) and not _CLOSING.search(parse.normalized)
+    if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
         return parse
     if isinstance(pending, AskSlot):
         return dataclasses.replace(parse, intent=pending.topic)

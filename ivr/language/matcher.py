@@ -108,6 +108,20 @@ def _at_word_edges(text: str, start: int, end: int) -> bool:
     return ok_before and ok_after
 
 
+def _splits_a_word(text: str, start: int, end: int) -> bool:
+    """A short hiragana span that starts inside a word the analyser reads, or opens with a
+    particle and runs on into the next word: のこ (鋸) in 家電のこと is the particle の and the start
+    of こと, and was answered as a saw. Script changes and particles cannot tell this (the span
+    starts after a kanji and こと's と is a particle too). Its end may fall inside a word: the
+    analyser reads ござって as the verb ござる, yet the mat ござ is what was asked about."""
+    if not all(_is_kana(ch) and not _is_katakana(ch) for ch in text[start:end]):
+        return False
+    for s, e, pos in _words(text):  # no words when they do not spell the text: offsets untrusted
+        if s <= start < e:
+            return s != start or (pos == "助詞" and e < end)
+    return False
+
+
 def _words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, part of speech) of each word of ``text`` as the analyser splits it; [] when
     its surfaces do not spell ``text`` again (then offsets cannot be trusted)."""
@@ -314,6 +328,8 @@ class PhraseMatcher(Generic[K]):
                 if length <= SHORT_MATCH and not _at_word_edges(original, start, end + 1) and not (
                     length == 1 and is_kanji(original[start]) and _noun_before_verb(original, start, end + 1)
                 ):
+                    continue
+                if length <= SHORT_MATCH and _splits_a_word(original, start, end + 1):
                     continue
                 score = EXACT_SURFACE if length > SHORT_SURFACE_CHARS else SHORT_SURFACE
                 for i in indexes:

@@ -30,14 +30,11 @@ from ivr.language.routing import (
     asks_how_to_dispose,
     names_a_thing_for_a_category,
 )
-from ivr.language.yes_no import thats_fine, yes_no
+from ivr.language.yes_no import yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
 # a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on
 RESPELT_CONFIDENCE = 0.5
-# A bare 「いいです」 to a confirmation in words Whisper doubts this much is not a yes: at 20 dB one dev
-# voice's quick いいえ was written so twice (confidence 0.16, 0.20), and a wrong town was answered.
-FINE_HEARD_CONFIDENCE = 0.4
 MAX_PARSE_CHARS = 1000  # a spoken turn is far shorter; pyopenjtalk raised on 10,000 characters
 
 
@@ -68,12 +65,10 @@ class Parse:
     elapsed_ms: float = 0.0
 
     def answer(self, *, confirming: bool) -> bool | None:
-        """Yes or no to the question just asked: いいです is a yes to 〜でよろしいですか, a no thanks
-        to an offer; but not in words Whisper doubts, where it was a quick いいえ (neither then)."""
+        """Yes or no to the question just asked: 大丈夫です is a yes to 〜でよろしいですか, a no thanks
+        to an offer (``yes_no``'s ``confirming``)."""
         if not confirming:
             return self.yes_no
-        if thats_fine(self.text) and self.heard_confidence < FINE_HEARD_CONFIDENCE:
-            return None
         return yes_no(self.text, confirming=True)
 
     def slots(self) -> dict[str, str]:

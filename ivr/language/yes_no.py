@@ -24,6 +24,11 @@ NO_WORDS = ("いいえ", "違います", "ちがいます", "違う", "ちゃう
 # The whole reply, so that 〜でいいですか and どうしたらいいですか stay questions.
 _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)、?)?"
                    r"(?:いいです|大丈夫|だいじょうぶ|結構|けっこう)(?:です)?(?:よ|ね)?$")
+# A bare いいです to a confirmation is neither: Whisper base writes a quick いいえ so, and not only in
+# doubt: after 「〜でよろしいですか」 two dev voices' いいえ came back 「いいです。」 at confidence
+# 0.90–0.94 (turns.py --after confirm, 20 and 10 dB) and the topic the caller refused was answered.
+# A caller who meant yes is asked again, with the keys; はい、いいです and 大丈夫です still confirm.
+_BARE_FINE = re.compile(r"^いいです(?:よ|ね)?$")
 # いいえ said quickly (いえ、大丈夫です), and いや written in kanji (Whisper's 「嫌じゃう」 for いや、ちゃう);
 # only at the start: 家 and いえいえ sit mid-sentence, and 嫌 starts no other short reply.
 NO_OPENINGS = ("いえ", "嫌")
@@ -35,7 +40,14 @@ _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
 # filler and the read-back said again until the call ran out of turns). Neither starts a yes; only to
 # 〜ですね？, where a wrong no costs one re-ask. いいね and おやっ too: at 20 dB the dev calls' いいえ
 # came back 「いいね!」 6 times and 「おやっ」 once, never a はい; to 〜でよろしいですか いいね is an odd yes.
-_SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね|いいね)っ?$")
+# みえ (見え) and みな (みんな): the ojt voice's いいえ after 「〜でよろしいですか」 at 20 and 10 dB
+# (turns.py --after confirm, sim and Twilio; call_success dev calls), never a yes's spelling.
+_SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね|いいね|みえ|見え|みな|みんな)っ?$")
+# A reply of only うっ or おん to a confirmation: Whisper's spellings of a lone うん decoded after
+# 「〜でよろしいですか」 (two dev voices, clean and 10 dB, every time; after 「ほかにご質問は」 the
+# same clips read うん). Never a no's spelling on dev; only to a confirmation, where a wrong yes
+# answers the topic the bot had guessed and the caller can ask again.
+_SPELT_YES = re.compile(r"^(?:うっ|おん)$")
 # はい running on into a verb is 入る (はいります, はいれる) or Whisper's 「はいます」 for ちゃいます at
 # 20 dB: not a yes. (はいっ is an emphatic yes, so っ is not among them.)
 _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
@@ -51,11 +63,12 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     t = _plain(text)
     no = (any(w in t for w in NO_WORDS) or _IYA.search(t) is not None or t.startswith(NO_OPENINGS)
           or (confirming and _SPELT_NO.match(t) is not None))
-    yes = (any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None) and not _ENTERS.match(t)
+    yes = ((any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None
+            or (confirming and _SPELT_YES.match(t) is not None)) and not _ENTERS.match(t))
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False
     if _FINE.match(t):  # 「はい、大丈夫です」 to 「ほかにご質問は」 closes the call too
-        return confirming
+        return (None if _BARE_FINE.match(t) else True) if confirming else False
     if yes:
         return True
     return None
