@@ -10,7 +10,7 @@ from ivr.audio.codec import resample, to_int16, ulaw_decode, ulaw_encode
 from ivr.dialogue import prompts
 from ivr.language.yes_no import yes_no
 from ivr.speech import lead_in as lead
-from ivr.speech.asr import to_whisper_audio
+from ivr.speech.asr import Decoded, Transcriber, to_whisper_audio
 from ivr.speech.lead_in import LeadIn, lead_in_for
 from ivr.speech.tts import Synthesizer
 
@@ -154,3 +154,43 @@ def test_a_turn_the_lead_in_leaves_unwritten_is_decoded_alone_not_dropped(transc
     assert heard.text and heard.dropped is None
     assert yes_no(heard.text, confirming=True) is None
     assert brain.nlu.parse(heard.text, date(2026, 12, 1)).intent == "dry_cells"
+
+
+def test_a_bare_iidesu_to_a_confirmation_is_settled_by_the_turn_alone_only_towards_no():
+    """After 「〜でよろしいですか」 Whisper base wrote two dev voices' quick いいえ 「いいです。」 at
+    0.9 and, decoded alone, 「いいね」「みな」: the alone decode is taken when it is a no, never when
+    it is a yes (alone a いいえ also reads いいよ), and never after an offer, where いいです is a no."""
+    confirm = LeadIn("燃やせるごみの出し方についてのご質問でよろしいですか。", np.zeros(8, np.int16))
+    asked: list[str] = []
+
+    def alone(text: str):  # noqa: ANN202
+        return lambda: asked.append(text) or text
+
+    assert confirm.settle("いいです。", alone("いいね!")) == "いいね!"
+    assert confirm.settle("いいです。", alone("いいよ")) == "いいです。"  # a yes is not taken from the doubt
+    assert LeadIn("れいぞうこ、ですね？", confirm.pcm).settle("いいです", alone("みな。")) == "みな。"
+    asked.clear()
+    assert confirm.settle("はい。", alone("いいね!")) == "はい。" and not asked  # no doubt: no second decode
+    offer = LeadIn(prompts.ANYTHING_ELSE, confirm.pcm)
+    assert offer.settle("いいです。", alone("いいね!")) == "いいです。" and not asked
+
+
+class _QuickNo(Transcriber):
+    """Whisper as it read the quick いいえ: 「いいです。」 after the question, 「いいね!」 alone."""
+
+    def __init__(self, real: Transcriber) -> None:
+        self.__dict__.update(real.__dict__)
+
+    def _decode(self, audio, prompt, prefix=None, hotwords=None):  # noqa: ANN001, ANN202
+        if prefix:
+            return Decoded((prefix + "いいです。",), (0.05,), (-0.1,))
+        return Decoded(("いいね!",) if prompt is None else ("いいです。",), (0.05,), (-0.2,))
+
+
+def test_the_recogniser_hands_on_the_no_the_turn_alone_heard(transcriber):
+    question = "燃やせるごみの出し方についてのご質問でよろしいですか。"
+    tts = Synthesizer(1.0)
+    tts.synthesize(question)
+    heard = _QuickNo(transcriber).transcribe(_caller("いいえ", 1.4, 0.0), question=question,
+                                            lead_in=lead_in_for(question, tts))
+    assert heard.text == "いいね!" and yes_no(heard.text, confirming=True) is False

@@ -292,8 +292,7 @@ class Transcriber:
     def _decode_answer(
         self, pcm: np.ndarray, audio: np.ndarray, question: str | None, lead_in: LeadIn | None
     ) -> Decoded:
-        """One turn's decode: after the lead-in when it is a short answer to the bot's question,
-        else primed with the question (or the domain sentence)."""
+        """One turn: after the lead-in when a short answer to the bot's question, else primed (question or domain)."""
         def plain() -> Decoded:
             return self._decode(audio, question or self.prompt, hotwords=None if question else self.hotwords)
 
@@ -312,6 +311,7 @@ class Transcriber:
                 else:
                     log.info("ASR lead-in: %r repeats the question's %r; the turn alone is taken", answer, echo)
             if answer is not None and echo is None:
+                answer = lead_in.settle(answer, lambda: "".join(self._unwritten_answer(audio).texts))
                 return Decoded((answer,), both.no_speech_probs[:1], both.avg_logprobs[:1])
             if answer is None:
                 log.info("ASR lead-in: the decode dropped the forced prefix; decoding the turn alone")
