@@ -74,6 +74,12 @@ def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     return None
 
 
+def bare_fine(text: str) -> bool:
+    """The whole reply is a bare いいです: to a confirmation neither yes nor no (``_BARE_FINE``), and
+    what ``ivr.speech.lead_in.LeadIn.settle`` decodes again alone."""
+    return _BARE_FINE.match(_plain(text)) is not None
+
+
 def thats_fine(text: str) -> bool:
     """The whole reply is "that's fine" (いいです, もう大丈夫です, いえ、結構です): a never-mind that
     closes the call while a slot is asked (``ivr.dialogue.recovery.closes_call``), where 大丈夫

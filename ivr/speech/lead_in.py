@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ivr.language.yes_no import thats_fine, yes_no
+from ivr.language.yes_no import bare_fine, yes_no
 from ivr.speech.sentences import split_sentences
 from ivr.speech.vad import LINE_RATE
 
@@ -73,7 +73,7 @@ class LeadIn:
         (0.90–0.94; two voices, 20 and 10 dB, turns.py --after confirm) and alone 「いいね」「みな」, 3
         of 3; a said いいです reads いいです alone too (18 of 18: six voices, clean / 20 / 10 dB). Alone
         a いいえ also reads いいよ, a yes: only a no is taken, so the doubt can end in a no, never a yes."""
-        if not (CONFIRMATION.search(self.text) and thats_fine(answer) and yes_no(answer, confirming=True) is None):
+        if not (CONFIRMATION.search(self.text) and bare_fine(answer)):
             return answer
         heard = alone()
         return heard if yes_no(heard, confirming=True) is False else answer
