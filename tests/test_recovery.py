@@ -250,3 +250,14 @@ def test_a_refused_item_heard_from_the_audio_is_asked_for_again(brain):
     call.turn(CallerTurn.speech("リテンサです", confidence=0.3, heard_as="仏具です。"))
     reply = call.say("いいえ")
     assert prompts.ITEM_REJECTED in reply.text and "仏具" not in reply.text
+
+
+def test_a_garbled_question_is_not_sent_to_the_city_switchboard(brain):
+    """不法投棄を見つけたんですけど at 20 dB, written 「武法投票を見つけたんですけど。」 (0.40, dev call):
+    投票 made it ごみ以外のご用件, answered 「このお電話は、ごみについての窓口です」 with the city's
+    switchboard number: a garbage caller sent away on words Whisper doubted. Not understood instead
+    (the keys, 0 for staff); a clearly heard 住民票 still gets the switchboard."""
+    garbled = Call(brain, OPEN).turn(CallerTurn.speech("武法投票を見つけたんですけど。", confidence=0.4))
+    assert garbled.intent != "out_of_scope" and garbled.text == prompts.NOT_UNDERSTOOD_MENU, garbled
+    clear = Call(brain, OPEN).turn(CallerTurn.speech("武法投票を見つけたんですけど。", confidence=0.8))
+    assert clear.intent == "out_of_scope" and "0742の34の1111" in clear.text, clear

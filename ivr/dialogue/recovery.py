@@ -71,7 +71,10 @@ MENU_AT_ONCE_CONFIDENCE = 0.6
 # it is a garbage question garbled (ドライナーを着てたい for ドライヤーを捨てたい: all 4 such read-backs in
 # the dev calls at 20 dB; the callers' いいえ then came back as いいね, みんな): not understood instead.
 NEVER_CONFIRM = {"goodbye", "repeat"}
-NOT_CONFIRMED_ON_A_BAD_LINE = {"out_of_scope"}
+# …nor answered there: 「このお電話は、ごみについての窓口です」 sends the caller away, and on words Whisper
+# doubts it was a garbage question garbled (不法投棄を見つけた, 「武法投票を見つけたんですけど」 at 0.40,
+# dev call at 20 dB, was told to ring the city switchboard); not understood, the keys (0: staff) come.
+NOT_TAKEN_ON_A_BAD_LINE = {"out_of_scope"}
 MENU_AFTER = 2  # the second "not understood" in a row offers the keypad menu …
 STAFF_AFTER = 3  # … the third offers staff
 POSTAL_DIGITS = 7
@@ -168,10 +171,14 @@ class Recovery:
     # --- not understood, re-prompts -----------------------------------------------------
 
     @staticmethod
-    def may_confirm(intent: str, parse: Parse) -> bool:
+    def may_take(intent: str, parse: Parse) -> bool:
+        """``intent`` may be answered or asked about on the words this turn was heard in."""
+        return not (parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE and intent in NOT_TAKEN_ON_A_BAD_LINE)
+
+    @classmethod
+    def may_confirm(cls, intent: str, parse: Parse) -> bool:
         """A middling ``intent`` may be asked about (「〇〇についてのご質問でよろしいですか」)."""
-        garbled = parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE
-        return intent not in NEVER_CONFIRM and not (garbled and intent in NOT_CONFIRMED_ON_A_BAD_LINE)
+        return intent not in NEVER_CONFIRM and cls.may_take(intent, parse)
 
     def not_understood(self, parse: Parse | None) -> tuple[str, Pending | None]:
         """The next step of the ladder, and what the bot then waits for (None: unchanged). On a bad
