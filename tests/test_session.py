@@ -158,6 +158,14 @@ def test_out_of_scope_gives_the_switchboard(brain):
     assert "0742の34の1111" in reply.text
 
 
+@pytest.mark.parametrize("said", ["家電のことなんですけど", "家具についてなんですが", "家電のことで聞きたいんやけど"])
+def test_a_kind_of_things_as_the_subject_asks_which_thing(said, brain):
+    """「家電のことなんですけど」 had been "not understood, say it again", and 「家電のことで聞きたい」
+    sent to the city switchboard: a garbage question whose item is still to come; staff would ask it."""
+    reply = Call(brain, OPEN).say(said)
+    assert reply.text == "捨てたいものの名前を、ひとつ教えてください。", reply.text
+
+
 def test_an_internal_error_ends_in_a_ticket_not_silence(brain, monkeypatch):
     call = Call(brain, CLOSED)
 

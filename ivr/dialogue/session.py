@@ -204,8 +204,8 @@ class CallSession:
         intent, confidence = parse.intent, parse.confidence
         if confidence < ACCEPT_CONFIDENCE and (guessed := self.topics.guess_from_entities(parse)):
             intent, confidence = guessed, ACCEPT_CONFIDENCE
-        if parse.thing_unheard and (confidence < ACCEPT_CONFIDENCE or parse.category):
-            return await self._run(ITEM_QUESTION, parse)  # 野工を処分したい, ストンは大型ごみ？: which thing?
+        if parse.thing_unheard and (confidence < ACCEPT_CONFIDENCE or parse.category or intent == "out_of_scope"):
+            return await self._run(ITEM_QUESTION, parse)  # 野工を処分したい, 家電のことで聞きたい: which thing?
         if confidence >= ACCEPT_CONFIDENCE and self.recovery.may_take(intent, parse):
             return await self._run(intent, parse)
         if confidence >= CONFIRM_CONFIDENCE and intent in self.brain.kb.topic_by_id and self.recovery.may_confirm(

@@ -313,5 +313,11 @@ def names_a_thing_for_a_category(normalised: str) -> bool:
 
 
 def asks_how_to_dispose(normalised: str) -> bool:
-    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing."""
-    return any(w in normalised for w in DISPOSAL_WORDS)
+    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing, or a
+    kind of things brought up as the subject (「家電のことなんですけど」): which thing is the next question."""
+    return any(w in normalised for w in DISPOSAL_WORDS) or _KIND_OF_THINGS.match(normalised) is not None
+
+
+# A kind of things, not one item, opening the call as its subject: 「家電のことなんですけど」 had been
+# "not understood, say it again" (a clear sentence), where staff would ask which appliance.
+_KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家電製品)(?:のこと|について|の件|なんです)")
