@@ -150,6 +150,15 @@ def test_an_item_in_words_the_recogniser_doubts_is_read_back_first(brain):
     assert typed.action is Action.answer
 
 
+def test_an_item_in_a_half_doubted_transcript_is_read_back_first(brain):
+    """ペンキの残りって… at 20 dB, written 「電池の残り手を捨てたらいいの?」 (0.47, dev2 call): 電池 is a
+    sure match on the text, and 乾電池's rule had been said. Under 0.5 the item is read back."""
+    doubted = Call(brain, OPEN).turn(CallerTurn.speech("電池の残り手を捨てたらいいの?", confidence=0.47))
+    assert doubted.action is Action.clarify and doubted.text.endswith("ですね？"), doubted.text
+    trusted = Call(brain, OPEN).turn(CallerTurn.speech("電池の残り手を捨てたらいいの?", confidence=0.7))
+    assert trusted.action is Action.answer and "乾電池" in trusted.text, trusted.text
+
+
 def test_on_a_bad_line_the_keypad_menu_comes_at_the_first_not_understood(brain):
     """Whisper doubting its own words (or speech heard but not read at all) is a bad line: the same
     question said again mostly comes back as garbled, so the keys are offered at once."""

@@ -24,7 +24,7 @@ from ivr.speech.transcript_checks import squash
 log = logging.getLogger(__name__)
 
 PRIMED_ECHO_MAX_CHARS = 10  # item answers (電池です, 衣装ビデオテープ); questions are longer, and the prime helps them
-ECHO_DOUBT_CONFIDENCE = 0.3  # under the dialogue's ITEM_HEARD_CONFIDENCE (0.4): an item heard is read back
+ECHO_DOUBT_CONFIDENCE = 0.3  # under the dialogue's ITEM_HEARD_CONFIDENCE (0.5): an item heard is read back
 # Primed and unprimed turns this alike as read are one hearing: the unprimed decode spells the
 # primed words by sound (カンゼンチデス for カンデンチデス: 86; レイゾーク for レーゾーコ), where
 # デンチデス against ゲームキデス, the item said, scores 36.
