@@ -51,11 +51,9 @@ ITEM_QUESTION = "item_category"
 # (通帳 for うちょう → 包丁, 竹串 for 済み → 炭); at 85.5, 1 of 27; 2.6% of item questions pay a turn.
 ITEM_CONFIRM_SCORE = 85.0
 # An item in words Whisper itself doubts (AsrResult.confidence) is read back however well it matched.
-# The opening questions of all five dev call splits decoded alone (3 voices, 357 per line condition;
-# /tmp script, session 25): at 20 dB 39 items heard were another item; under 0.4, 21 of them read back
-# and 17 of the 70 right ones; under 0.5, 33 and 31 (10 dB: 54 of 55 wrong, 21 of 22 right; clean:
-# 4 of 16 wrong, 14 of 140 right, one more than at 0.4: the clean wrong ones are confident, 電球 →
-# 電池). At 0.6 the calls lost more to extra turns than they gained (README, session 20).
+# The five dev call splits' opening questions decoded alone (3 voices; README): at 20 dB, of 39 items heard
+# as another, 18 → 6 answered unconfirmed from 0.4 to 0.5, for 17 → 31 of 70 right ones read back (clean:
+# 13 → 14 of 140; the clean wrong ones are confident). At 0.6 calls ran out of turns (session 20).
 ITEM_HEARD_CONFIDENCE = 0.5
 # A topic about kinds of items (刃物・割れたガラス …) reached with no item, no category named: on
 # the dev split every right one scored ≥ 0.94; 「古いのはどうしたらいいですか」 gets 0.57. At or above
