@@ -26,6 +26,9 @@ ITEM_DAY_WORDS = ("いつ", "何曜", "なんよう", "曜日", "収集日", "�
 ITEM_DAY_TOPICS = ("collection_day", "next_collection")  # answered for one category: the item's, if none named
 WHICH_DAY_WORDS = ("何の日", "なんの日", "どの日", "どのごみ", "いつの日")
 WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
+# a day asked outright: with a category named beside a thing (自転車ですけど、燃えるごみの日はいつ), the
+# category's day is the question; 収集日 / の日 alone do not ask (ペットボトルは資源ごみの日に出すの？)
+DAY_QUESTION_WORDS = ("いつ", "何曜", "なんよう")
 # how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
 # is heard in such a question, the thing itself was not heard, and the caller can be asked for it
 DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
@@ -187,12 +190,14 @@ class IntentRouter:
         if intent == ITEM_QUESTION and self.day_of_item(ents, text) is not None:
             return "next_collection" if nxt else "today_collection" if has_date else "collection_day"
         category_only = ents.category is not None and not ents.item
+        category_day = (ents.category is not None and any(w in text for w in DAY_QUESTION_WORDS)
+                        and not any(w in text for w in WHICH_DAY_WORDS + WHICH_CATEGORY_WORDS))
         if intent not in DAY_TOPICS and intent not in self.reports and intent not in self.keywords:
             if category_only and has_date and not any(w in text for w in BOOKING_WORDS):
                 return "today_collection"  # 「明日、大型ごみの申し込み」 books; 「明日プラは？」 asks the day
             # a category, or where the caller lives, with a day asked: the collection calendar
             # (an area with a date alone may be a booking: 「青山で明日、大型ごみを」)
-            if (category_only or ents.area_town) and any(w in text for w in SCHEDULE_WORDS) \
+            if (category_only or category_day or ents.area_town) and any(w in text for w in SCHEDULE_WORDS) \
                     and intent != "week_counting":
                 return "next_collection" if nxt else "today_collection" if has_date else "collection_day"
         if ents.item and ents.items[0].how != "fuzzy" and intent in SEASON_TOPICS \
@@ -313,9 +318,15 @@ def names_a_thing_for_a_category(normalised: str) -> bool:
 
 
 def asks_how_to_dispose(normalised: str) -> bool:
-    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing, or a
-    kind of things brought up as the subject (「家電のことなんですけど」): which thing is the next question."""
-    return any(w in normalised for w in DISPOSAL_WORDS) or _KIND_OF_THINGS.match(normalised) is not None
+    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing; which
+    thing is the next question."""
+    return any(w in normalised for w in DISPOSAL_WORDS)
+
+
+def names_a_kind_of_things(normalised: str) -> bool:
+    """「家電のことなんですけど」: a kind of things brought up as the call's subject; which one is the
+    next question, as for a disposal question whose thing was not heard."""
+    return _KIND_OF_THINGS.match(normalised) is not None
 
 
 # A kind of things, not one item, opening the call as its subject: 「家電のことなんですけど」 had been

@@ -28,6 +28,7 @@ from ivr.language.routing import (
     ITEM_DAY_TOPICS,
     IntentRouter,
     asks_how_to_dispose,
+    names_a_kind_of_things,
     names_a_thing_for_a_category,
 )
 from ivr.language.yes_no import yes_no
@@ -178,7 +179,8 @@ class Understanding:
             date=day,
             yes_no=yes_no(text),
             thing_unheard=not (ents.items or ents.area_town or day is not None) and (
-                (asks_how_to_dispose(normalised) and not ents.category) or names_a_thing_for_a_category(normalised)),
+                ((asks_how_to_dispose(normalised) or names_a_kind_of_things(normalised)) and not ents.category)
+                or names_a_thing_for_a_category(normalised)),
         )
         parse.elapsed_ms = (time.perf_counter() - started) * 1000
         return parse
