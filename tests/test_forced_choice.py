@@ -56,3 +56,15 @@ def test_the_item_said_outscores_items_that_sound_near_it(chooser):
     assert chooser.choose(line_audio("自転車です"), items) == "自転車です。"
     near_futon = ["布団です。", "麺類です。", "トタンです。", "トングです。"]
     assert chooser.choose(line_audio("布団です"), near_futon) == "布団です。"
+
+
+def test_a_no_outscores_the_ways_to_say_yes_and_a_yes_the_ways_to_say_no(chooser):
+    """A reply to a read-back Whisper could not write (「リンス」 for いいえ) is scored against the
+    ways callers say yes and no (``ivr.language.yes_no.HEARD_FORMS``); only a no is taken from it."""
+    from ivr.language.yes_no import HEARD_FORMS
+
+    forms = list(HEARD_FORMS)
+    for said in ("いいえ", "違います"):
+        assert HEARD_FORMS[chooser.choose(line_audio(said), forms)] is False, said
+    for said in ("はい", "そうです"):
+        assert HEARD_FORMS[chooser.choose(line_audio(said), forms)] is True, said

@@ -270,3 +270,22 @@ def test_a_garbled_question_is_not_sent_to_the_city_switchboard(brain):
     assert garbled.intent != "out_of_scope" and garbled.text == prompts.NOT_UNDERSTOOD_MENU, garbled
     clear = Call(brain, OPEN).turn(CallerTurn.speech("武法投票を見つけたんですけど。", confidence=0.8))
     assert clear.intent == "out_of_scope" and "0742の34の1111" in clear.text, clear
+
+
+def test_an_unwritten_reply_to_a_read_back_that_sounds_like_a_no_is_a_no(brain):
+    """The ojt-fast voice's いいえ to 「つえ、ですね？」 came back 「リンス」 (0.08, dev2 call, clean) and the
+    caller was asked 「はい、か、いいえ、でお答えください」. The reply's audio is scored against the ways
+    to say yes and no (``ivr.dialogue.replies``): when a no wins, it is a no; a yes by sound alone is
+    not taken (a refused read-back must never be confirmed), and a reply that names a thing is not scored."""
+    call = Call(brain, OPEN)
+    assert call.say("うちょうの捨て方").text == "つうちょう、ですね？"
+    choices = call.session.recovery.audio_choices()
+    assert choices is not None and "いいえ" in choices("リンス") and "はい" in choices("リンス")
+    assert choices("はい") == [] and choices("包丁です") == [] and choices("えーと") == []  # read, named, a filler
+    assert choices("燃えないごみですか?") == [] and choices("ありがとうございます") == []  # asks; closes
+    reply = call.turn(CallerTurn.speech("リンス", confidence=0.08, heard_as="いいえ"))
+    assert prompts.ITEM_REJECTED in reply.text and "通帳" not in reply.text
+    call = Call(brain, OPEN)
+    call.say("うちょうの捨て方")
+    reply = call.turn(CallerTurn.speech("リンス", confidence=0.08, heard_as="はい"))
+    assert reply.text.startswith(prompts.UNCLEAR_YES_NO) and "通帳" not in reply.text  # asked again, keys offered

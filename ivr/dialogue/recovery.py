@@ -22,6 +22,7 @@ import jaconv
 
 from ivr.dialogue import prompts
 from ivr.dialogue.read_back import say_item, spell_reading
+from ivr.dialogue.replies import asks, closes_call, replies_to_hear
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
@@ -42,7 +43,6 @@ from ivr.language.sound_guesses import (
     town_sounds,
 )
 from ivr.language.understand import Parse
-from ivr.language.yes_no import thats_fine
 from ivr.speech.sentences import sentences
 
 ITEM_QUESTION = "item_category"
@@ -88,7 +88,6 @@ MIN_FIRST_SOUNDS = 2  # kana of a town's opening the caller must give (あお al
 # ちょっと待って) score under it.
 TOWN_SOUND_RATIO = 65.0
 TOWN_SOUND_MARGIN = 5.0  # the next town this close: no guess, the caller is asked again
-_ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるのですか?」, an item question again: no town answer
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
 VARIANTS = {
     prompts.NOT_UNDERSTOOD: prompts.NOT_UNDERSTOOD_AGAIN,
@@ -268,8 +267,11 @@ class Recovery:
         return prompts.CONFIRM_ITEM.format(reading=say_item(item))
 
     def audio_choices(self) -> Callable[[str], list[str]] | None:
-        """While a town or an item is asked for: the names to score the caller's audio against, given the text."""
+        """While a town or an item is asked for, or a confirmation: what to score the caller's audio
+        against, given the text (names; the ways to say yes and no, ``ivr.dialogue.replies``)."""
         pending = self.state.pending
+        if isinstance(pending, Confirm):
+            return lambda text: replies_to_hear(self.entities, text)
         slot = pending.slot if isinstance(pending, AskSlot) else ""
         return self._towns_to_hear if slot == "area" else self._items_to_hear if slot == "item" else None
 
@@ -277,7 +279,7 @@ class Recovery:
         """The items nearest in sound to an answer that names none and sounds like no one item
         (「リテンサです」 for 自転車です); [] when the text will do, asks, or is like no item."""
         said = normalize(text)
-        if closes_call(said) or _ASKS.search(said):
+        if closes_call(said) or asks(said):
             return []
         return [f"{name}{ANSWER_TAIL}" for name in items_near(self.entities, said)]
 
@@ -289,7 +291,7 @@ class Recovery:
         """The towns nearest in sound to an answer that names no town and sounds like no one town
         (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do or asks."""
         said, towns = normalize(text), town_sounds(self.entities)
-        if (not (heard := heard_town(said)) or closes_call(said) or _ASKS.search(text)
+        if (not (heard := heard_town(said)) or closes_call(said) or asks(text)
                 or self.entities.find_area(said)[0] or sounds_like(heard, towns, TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)):
             return []  # a reply, a town named, or one read back by its sound already
         return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
@@ -372,29 +374,3 @@ def last_question(text: str) -> str:
             break
         kept.insert(0, sentence)
     return "".join(kept)
-
-
-# Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
-# 「以上です」 to the intent model; while a slot is asked for, only these make a goodbye.
-# 大丈夫 / 結構 close only as the whole reply (``thats_fine``): 「大丈夫?気がしそうです」 (七条東町です at
-# 20 dB) was a town answer, ended with a goodbye.
-_CLOSING = re.compile("ありがと|失礼|しつれい|もういい|以上|さようなら|切ります")
-
-
-def closes_call(text: str) -> bool:
-    return bool(_CLOSING.search(text)) or thats_fine(text)
-
-
-def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
-    """A goodbye the classifier reads into a short misheard reply is none unless the caller closed
-    the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
-    「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
-    a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
-    fine_to_a_confirmation = isinstance(pending, Confirm) and not _CLOSING.search(parse.normalized)
-    if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
-        return parse
-    if isinstance(pending, AskSlot):
-        return dataclasses.replace(parse, intent=pending.topic)
-    if isinstance(pending, (Confirm, OfferStaff)):
-        return dataclasses.replace(parse, confidence=0.0)
-    return parse

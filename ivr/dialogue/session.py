@@ -22,7 +22,8 @@ from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery, not_a_goodbye
+from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery
+from ivr.dialogue.replies import REPLY_MAX_CHARS, not_a_goodbye
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
@@ -38,7 +39,6 @@ MAX_UTTERANCE_CHARS = 300  # a spoken turn is far shorter; longer input is noise
 MAX_TURNS = 40  # the same cap in turns, for simulated clocks that do not move
 DTMF_MENU = {"1": "item_category", "2": "collection_day", "3": "oversize_booking", "4": "self_haul", "0": "operator"}
 REPEAT_KEYS = {"9", "*"}
-YES_NO_MAX_CHARS = 8  # longer than 「はい、お願いします」 means the caller said more than yes
 ALWAYS_OVERRIDE = {"operator", "goodbye", "repeat", "emergency_fire"}  # heard even mid-question
 OVERRIDE_WHILE_TICKETING = {"emergency_fire"}  # while taking a ticket, free text is the answer
 # Titles for the staff summary of tickets that come from no FAQ topic.
@@ -171,7 +171,7 @@ class CallSession:
         parse = not_a_goodbye(pending, parse)  # 「保聴です」 answers the slot, 「りね」 to a read-back is unclear
         strong = parse.confidence >= ACCEPT_CONFIDENCE
         answer = parse.answer(confirming=isinstance(pending, Confirm))
-        bare_yes_no = answer is not None and len(parse.normalized) <= YES_NO_MAX_CHARS
+        bare_yes_no = answer is not None and len(parse.normalized) <= REPLY_MAX_CHARS
         taking_ticket = isinstance(pending, Step)
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
@@ -364,7 +364,7 @@ class CallSession:
         はい/いいえ (a lone いいえ read よいよ), so asking again with the keys beats a new question."""
         named = parse.item or parse.category or parse.area_town or parse.date
         return (answer is None and parse.confidence < ACCEPT_CONFIDENCE and not named
-                and len(parse.normalized) <= YES_NO_MAX_CHARS)
+                and len(parse.normalized) <= REPLY_MAX_CHARS)
 
     def _unclear(self) -> BotTurn:
         """Speech was heard but not read: ask again in the terms of the question pending."""

@@ -31,7 +31,7 @@ from ivr.language.routing import (
     names_a_kind_of_things,
     names_a_thing_for_a_category,
 )
-from ivr.language.yes_no import yes_no
+from ivr.language.yes_no import HEARD_FORMS, yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
 # a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on
@@ -54,7 +54,7 @@ class Parse:
     item_how: str = ""  # surface | reading | fuzzy (by sound only, or a clipped opening)
     item_run_on: bool = False  # its words ran on into an unknown katakana word (電池ラブラ): read back
     heard_confidence: float = 1.0  # the recogniser's trust in ``text`` (set by the dialogue; 1 when typed)
-    heard_as: str = ""  # the expected answer (a town) the audio sounds most like (CallerTurn.heard_as)
+    heard_as: str = ""  # the expected answer (a town, a no) the audio sounds most like (CallerTurn.heard_as)
     category: Category | None = None
     area_town: str = ""
     area_guessed: bool = False  # heard by its sound alone (セキラチョー → 紀寺町): read back when answering 町名は
@@ -70,7 +70,10 @@ class Parse:
         to an offer (``yes_no``'s ``confirming``)."""
         if not confirming:
             return self.yes_no
-        return yes_no(self.text, confirming=True)
+        said = yes_no(self.text, confirming=True)
+        if said is None and HEARD_FORMS.get(self.heard_as) is False:
+            return False  # an unwritten reply that sounds most like a no (``ivr.dialogue.replies``)
+        return said
 
     def slots(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -56,6 +56,12 @@ _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
 _PLEASE = re.compile(r"^.{0,3}?(?:お|を)?(?:願い|ねがい)します")
 
 
+# How callers say yes and no, for scoring a reply Whisper could not write by its sound
+# (``ivr.dialogue.replies``); True yes, False no. Only a no is taken from it: see there.
+HEARD_FORMS = {"はい": True, "ええ": True, "うん": True, "そうです": True, "いいえ": False, "いえ": False,
+               "ちがいます": False}
+
+
 def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     """True for yes, False for no, None when it is neither (or both). ``confirming``: the
     question asked whether something is right (〜でよろしいですか), not whether the caller wants

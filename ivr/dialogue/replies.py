@@ -1,0 +1,68 @@
+"""Short replies while the bot waits for an answer: which close the call, and which are a no heard by sound.
+
+A reply to 「れいぞうこ、ですね？」 is mostly a はい or an いいえ, and Whisper base writes a quick or
+mumbled one as some other word (「リンス」 for the ojt-fast voice's いいえ, at 0.08, twice in one dev
+call; 「いただきます」 for 違います). Such a reply, naming nothing, is scored by its audio against
+the ways a caller says yes and no (``HEARD_FORMS``, ``ivr.speech.forced_choice``), and a no wins
+only as a no: bench/replies.py's dev replies (26 replies, six voices, clean / 20 / 10 dB; 232
+replies the transcript left unread), scored against these seven forms less each one's score on
+silence: 29 of 45 unread no's heard as no, and no yes ever taken for one; as a yes, 15 of 64 would
+have been wrong. So a sound-heard yes is not taken: an unread yes is asked again with the keys,
+as before, since confirming a read-back the caller refused answers a thing they never asked about.
+Non-answers taken for a no there (わかりません, a misheard 二丁目です) get the item asked again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from ivr.dialogue.state import AskSlot, Confirm, OfferStaff, Pending
+from ivr.language.entities import EntityExtractor
+from ivr.language.normalize import normalize
+from ivr.language.understand import Parse
+from ivr.language.yes_no import HEARD_FORMS, thats_fine, yes_no
+
+REPLY_MAX_CHARS = 8  # longer than 「はい、お願いします」: the caller said more than a yes or a no
+_ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるのですか?」: a question, not an answer
+
+# Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
+# 「以上です」 to the intent model; while a slot is asked for, only these make a goodbye.
+# 大丈夫 / 結構 close only as the whole reply (``thats_fine``): 「大丈夫?気がしそうです」 (七条東町です at
+# 20 dB) was a town answer, ended with a goodbye.
+_CLOSING = re.compile("ありがと|失礼|しつれい|もういい|以上|さようなら|切ります")
+
+
+def closes_call(text: str) -> bool:
+    return bool(_CLOSING.search(text)) or thats_fine(text)
+
+
+def asks(text: str) -> bool:
+    return _ASKS.search(text) is not None
+
+
+def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
+    """A goodbye the classifier reads into a short misheard reply is none unless the caller closed
+    the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
+    「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
+    a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
+    fine_to_a_confirmation = isinstance(pending, Confirm) and not _CLOSING.search(parse.normalized)
+    if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
+        return parse
+    if isinstance(pending, AskSlot):
+        return dataclasses.replace(parse, intent=pending.topic)
+    if isinstance(pending, (Confirm, OfferStaff)):
+        return dataclasses.replace(parse, confidence=0.0)
+    return parse
+
+
+def replies_to_hear(entities: EntityExtractor, text: str) -> list[str]:
+    """The yes and no forms to score a reply to a confirmation against: none when the transcript
+    reads as a yes or a no already, names a thing, a category or a town, asks, closes the call,
+    holds no word (えーと), or is longer than a reply."""
+    said = normalize(text)
+    if (not said or len(said) > REPLY_MAX_CHARS or yes_no(text, confirming=True) is not None
+            or closes_call(said) or asks(text) or entities.find_item(said) or entities.find_category(said)
+            or entities.find_area(said)[0]):
+        return []
+    return list(HEARD_FORMS)
