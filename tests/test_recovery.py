@@ -289,3 +289,15 @@ def test_an_unwritten_reply_to_a_read_back_that_sounds_like_a_no_is_a_no(brain):
     call.say("うちょうの捨て方")
     reply = call.turn(CallerTurn.speech("リンス", confidence=0.08, heard_as="はい"))
     assert reply.text.startswith(prompts.UNCLEAR_YES_NO) and "通帳" not in reply.text  # asked again, keys offered
+
+
+def test_a_town_answer_opening_with_ijou_is_no_goodbye(brain):
+    """七条東町です at 20 dB came back 「以上、左側です」 (0.57, dev4 call) just after the bot asked for the
+    town, and the call was ended with a goodbye. 以上 closes the call only as the whole reply."""
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    reply = call.turn(CallerTurn.speech("以上、左側です。", confidence=0.57))
+    assert reply.action is not Action.end and not call.session.state.ended
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    assert call.say("以上です").action is Action.end

@@ -29,12 +29,14 @@ _ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるので�
 # Words that end a call. Whisper's misreadings of a slot answer (「保聴です」 for 包丁です) look like
 # 「以上です」 to the intent model; while a slot is asked for, only these make a goodbye.
 # 大丈夫 / 結構 close only as the whole reply (``thats_fine``): 「大丈夫?気がしそうです」 (七条東町です at
-# 20 dB) was a town answer, ended with a goodbye.
-_CLOSING = re.compile("ありがと|失礼|しつれい|もういい|以上|さようなら|切ります")
+# 20 dB) was a town answer, ended with a goodbye. So is 以上 (以上です), which also opened
+# 「以上、左側です」, 七条東町です at 20 dB (dev4 call): the caller who had just been asked for the town was hung up on.
+_CLOSING = re.compile("ありがと|失礼|しつれい|もういい|さようなら|切ります")
+_THATS_ALL = re.compile(r"^以上(?:です|で|になります)?[。、!！]*$")
 
 
 def closes_call(text: str) -> bool:
-    return bool(_CLOSING.search(text)) or thats_fine(text)
+    return bool(_CLOSING.search(text) or _THATS_ALL.match(text)) or thats_fine(text)
 
 
 def asks(text: str) -> bool:
@@ -46,7 +48,8 @@ def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
     the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
     「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
     a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
-    fine_to_a_confirmation = isinstance(pending, Confirm) and not _CLOSING.search(parse.normalized)
+    fine_to_a_confirmation = isinstance(pending, Confirm) and not (
+        _CLOSING.search(parse.normalized) or _THATS_ALL.match(parse.normalized))
     if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
         return parse
     if isinstance(pending, AskSlot):
