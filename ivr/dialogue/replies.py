@@ -35,8 +35,13 @@ _CLOSING = re.compile("ありがと|失礼|しつれい|もういい|さよう�
 _THATS_ALL = re.compile(r"^以上(?:です|で|になります)?[。、!！]*$")
 
 
+def says_goodbye(text: str) -> bool:
+    """The caller's own words of closing (not 大丈夫 / 結構, which also answer a question)."""
+    return bool(_CLOSING.search(text) or _THATS_ALL.match(text))
+
+
 def closes_call(text: str) -> bool:
-    return bool(_CLOSING.search(text) or _THATS_ALL.match(text)) or thats_fine(text)
+    return says_goodbye(text) or thats_fine(text)
 
 
 def asks(text: str) -> bool:
@@ -48,8 +53,7 @@ def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
     the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
     「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
     a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
-    fine_to_a_confirmation = isinstance(pending, Confirm) and not (
-        _CLOSING.search(parse.normalized) or _THATS_ALL.match(parse.normalized))
+    fine_to_a_confirmation = isinstance(pending, Confirm) and not says_goodbye(parse.normalized)
     if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
         return parse
     if isinstance(pending, AskSlot):
