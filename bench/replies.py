@@ -43,7 +43,7 @@ from ivr.config import DEFAULT_DATA_DIR, Settings  # noqa: E402
 from ivr.dialogue.replies import replies_to_hear  # noqa: E402
 from ivr.knowledge.base import load_knowledge  # noqa: E402
 from ivr.language.entities import EntityExtractor  # noqa: E402
-from ivr.language.yes_no import HEARD_FORMS, yes_no  # noqa: E402
+from ivr.language.yes_no import heard_no, yes_no  # noqa: E402
 from ivr.speech.asr import Transcriber  # noqa: E402
 from ivr.speech.forced_choice import ForcedChooser  # noqa: E402
 from ivr.speech.lead_in import lead_in_for  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
         counts[(condition, outcome)] += 1
         if question in CONFIRMING:
             forms = replies_to_hear(entities, heard)
-            if said is None and forms and HEARD_FORMS[chooser.choose(pcm, forms)] is False:
+            if said is None and forms and heard_no(chooser.choose(pcm, forms)):
                 said = False
             by_sound[(condition, "text")] += outcome in ("right", "kept")
             by_sound[(condition, "text wrong")] += outcome == "WRONG"

@@ -20,6 +20,7 @@ import re
 from ivr.dialogue.state import AskSlot, Confirm, OfferStaff, Pending
 from ivr.language.entities import EntityExtractor
 from ivr.language.normalize import normalize
+from ivr.language.sound_guesses import names_something
 from ivr.language.understand import Parse
 from ivr.language.yes_no import HEARD_FORMS, thats_fine, yes_no
 
@@ -69,7 +70,6 @@ def replies_to_hear(entities: EntityExtractor, text: str) -> list[str]:
     holds no word (えーと), or is longer than a reply."""
     said = normalize(text)
     if (not said or len(said) > REPLY_MAX_CHARS or yes_no(text, confirming=True) is not None
-            or closes_call(said) or asks(text) or entities.find_item(said) or entities.find_category(said)
-            or entities.find_area(said)[0]):
+            or closes_call(said) or asks(text) or names_something(entities, said)):
         return []
     return list(HEARD_FORMS)

@@ -111,12 +111,16 @@ def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | No
     return (entities.kb.item_by_name[name], said) if name else None
 
 
+def names_something(entities: EntityExtractor, text: str) -> bool:
+    """``text`` names an item, a category or a town: an answer by its words, not one to place by sound."""
+    return bool(entities.find_item(text) or entities.find_category(text) or entities.find_area(text)[0])
+
+
 def items_near(entities: EntityExtractor, text: str) -> list[str]:
     """The ``AUDIO_CHOICES`` items whose sounds an answer to the item question is most like, best
     first; [] when it names an item, a category or a town, sounds like one item, or none is even
     ``ITEM_CHOICE_RATIO`` like it."""
-    if (entities.find_item(text) or entities.find_category(text) or entities.find_area(text)[0]
-            or item_by_sound(entities, text)):
+    if names_something(entities, text) or item_by_sound(entities, text):
         return []  # named, or read back by its sound already
     heard = Sound(long_vowels(said_reading(_ITEM_TAIL.sub("", text))))
     if len(heard.kana) < MIN_ITEM_SOUND:

@@ -31,7 +31,7 @@ from ivr.language.routing import (
     names_a_kind_of_things,
     names_a_thing_for_a_category,
 )
-from ivr.language.yes_no import HEARD_FORMS, yes_no
+from ivr.language.yes_no import heard_no, yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):
 # a topic word re-read from its kanji's sounds (武法統規 → 不法投棄) is asked about before acted on
@@ -71,7 +71,7 @@ class Parse:
         if not confirming:
             return self.yes_no
         said = yes_no(self.text, confirming=True)
-        if said is None and HEARD_FORMS.get(self.heard_as) is False:
+        if said is None and heard_no(self.heard_as):
             return False  # an unwritten reply that sounds most like a no (``ivr.dialogue.replies``)
         return said
 

@@ -62,6 +62,11 @@ HEARD_FORMS = {"はい": True, "ええ": True, "うん": True, "そうです": T
                "ちがいます": False}
 
 
+def heard_no(heard_as: str) -> bool:
+    """The reply's audio sounded most like a way to say no (``HEARD_FORMS``; a yes is not taken)."""
+    return HEARD_FORMS.get(heard_as) is False
+
+
 def yes_no(text: str, *, confirming: bool = False) -> bool | None:
     """True for yes, False for no, None when it is neither (or both). ``confirming``: the
     question asked whether something is right (〜でよろしいですか), not whether the caller wants
