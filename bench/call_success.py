@@ -302,10 +302,14 @@ def main() -> None:
     parser.add_argument("--voice-shift", type=int, default=0,
                         help="give each goal the voice N places on (a fresh look at dev calls for tuning; "
                              "the reported figures use 0)")
+    parser.add_argument("--goals", default="",
+                        help="only these goal numbers, e.g. 2006,4011 (dev splits: to look again at one call)")
     parser.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper folder (IVR_ASR_MODEL)")
     args = parser.parse_args()
     if args.errors and args.split in ("heldout", "all"):
         parser.error("held-out errors are never read (--errors is for the dev split only)")
+    if args.goals and args.split in ("heldout", "all"):
+        parser.error("--goals picks dev calls only: held-out calls are scored as a whole, never looked at one by one")
     if args.asr_model:
         os.environ["IVR_ASR_MODEL"] = str(args.asr_model.resolve())  # the server path reads it too
     from ivr.config import DEFAULT_DATA_DIR, get_settings
@@ -316,6 +320,9 @@ def main() -> None:
     command = shlex.join([".venv/bin/python", "bench/call_success.py", *sys.argv[1:]])
     conditions = [c for c in args.conditions.split(",") if c]
     chosen = goals(args.split)[: args.limit or None]
+    if args.goals:
+        wanted = {int(n) for n in args.goals.split(",")}
+        chosen = [(i, g) for i, g in chosen if i in wanted]
     settings = get_settings()
     if args.asr_model:
         settings = settings.model_copy(update={"asr_model": str(args.asr_model.resolve())})

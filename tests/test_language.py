@@ -624,6 +624,18 @@ def test_a_katakana_word_one_voicing_off_one_item_is_a_guess_to_read_back(brain)
     assert not brain.nlu.entities.find_item("バスの時刻")
 
 
+def test_a_katakana_word_one_kana_off_one_item_is_a_guess_to_read_back(brain):
+    """マストレス for マットレス (dev3, 20 dB: twice "not understood"): five kana, no word of the
+    dictionary, one kana off that item alone. A real word (アクション) and a run one kana off two
+    items (ドライナー: ドライヤー and ドライバー) guess nothing."""
+    from ivr.dialogue.recovery import ITEM_CONFIRM_SCORE
+
+    match = brain.nlu.entities.find_item("マストレスをだしたいんですけど。")[0]
+    assert match.key == "マットレス" and match.score < ITEM_CONFIRM_SCORE
+    assert not brain.nlu.entities.find_item("アクションの捨て方")
+    assert not brain.nlu.entities.find_item("ドライナーを着てたいんですか?")
+
+
 def test_a_chome_answer_is_chosen_by_its_sound_among_the_towns_numbers():
     from ivr.language.entities import chome_by_sound
 

@@ -14,6 +14,7 @@ from ivr.dialogue.state import AskSlot, Brain, CallState
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Area, Handler, Topic
 from ivr.language.entities import chome_by_sound, side_of
+from ivr.language.sound_guesses import side_by_sound
 from ivr.language.understand import Parse
 from ivr.language.yes_no import yes_no
 
@@ -92,6 +93,9 @@ class TopicRunner:
             if chome is not None:
                 rows = [a for a in rows if chome in a.chome_numbers()] or rows
             rows = self.nlu.entities.narrow_by_side(rows, parse.text)
+            if pending.slot == "side" and len(rows) == len(pending.choices):  # 北側 heard 期間側
+                side = side_by_sound(parse.text, [side_of(a.qualifier) for a in rows])
+                rows = [a for a in rows if side and side_of(a.qualifier) == side] or rows
             if len(rows) < len(pending.choices):
                 self.state.set_area(self.state.town, rows)
                 return True

@@ -75,6 +75,9 @@ ASR_RESPELLINGS = [
     # 何用意ですか (何曜日): 何の用意 keeps its の, so 何用意 before です / か is no word either
     (re.compile(r"(何|なん)(?:用意|ようい)(?=で|か|[?？。]|$)"), r"\1曜日"),
     (re.compile(r"(?:を|押)してたい"), "を捨てたい"),  # 押してたい: the を run into the verb (掃除機を → 正直押)
+    # ごみの日 written ごみの火 or プラの市 (ひ heard as し) before は / って / を教えて: a category's
+    # day. ごみの火が出て, ごみの火を消して (a fire: staff and 119) and 火事 / 市場 stay as written.
+    (re.compile(r"(ごみ|プラ)の[火市](?=[はもっ、。?？]|を(?:教|おし|知)|$)"), r"\1の日"),
 ]
 _TRAILING = re.compile(r"[、。,.!！?？\s]+$")
 _SPACES = re.compile(r"\s+")

@@ -56,6 +56,25 @@ TOWN_TAIL = re.compile(r"(?:なんとか|なんとか町|ちょう|町|です|�
 _CHOME_SAID = re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 
 
+# An answer to 「東側か、西側のどちらですか」 that names no side as written: the side whose sounds
+# the word before its 側 is like (北側 heard 期間側, キカンガワ: 74 to キタガワ, 52 to ミナミガワ;
+# 西側 heard 右側, ミギガワ, is as like ニシガワ as ヒガシガワ, and is asked again).
+SIDE_SOUND_RATIO = 65.0
+SIDE_SOUND_MARGIN = 10.0  # two sides this close: asked again, never a guessed side's day answered
+_SIDE_SAID = re.compile(r"([^\s、。,.!！?？の]{1,3})(?:側|がわ|ガワ|川)")  # 北川です: 北側, spelt as the name
+
+
+def side_by_sound(text: str, sides: list[str]) -> str:
+    """Which of ``sides`` (北側, 南側 …) the last 〜側 of an answer sounds like; "" when none is
+    clearly nearest. 「とみお側の西側」: the last 側 is the side, what comes before it the road."""
+    said = _SIDE_SAID.findall(text)
+    if not said or not sides:
+        return ""
+    heard = Sound(long_vowels(reading(said[-1] + "側")))
+    named = [(Sound(long_vowels(reading(side))), side) for side in set(sides)]
+    return sounds_like(heard, named, SIDE_SOUND_RATIO, SIDE_SOUND_MARGIN)
+
+
 def heard_town(text: str) -> Sound | None:
     """The sounds of a town answer without its tail (ふざく for 「ふざく3丁目で」); None for a reply
     (いいえ is no 井上: イーエ, イノーエ) or too few sounds to place a town (あお fits too many)."""
