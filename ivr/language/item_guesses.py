@@ -66,6 +66,10 @@ class ItemGuesses:
                     for blank in _blanked(r):
                         self._one_off.setdefault(blank, set()).add(name)
 
+    def _one_kana_off(self, r: str) -> set[str]:
+        """The items whose reading is ``r`` but for one kana (ショーカイ → 消火器)."""
+        return {name for blank in _blanked(r) for name in self._one_off.get(blank, ())}
+
     def guess(self, text: str) -> list[Match[str]]:
         """The one item ``text`` sounds like, as a guess to read back; [] when none or several."""
         return (self.by_kanji_sounds(text) or self.katakana_devoiced(text) or self.katakana_one_off(text)
@@ -92,7 +96,7 @@ class ItemGuesses:
             heard = long_vowels(run)
             if len(heard) < MIN_KATAKANA_ONE_OFF or len(morphemes(run)) < 2:
                 continue
-            names = {name for blank in _blanked(heard) for name in self._one_off.get(blank, ())}
+            names = self._one_kana_off(heard)
             if len(names) == 1:
                 name = names.pop()
                 return [Match(name, name, FOLDED_SCORE, "fuzzy", len(heard))]
@@ -114,8 +118,7 @@ class ItemGuesses:
             own = reading(run)
             names = {name for r in {*sounds, own} for name in self._nasal_folded.get(nasal_fold(r), ())}
             if not names and run in lone_nouns():  # 水関機 スイカンキ: 炊飯器 but for one kana
-                names = {name for r in {*sounds, own} if len(r) >= MIN_KANJI_ONE_OFF
-                         for blank in _blanked(r) for name in self._one_off.get(blank, ())}
+                names = {name for r in {*sounds, own} if len(r) >= MIN_KANJI_ONE_OFF for name in self._one_kana_off(r)}
             if len(names) == 1:
                 name = names.pop()
                 return [Match(name, name, FOLDED_SCORE, "fuzzy", len(own))]
@@ -131,7 +134,7 @@ class ItemGuesses:
         heard = said_reading(said)
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
         if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only
-            names = list({name for blank in _blanked(heard) for name in self._one_off.get(blank, ())})
+            names = list(self._one_kana_off(heard))
         return [Match(names[0], names[0], FOLDED_SCORE, "fuzzy", len(heard))] if len(set(names)) == 1 else []
 
 
