@@ -128,3 +128,63 @@ async def test_item_answers_are_rendered_in_the_background_at_nice_19(tmp_path, 
     assert reloaded.load() == len(units)  # on disk for the next start
     served = Synthesizer(1.0, reloaded)
     assert np.array_equal(await served.whole(texts[0]), tts.synthesize(texts[0])) and served.rendered == 0
+
+
+STOPPED_WITHIN_S = 1.0  # a terminated worker is gone at once; left to itself it runs its queued units first
+
+
+def _running(pid: int) -> bool:
+    """``pid`` is a live process (a zombie nobody reaped, as under a container's bare init, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_background_render_stopped_while_its_worker_starts_leaves_no_process(tmp_path, brain):
+    """`ivr serve` stopped a few seconds after it started, while the nice-19 worker was still being
+    spawned, once never exited (CI): the worker, never told to stop, was joined at exit forever."""
+    background = Prerenderer(Synthesizer(1.0, VoiceCache(tmp_path, Synthesizer(1.0).voice)))
+    background.start(answer_texts(brain.kb)[:40])
+    processes = []
+    deadline = time.monotonic() + NEW_POOL_S
+    while not processes and time.monotonic() < deadline:
+        processes = list((getattr(background._pool, "_processes", None) or {}).values())
+        await asyncio.sleep(0.01)
+    background.stop()  # as the server's shutdown does, the worker still starting
+    assert processes
+    deadline = time.monotonic() + STOPPED_WITHIN_S
+    while any(_running(p.pid) for p in processes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not any(_running(p.pid) for p in processes)
+    background.join(NEW_POOL_S)
+    assert background.rendered == 0
+
+
+DIES_AT_ONCE = """
+import multiprocessing, os
+from concurrent.futures import ProcessPoolExecutor
+from ivr.speech import tts_workers
+pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=tts_workers._start_worker,
+                           initargs=(None, tts_workers._warm, os.getpid()))
+pool.submit(abs, -1)  # spawns the worker
+print(*pool._processes, flush=True)
+os._exit(0)  # the server killed before its worker has even started
+"""
+
+
+def test_a_worker_whose_server_died_before_it_started_exits():
+    """A SIGTERM during `ivr serve`'s start-up killed it while the background render's worker was
+    still starting: the worker then took init for its server and stayed, blocked, at nice 19."""
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-c", DIES_AT_ONCE], stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    pid = int(server.stdout.readline())  # not read to the end: a stray worker would hold the pipe open
+    server.wait(NEW_POOL_S)
+    deadline = time.monotonic() + NEW_POOL_S
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(pid)

@@ -78,6 +78,7 @@ class Prerenderer:
         self.tts = tts
         self.rendered = 0
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # stop() sees the pool and its worker, or _run sees the stop
         self._pool: ProcessPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,9 +89,11 @@ class Prerenderer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._stop.set()
+            pool = self._pool
+        if pool is not None:
+            tts_workers.stop_pool(pool)
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -114,14 +117,17 @@ class Prerenderer:
         # (otherwise idle) thread's puts the whole child, its interpreter's start included, at nice 19.
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRERENDER_NICE)
         where = user_dictionary.installed_from
-        self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-            initializer=tts_workers._start_worker,
-            initargs=((str(where[0]), str(where[1])) if where else None, _lowest_priority),
-        )
+        with self._lock:
+            if self._stop.is_set():
+                return  # the server stopped while the units were being counted
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=tts_workers._start_worker,
+                initargs=((str(where[0]), str(where[1])) if where else None, _lowest_priority, os.getpid()),
+            )
+            results = self._pool.map(render_unit, todo, repeat(self.tts.speed), chunksize=CHUNK_UNITS)  # spawns it
         log.info("voice cache: rendering %d item-answer units in the background (nice %d)", len(todo), PRERENDER_NICE)
         try:
-            results = self._pool.map(render_unit, todo, repeat(self.tts.speed), chunksize=CHUNK_UNITS)
             for unit, pcm in zip(todo, results, strict=True):
                 if self._stop.is_set():
                     break

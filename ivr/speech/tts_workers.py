@@ -61,21 +61,25 @@ def configure(processes: int) -> None:
         shutdown()
 
 
-def _start_worker(dictionary: tuple[str, str] | None, warm: Callable[[], object]) -> None:
-    """In a synthesis process: the parent's reading dictionary, and the engine warmed up."""
+def _start_worker(dictionary: tuple[str, str] | None, warm: Callable[[], object], server: int) -> None:
+    """In a synthesis process: the parent's reading dictionary, and the engine warmed up.
+
+    ``server`` is the pid of the process that started the pool, passed in rather than read here:
+    a worker spawned just before the server died (SIGTERM during start-up) starts seconds later, at
+    nice 19 even more, and would read its new parent (init) as its server and never leave."""
     from pathlib import Path
 
-    if dictionary is not None:
-        user_dictionary.install(Path(dictionary[0]), Path(dictionary[1]))
-    warm()
-    parent = os.getppid()
-
     def orphaned() -> None:  # a killed server (SIGKILL, OOM) must not leave its TTS worker behind
-        while os.getppid() == parent:
+        while os.getppid() == server:
             time.sleep(ORPHAN_CHECK_S)
         os._exit(0)
 
+    if os.getppid() != server:
+        os._exit(0)
     threading.Thread(target=orphaned, daemon=True, name="tts-parent-watch").start()
+    if dictionary is not None:
+        user_dictionary.install(Path(dictionary[0]), Path(dictionary[1]))
+    warm()
 
 
 def _warm() -> np.ndarray:
@@ -89,9 +93,22 @@ def shutdown() -> None:
     global _executor
     with _executor_lock:
         if _executor is not None:
-            _executor.shutdown(wait=False, cancel_futures=True)
+            stop_pool(_executor)
             _executor = None
             worker_ready.clear()
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down without waiting for its work, and end its worker processes.
+
+    ``shutdown(wait=False)`` alone can leave a worker that was still starting (a spawn takes
+    seconds, at nice 19 more) running queued work after the server has stopped, and once (CI)
+    the interpreter's exit then joined it forever: `ivr serve` stopped 3 s after it started never
+    exited. Python 3.14 has ``terminate_workers()`` for this; 3.11 only the pool's process map."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def executor() -> ProcessPoolExecutor:
@@ -107,7 +124,7 @@ def executor() -> ProcessPoolExecutor:
                 max_workers=_processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=((str(where[0]), str(where[1])) if where else None, _warm),
+                initargs=((str(where[0]), str(where[1])) if where else None, _warm, os.getpid()),
             )
             worker_ready.clear()
             for _ in range(_processes):  # each submit with no idle worker spawns one more
@@ -129,7 +146,7 @@ def replace_broken(pool: ProcessPoolExecutor) -> None:
             return  # another call saw it first
         _executor = None
         worker_ready.clear()
-    pool.shutdown(wait=False, cancel_futures=True)
+    stop_pool(pool)
     executor()
 
 
