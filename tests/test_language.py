@@ -469,6 +469,16 @@ def test_an_item_heard_only_by_sound_reports_how_sure(brain):
     assert clean.item_how in ("surface", "reading") and clean.item_score >= 97
 
 
+def test_a_clip_that_is_the_word_said_in_kanji_is_only_a_guess(brain):
+    """「電気の残り程度を…」 (dev2 call, clean) opens with 電気: デンキ is also 充電器 (ジューデンキ) with ジュー
+    cut, and that clip had been answered with the lithium-battery rule. The caller may have said 電気:
+    read it back. A clip that is no word as written (いぞうこ) is still answered."""
+    said = brain.nlu.parse("電気の残り程度を教えてください", TODAY)
+    assert said.item_how == "fuzzy" and said.item_score < 85
+    clipped = brain.nlu.parse("いぞうこをほかしたい", TODAY)
+    assert clipped.item is not None and clipped.item.name == "冷蔵庫" and clipped.item_score >= 85
+
+
 def test_an_item_glued_to_an_unknown_katakana_word_is_marked_as_run_on() -> None:
     """天ぷら油 heard 「電池ラブラ」: 電池 is not the caller's word, so the dialogue reads it back."""
     assert runs_on("電池ラブラの捨て方を教えてください", "電池")

@@ -21,9 +21,9 @@ import ahocorasick
 import jaconv
 from rapidfuzz import fuzz
 
-from ivr.language.clipped import SMALL_OR_LONG, as_heard, clipped_forms, weak_onsets
+from ivr.language.clipped import SAID_WORD_SCORE, SMALL_OR_LONG, as_heard, clipped_forms, said_as_a_word, weak_onsets
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, long_vowels, morphemes, reading, word_ends
+from ivr.language.readings import indexed_reading, is_kanji, long_vowels, morphemes, reading, word_ends
 
 K = TypeVar("K")
 
@@ -74,10 +74,6 @@ def _followed(rest: str) -> bool:
 
 def _is_kana(ch: str) -> bool:
     return "\u3041" <= ch <= "\u30ff"
-
-
-def is_kanji(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
 
 
 def _is_katakana(ch: str) -> bool:
@@ -347,10 +343,10 @@ class PhraseMatcher(Generic[K]):
                 for i in indexes:  # never above an exact match of the same phrase: it scores less
                     offer(i, DEVOICED_READING, "fuzzy", length)
         if fuzzy and text_reading:
-            self._fuzzy(text_reading, offer)
+            self._fuzzy(text, text_reading, offer)
         return sorted(found.values(), key=lambda m: m.rank, reverse=True)[:limit]
 
-    def _fuzzy(self, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
+    def _fuzzy(self, text: str, text_reading: str, offer) -> None:  # noqa: ANN001 - the closure above
         opening = as_heard(text_reading)
         grams = _bigrams(text_reading) if opening == text_reading else _bigrams(text_reading) | _bigrams(opening)
         shared: dict[int, int] = defaultdict(int)
@@ -370,6 +366,8 @@ class PhraseMatcher(Generic[K]):
                     offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
             for tail, tail_score in self._tails[i]:
                 if _clipped_at_start(opening, tail):
+                    if opening.startswith(tail) and said_as_a_word(text, tail):
+                        tail_score = min(tail_score, SAID_WORD_SCORE)
                     offer(i, tail_score * FUZZY_DISCOUNT, "fuzzy", len(r))  # the caller meant all of it
                     break
 

@@ -32,6 +32,10 @@ def _frontend():  # noqa: ANN202 - the import is slow (dictionary load), so it i
     return pyopenjtalk.run_frontend
 
 
+def is_kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch in "々〆ヶ"
+
+
 @lru_cache(maxsize=4096)
 def morphemes(text: str) -> tuple[tuple[str, str, str, str], ...]:
     """(surface, part of speech, dictionary form, pronunciation) of each word of ``text``.
