@@ -301,3 +301,29 @@ def test_a_town_answer_opening_with_ijou_is_no_goodbye(brain):
     call = Call(brain, IN_2016)
     call.say("燃えるごみの日はいつですか")
     assert call.say("以上です").action is Action.end
+
+
+def test_a_read_back_the_caller_said_no_to_is_not_asked_again(brain):
+    """The same words misheard the same way came back with the same guess: 「ごじょうちょう、ですね？」
+    twice to a dev3 caller of 七条東町 (clean), 「食用油についてのご質問でよろしいですか」 twice to a
+    dev2 caller asking about 灯油; each いいえ was ignored. A guess refused once in a call is not read
+    back again: the question is asked again (which counts towards the keys and staff) instead."""
+    item = Call(brain, OPEN)
+    assert item.say("うちょうの捨て方").text == "つうちょう、ですね？"
+    item.say("いいえ")
+    again = item.say("うちょうです")
+    assert "ですね？" not in again.text and again.action is Action.clarify, again.text
+    assert item.say("うちょうです").action is Action.transfer  # asked twice: staff, not a loop
+
+    town = Call(brain, IN_2016)
+    town.say("燃えるごみの日はいつですか")
+    heard = CallerTurn.speech("ご紹介です。", confidence=0.56, heard_as="五条町です。")
+    assert town.turn(heard).text == "ごじょうちょう、ですね？"
+    town.say("いいえ")
+    assert "ですね？" not in town.turn(heard).text
+
+    topic = Call(brain, OPEN)
+    garbled = CallerTurn.speech("使い終わった投入はどうしたらいいですか?", confidence=0.53)
+    assert topic.turn(garbled).text == "食用油についてのご質問でよろしいですか。"
+    topic.say("いいえ")
+    assert "よろしいですか" not in topic.turn(garbled).text

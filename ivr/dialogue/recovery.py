@@ -151,6 +151,9 @@ class Recovery:
         if (intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE and not parse.item_run_on
                 and parse.heard_confidence >= ITEM_HEARD_CONFIDENCE):
             return intent, None  # the topic's own words were heard (引っ越しで大量に): its answer fits
+        if ("item", parse.item.name) in self.state.refused:  # heard as it again: its name is asked for
+            self.state.item = None  # (a try of that question: twice, and staff take over)
+            return ITEM_QUESTION, None
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
 
@@ -162,10 +165,17 @@ class Recovery:
             or parse.heard_confidence < ITEM_HEARD_CONFIDENCE
         )
 
-    def item_rejected(self) -> tuple[str, AskSlot]:
-        """いいえ to a read-back: ask for the item again."""
+    def item_rejected(self, pending: ConfirmItem) -> tuple[str, AskSlot]:
+        """いいえ to a read-back: ask for the item again (and never read that one back again)."""
+        if pending.parse.item is not None:
+            self.state.refused |= {("item", pending.parse.item.name)}
         self.state.item = None
         return prompts.ITEM_REJECTED, AskSlot(ITEM_QUESTION, "item")
+
+    def topic_refused(self, pending: Confirm) -> None:
+        """いいえ to 「〇〇についてのご質問でよろしいですか」: a failure, and that topic is not offered again."""
+        self.state.failures += 1
+        self.state.refused |= {("topic", pending.topic)}
 
     # --- not understood, re-prompts -----------------------------------------------------
 
@@ -174,10 +184,11 @@ class Recovery:
         """``intent`` may be answered or asked about on the words this turn was heard in."""
         return not (parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE and intent in NOT_TAKEN_ON_A_BAD_LINE)
 
-    @classmethod
-    def may_confirm(cls, intent: str, parse: Parse) -> bool:
-        """A middling ``intent`` may be asked about (「〇〇についてのご質問でよろしいですか」)."""
-        return intent not in NEVER_CONFIRM and cls.may_take(intent, parse)
+    def may_confirm(self, intent: str, parse: Parse) -> bool:
+        """A middling ``intent`` may be asked about (「〇〇についてのご質問でよろしいですか」), unless
+        the caller has said no to that question already (the same words misheard the same way)."""
+        refused = ("topic", intent) in self.state.refused
+        return intent not in NEVER_CONFIRM and self.may_take(intent, parse) and not refused
 
     def not_understood(self, parse: Parse | None) -> tuple[str, Pending | None]:
         """The next step of the ladder, and what the bot then waits for (None: unchanged). On a bad
@@ -249,8 +260,9 @@ class Recovery:
             return self._guess_item(pending, parse)
         if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
             return None
-        town = (parse.area_town or self._town_by_opening(pending, parse)[0] or self._town_by_sound(parse)
-                or self._town_heard_as(parse))
+        guesses = (lambda: parse.area_town, lambda: self._town_by_opening(pending, parse)[0],
+                   lambda: self._town_by_sound(parse), lambda: self._town_heard_as(parse))  # first that fits
+        town = next((t for guess in guesses if (t := guess()) and ("town", t) not in self.state.refused), "")
         if not town:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
@@ -259,7 +271,9 @@ class Recovery:
     def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
         if parse.item is not None or parse.category is not None or parse.area_town:
             return None  # 燃えるごみです, a town: an answer, but not a misheard item
-        if not (guessed := item_by_sound(self.entities, parse.normalized) or self._item_heard_as(parse)):
+        guesses = (lambda: item_by_sound(self.entities, parse.normalized), lambda: self._item_heard_as(parse))
+        fits = (g for guess in guesses if (g := guess()) and ("item", g[0].name) not in self.state.refused)
+        if not (guessed := next(fits, None)):
             return None
         item, said = guessed
         parse = dataclasses.replace(parse, item=item, item_form=said, item_score=ITEM_SOUND_RATIO, item_how="fuzzy")
@@ -329,6 +343,7 @@ class Recovery:
         if yes:
             self.state.set_area(pending.town, self.entities.towns[pending.town])
         else:
+            self.state.refused |= {("town", pending.town)}
             self.state.pending = pending.asked
 
     def fill_postal_code(self, digits: str) -> bool | None:

@@ -254,12 +254,12 @@ class CallSession:
                 return await self._run(pending.topic, pending.parse, sure=True)
             if parse is not None and parse.item not in (None, pending.parse.item) and parse.item_how != "fuzzy":
                 return await self._run(ITEM_QUESTION, parse)  # いいえ、包丁です; not いやー as ワイヤー by its sound
-            text, self.state.pending = self.recovery.item_rejected()
+            text, self.state.pending = self.recovery.item_rejected(pending)
             return self.say(text, Action.clarify, parse, ITEM_QUESTION)
         if isinstance(pending, Confirm):
             if yes:
                 return await self._run(pending.topic, pending.parse, sure=True)
-            self.state.failures += 1
+            self.recovery.topic_refused(pending)
             return self.say(prompts.ASK_AGAIN, Action.clarify, parse)
         if isinstance(pending, OfferStaff):
             if yes:

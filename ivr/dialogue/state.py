@@ -86,6 +86,10 @@ class CallState:
     item: Item | None = None
     category: Category | None = None
     day: date | None = None
+    # read-backs the caller said いいえ to (("town", 五条町), ("item", 灯油), ("topic", cooking_oil)): the same
+    # mishearing comes back with the same guess, and a caller who has just said no is not asked it again.
+    # Immutable, so a snapshot (Session.snapshot, a shallow copy) keeps its own.
+    refused: frozenset[tuple[str, str]] = frozenset()
 
     def slot_dict(self) -> dict[str, str]:
         out: dict[str, str] = {}
