@@ -17,7 +17,6 @@ exits when done. A later start finds them all and starts no process.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ivr.dialogue import answers, prompts
-from ivr.language import user_dictionary
 from ivr.speech import tts_workers
 from ivr.speech.sentences import split_sentences, spoken_length
 from ivr.speech.tts import render_unit
@@ -116,15 +114,10 @@ class Prerenderer:
         # Nice is per thread on Linux and a spawned child inherits its parent thread's: lowering this
         # (otherwise idle) thread's puts the whole child, its interpreter's start included, at nice 19.
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PRERENDER_NICE)
-        where = user_dictionary.installed_from
         with self._lock:
             if self._stop.is_set():
                 return  # the server stopped while the units were being counted
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=tts_workers._start_worker,
-                initargs=((str(where[0]), str(where[1])) if where else None, _lowest_priority, os.getpid()),
-            )
+            self._pool = tts_workers.new_pool(1, _lowest_priority)
             results = self._pool.map(render_unit, todo, repeat(self.tts.speed), chunksize=CHUNK_UNITS)  # spawns it
         log.info("voice cache: rendering %d item-answer units in the background (nice %d)", len(todo), PRERENDER_NICE)
         try:

@@ -111,21 +111,27 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
+def new_pool(workers: int, warm: Callable[[], object]) -> ProcessPoolExecutor:
+    """A pool of spawned synthesis workers that load this process's reading dictionary, run
+    ``warm`` and leave when this process dies. Spawned (not forked): the parent runs threads (ASR,
+    onnxruntime) that fork would break. The workers start on the first submits, not here."""
+    where = user_dictionary.installed_from
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=((str(where[0]), str(where[1])) if where else None, warm, os.getpid()),
+    )
+
+
 def executor() -> ProcessPoolExecutor:
-    """The pool shared by every call, so calls interleave unit by unit instead of piling up.
-    Spawned (not forked): the parent runs threads (ASR, onnxruntime) that fork would break. All
+    """The pool shared by every call, so calls interleave unit by unit instead of piling up. All
     its workers start now (one warm-up unit each), not on the first busy moment of a call."""
     global _executor
     with _executor_lock:
         if _executor is None:
             user_dictionary.ensure_installed()
-            where = user_dictionary.installed_from
-            _executor = ProcessPoolExecutor(
-                max_workers=_processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=((str(where[0]), str(where[1])) if where else None, _warm, os.getpid()),
-            )
+            _executor = new_pool(_processes, _warm)
             worker_ready.clear()
             for _ in range(_processes):  # each submit with no idle worker spawns one more
                 started = _executor.submit(_warm)
