@@ -85,8 +85,9 @@ def main() -> None:
         question = QUESTIONS[n // len(conditions) % len(QUESTIONS)]  # each condition meets every question
         clean = _voice(text, voice)
         pcm, _, _ = _line(clean, clean, condition, rng)
-        heard = asr.transcribe(pcm, question=question, lead_in=lead_in_for(question, tts)).text
-        said = yes_no(heard, confirming=question in CONFIRMING)
+        result = asr.transcribe(pcm, question=question, lead_in=lead_in_for(question, tts))
+        heard = result.text
+        said = yes_no(heard, confirming=question in CONFIRMING, heard_confidence=result.confidence)
         if meant is None:
             outcome = "dropped" if not heard else ("taken as yes/no" if said is not None else "kept")
         else:
@@ -102,7 +103,8 @@ def main() -> None:
             by_sound[(condition, "wrong")] += meant is not None and said is not None and said is not meant
             by_sound[(condition, "n")] += 1
         if args.rows:
-            print(f"  {text:12s} {voice:16s} {condition:5s} {question:16s} {heard!r:24s} {outcome}", flush=True)
+            print(f"  {text:12s} {voice:16s} {condition:5s} {question:16s} {heard!r:24s} {result.confidence:.2f} "
+                  f"{outcome}", flush=True)
     print(f"\nreplies after a yes/no question, {len(voices)} voices ({', '.join(voices)})")
     print(f"{'cond':6s} {'yes/no: right':>14s} {'unclear':>8s} {'WRONG':>6s}   {'other: kept':>11s} {'dropped':>8s} "
           f"{'as yes/no':>9s}")

@@ -114,6 +114,22 @@ def test_a_bare_iidesu_to_a_confirmation_is_no_answer():
     assert said("はい。", 0.2).answer(confirming=True) is True and said("いいえ", 0.2).answer(confirming=True) is False
 
 
+def test_a_doubted_bare_iiyo_to_a_confirmation_is_no_answer():
+    """Whisper base writes a いいえ on a noisy line 「いいよ」 in words it doubts (dev3 #3013, 0.16 after
+    「さんじょうちょう、ですね？」: the wrong town's day was answered): asked again, with the keys. A
+    いいよ heard clearly, or one that says more, is still a yes; to an offer nothing changes."""
+    from ivr.language.understand import Parse
+
+    def said(text: str, confidence: float) -> Parse:
+        return Parse(text, text, "unknown", 0.0, heard_confidence=confidence)
+
+    assert said("いいよ", 0.16).answer(confirming=True) is None
+    assert said("いいよ。", 0.3).answer(confirming=True) is None
+    assert said("いいよ", 0.8).answer(confirming=True) is True
+    assert said("はい、いいよ", 0.16).answer(confirming=True) is True
+    assert yes_no("いいよ", heard_confidence=0.16) is True  # not a confirmation: the rule is for read-backs
+
+
 @pytest.mark.parametrize("text", ["大丈夫です", "はい、大丈夫です", "それで結構です", "はい、いいです"])
 def test_thats_fine_is_a_yes_to_a_confirmation_and_a_no_thanks_to_an_offer(text):
     assert yes_no(text, confirming=True) is True  # 〜でよろしいですか → それで大丈夫です

@@ -70,7 +70,7 @@ class Parse:
         to an offer (``yes_no``'s ``confirming``)."""
         if not confirming:
             return self.yes_no
-        said = yes_no(self.text, confirming=True)
+        said = yes_no(self.text, confirming=True, heard_confidence=self.heard_confidence)
         if said is None and heard_no(self.heard_as):
             return False  # an unwritten reply that sounds most like a no (``ivr.dialogue.replies``)
         return said

@@ -29,6 +29,14 @@ _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)
 # 0.90–0.94 (turns.py --after confirm, 20 and 10 dB) and the topic the caller refused was answered.
 # A caller who meant yes is asked again, with the keys; はい、いいです and 大丈夫です still confirm.
 _BARE_FINE = re.compile(r"^いいです(?:よ|ね)?$")
+# A bare いいよ to a confirmation in words Whisper doubts is neither: Whisper base's spelling of a
+# いいえ (dev3 #3013 at 20 dB: 「いいよ」 at 0.16 after 「さんじょうちょう、ですね？」, and the wrong town's day
+# answered twice; alone after a confirmation a いいえ reads いいよ too, ``LeadIn.settle``). The caller
+# is asked はい or いいえ again, with the keys; a clearly heard いいよ is still a yes.
+_BARE_OK = re.compile(r"^いいよ$")
+# Said いいよ, where Whisper wrote it so, came back at 0.82–0.92 (bench/replies.py --rows, 4 voices,
+# clean / 20 / 10 dB: 4 of 12), the misheard いいえ at 0.16: a line well clear of both.
+BARE_OK_CONFIDENCE = 0.4
 # いいえ said quickly (いえ、大丈夫です), and いや written in kanji (Whisper's 「嫌じゃう」 for いや、ちゃう);
 # only at the start: 家 and いえいえ sit mid-sentence, and 嫌 starts no other short reply.
 NO_OPENINGS = ("いえ", "嫌")
@@ -67,11 +75,14 @@ def heard_no(heard_as: str) -> bool:
     return HEARD_FORMS.get(heard_as) is False
 
 
-def yes_no(text: str, *, confirming: bool = False) -> bool | None:
+def yes_no(text: str, *, confirming: bool = False, heard_confidence: float = 1.0) -> bool | None:
     """True for yes, False for no, None when it is neither (or both). ``confirming``: the
     question asked whether something is right (〜でよろしいですか), not whether the caller wants
-    something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean."""
+    something (おつなぎしましょうか, ほかにご質問は); it decides what いいです / 大丈夫です mean.
+    ``heard_confidence``: the recogniser's trust in ``text`` (a doubted bare いいよ, ``_BARE_OK``)."""
     t = _plain(text)
+    if confirming and heard_confidence < BARE_OK_CONFIDENCE and _BARE_OK.match(t):
+        return None
     no = (any(w in t for w in NO_WORDS) or _IYA.search(t) is not None or t.startswith(NO_OPENINGS)
           or (confirming and _SPELT_NO.match(t) is not None))
     yes = ((any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None
