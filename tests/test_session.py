@@ -59,6 +59,21 @@ def test_area_is_asked_then_remembered(brain):
     assert "7月6日 水曜日" in nxt.text and nxt.slots["area"] == "青山１〜９丁目"
 
 
+@pytest.mark.parametrize("question, said", [
+    ("大型ごみの収集日はいつですか", "申し込みのときに、収集日をお知らせします"),
+    ("次の大型ごみはいつですか", "申し込みのときに、収集日をお知らせします"),
+    ("有害ごみは何曜日ですか", "大型ごみの収集日に、一緒に収集します"),
+])
+def test_a_category_with_no_area_day_is_answered_without_asking_the_town(brain, question, said):
+    """大型ごみ and 有害ごみ are collected on no town's day: asking the caller's town first (as
+    before) cost a turn and ended in the same answer for every town."""
+    call = Call(brain, IN_2016)
+    reply = call.say(question)
+    assert reply.action is Action.answer and said in reply.text and "地域ごとの収集日はありません" in reply.text
+    assert "町名" not in reply.text
+    assert "6月27日 月曜日" in call.say("明日何ごみの日？青山です").text  # a town still asked for the rest
+
+
 def test_split_area_asks_chome_then_side(brain):
     call = Call(brain, IN_2016)
     assert "何丁目" in call.say("大宮町の燃えるごみ").text

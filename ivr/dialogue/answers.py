@@ -84,12 +84,18 @@ def days_of(kb: KnowledgeBase, area: Area, category: Category, today: date) -> s
     return describe_rule(rule)
 
 
+def no_day_answer(category: Category) -> str:
+    """The day of a category collected on no area's day (大型ごみ: the day is given at booking;
+    集団資源回収: not the city's): the same for every town, so no town is asked for it."""
+    return f"{category.name}は、地域ごとの収集日はありません。{category.when or category.how}"
+
+
 def collection_day_answer(
     kb: KnowledgeBase, area: Area, category: Category | None, today: date, template: str
 ) -> str:
     where = area_for_ear(area)
     if category is not None and not category.scheduled:
-        return f"{category.name}は、地域ごとの収集日はありません。{category.when or category.how}"
+        return no_day_answer(category)
     categories = [category] if category else [kb.category_by_name[c] for c in area.rules]
     parts = []
     for cat in categories:
@@ -124,7 +130,7 @@ def day_answer(kb: KnowledgeBase, area: Area, day: date, today: date) -> str:
 def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date) -> str:
     where = area_for_ear(area)
     if not category.scheduled:
-        return f"{category.name}は、地域ごとの収集日はありません。{category.when or category.how}"
+        return no_day_answer(category)
     nxt = kb.schedule.next_date(area, category.name, today)
     if nxt.day is None:
         if nxt.unknown:

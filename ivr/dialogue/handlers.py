@@ -185,14 +185,16 @@ class TopicRunner:
         return self._ask(topic, "side", text, rows)
 
     def _schedule(self, topic: Topic, handler: Handler, today: date) -> RunResult:
-        area = self._area(topic)
-        if isinstance(area, RunResult):
-            return area
         category = self.state.category
         item = self.state.item
         # 「缶の日はいつ」: the caller may not know the thing's category, and hears whose day this is
         named = f"{answers.for_the_ear(item.name)}は、{category.name}です。" if (
             item is not None and category is not None and item.category == category.name) else ""
+        if handler is not Handler.today_collection and category is not None and not category.scheduled:
+            return RunResult(named + answers.no_day_answer(category))  # 「大型ごみの収集日は」: no town changes it
+        area = self._area(topic)
+        if isinstance(area, RunResult):
+            return area
         if handler is Handler.collection_day:
             return RunResult(named + answers.collection_day_answer(self.kb, area, category, today, topic.answer))
         if handler is Handler.today_collection:
