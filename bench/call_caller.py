@@ -3,10 +3,11 @@ whether the call reached the goal.
 
 The caller reacts to the bot's last words as a person would: gives the area, the 丁目 or the
 side of the road when asked, confirms a read-back of the right thing and rejects a wrong one,
-presses the menu key the bot offers, repeats the question when not understood or answered
-wrongly, confirms the callback number and gives details, place and name for a ticket. The
-right outcome of a goal is what the bot does with the same caller said as clean text (the
-reference run, through the real dialogue): the same answer, or the same hand-off to staff.
+presses the menu key the bot offers (and the 丁目 when a re-ask offers keys for it), repeats
+the question when not understood or answered wrongly, confirms the callback number and gives
+details, place and name for a ticket. The right outcome of a goal is what the bot does with the
+same caller said as clean text (the reference run, through the real dialogue): the same answer,
+or the same hand-off to staff.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from call_goals import Goal
 
 from ivr.dialogue import prompts
+from ivr.language.entities import chome_of
 from ivr.language.readings import long_vowels, reading
 
 MAX_EXTRA_TURNS = 3  # the caller's patience: this many turns more than the clean call needed, then the call fails
@@ -157,8 +159,9 @@ class Caller:
 
     def next(self, said: BotSaid) -> Move:  # noqa: PLR0911 — one rule per thing the bot can ask
         text = said.text
-        if "何丁目" in text:
-            return self._reply("chome")
+        if "何丁目" in text:  # offered the keys after a 丁目 not understood, presses it as for a yes/no
+            number = chome_of(self.goal.replies.get("chome", ""))
+            return self._press(str(number)) if prompts.CHOME_KEYS in text and number else self._reply("chome")
         if "どちらですか" in text and "ボタンなら" in text:
             return self._reply("side")
         if "はじめの" in text and "area" in self.goal.replies:  # 「町名の、はじめの何文字かだけでも」

@@ -74,6 +74,23 @@ def test_a_category_with_no_area_day_is_answered_without_asking_the_town(brain, 
     assert "6月27日 月曜日" in call.say("明日何ごみの日？青山です").text  # a town still asked for the rest
 
 
+def test_a_chome_key_is_the_chome_number_and_offered_when_the_chome_was_not_understood(brain):
+    """Keyed at 「何丁目ですか」, 2 is 二丁目 (it had picked the town's second row of data, 大宮町
+    一丁目北側, and answered its days); a 丁目 not understood is asked again with the keys offered."""
+    call = Call(brain, IN_2016)
+    assert "何丁目" in call.say("大宮町の燃えるごみ").text
+    again = call.say("移動目です")
+    assert "何丁目" in again.text and "丁目の数字を押してください" in again.text
+    reply = call.press("2")
+    assert reply.action is Action.answer and "火曜日と金曜日" in reply.text  # 大宮町２～４丁目
+    call = Call(brain, IN_2016)
+    call.say("大宮町の燃えるごみ")
+    assert "月曜日と木曜日" in call.press("5").text  # 大宮町５・６丁目: there is no fifth row
+    call = Call(brain, IN_2016)
+    call.say("大宮町の燃えるごみ")
+    assert "北側" in call.press("1").text  # 一丁目 is split by a road: its side is asked next
+
+
 def test_split_area_asks_chome_then_side(brain):
     call = Call(brain, IN_2016)
     assert "何丁目" in call.say("大宮町の燃えるごみ").text

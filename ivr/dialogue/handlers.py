@@ -21,6 +21,7 @@ from ivr.language.yes_no import yes_no
 MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a third time
 RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}
 RETRY_TEXT = {"area": prompts.ASK_AREA_AGAIN}  # an area asked again: its first sounds or its postal code
+RETRY_SUFFIX = {"chome": prompts.CHOME_KEYS}  # a 丁目 asked again: its number on the keypad too
 ITEM_HANDLERS = {Handler.item_category}
 AREA_HANDLERS = {Handler.collection_day, Handler.today_collection, Handler.next_collection}
 
@@ -101,13 +102,19 @@ class TopicRunner:
                 return True
         return None
 
-    def pick_choice(self, pending: AskSlot, number: int) -> Area | None:
-        """DTMF answer to a which-side question: 1 for the first option, 2 for the second …"""
+    def pick_choice(self, pending: AskSlot, number: int) -> bool:
+        """DTMF answer to a which-side question (1 for the first option, 2 for the second …) or to
+        「何丁目ですか」 (the 丁目 itself: 2 is 二丁目, not the second row of the town's data);
+        False when the key is no option."""
+        if pending.slot == "chome":
+            rows = [a for a in pending.choices if number in a.chome_numbers()]
+            if rows:
+                self.state.set_area(self.state.town, rows)
+            return bool(rows)
         if 1 <= number <= len(pending.choices):
-            chosen = pending.choices[number - 1]
-            self.state.set_area(self.state.town, [chosen])
-            return chosen
-        return None
+            self.state.set_area(self.state.town, [pending.choices[number - 1]])
+            return True
+        return False
 
     def answers_slot_of(self, topic_id: str, parse: Parse) -> bool:
         """Whether this turn names what ``topic_id`` needs (an area, an item, a category)."""
@@ -137,6 +144,7 @@ class TopicRunner:
             return RunResult(prompts.SLOT_NOT_UNDERSTOOD, needs_staff=True)
         if tries:
             text = RETRY_TEXT.get(slot) or RETRY_PREFIX.get(slot, prompts.NOT_UNDERSTOOD_SHORT) + text
+            text += RETRY_SUFFIX.get(slot, "")
         return RunResult(text, ask=AskSlot(topic.id, slot, choices or [], tries))
 
     # --- handlers ---------------------------------------------------------------------

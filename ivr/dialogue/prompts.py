@@ -33,6 +33,9 @@ ASK_AREA = "お住まいの町名を教えてください。たとえば、{exam
 ASK_ITEM = "捨てたいものの名前を、ひとつ教えてください。"
 ASK_CATEGORY = "どのごみの収集日ですか。たとえば、燃やせるごみ、のようにお話しください。"
 ASK_CHOME = "{town}の、何丁目ですか。"
+# Said when the 丁目 was not understood: a number is the word a noisy line mangles most (移動目 for
+# 二丁目, twice in one dev call), and one key says it exactly.
+CHOME_KEYS = "ボタンなら、丁目の数字を押してください。"
 ASK_SIDE = "{town}は、場所によって収集日が違います。{options}のどちらですか。ボタンなら、{keys}を押してください。"
 UNKNOWN_AREA_SHORT = "申し訳ありません。その町名が見つかりませんでした。"
 UNKNOWN_ITEM = "申し訳ありません。その品物は、この自動案内の一覧にありませんでした。"

@@ -284,7 +284,7 @@ class CallSession:
             reply.text = reply.text if found else prompts.POSTAL_CODE_UNKNOWN + reply.text
             return reply
         if isinstance(pending, AskSlot) and pending.choices and digits.isdigit():
-            if self.topics.pick_choice(pending, int(digits)) is not None:
+            if self.topics.pick_choice(pending, int(digits)):
                 return await self._run(pending.topic, None)
             return self.say(self.state.last_text, Action.clarify, intent=pending.topic)  # not an option
         if digits in REPEAT_KEYS:
