@@ -90,6 +90,9 @@ def test_a_lone_oya_is_a_no_to_a_read_back_only():
     # the ojt voice's いいえ after 「〜でよろしいですか」 at 20 / 10 dB: 「みえ。」「見え。」「みな。」「みんな」
     assert all(yes_no(t, confirming=True) is False for t in ("みえ。", "見え。", "みな。", "みんな"))
     assert yes_no("見えます", confirming=True) is None and yes_no("みえ。") is None
+    # ojt-fast's いいえ after a town read-back on clean dev calls: 「みなさんは」, 「みなさんは、」
+    assert yes_no("みなさんは", confirming=True) is False and yes_no("みなさんは、", confirming=True) is False
+    assert yes_no("みなさんは") is None and yes_no("みなさんはいつ出していますか", confirming=True) is None
 
 
 def test_a_lone_un_as_whisper_writes_it_after_a_confirmation_is_a_yes():
@@ -460,6 +463,7 @@ def test_a_question_with_ii_desu_in_it_is_no_answer(text):
         ("お店のごみは何曜日に出せばいいですか", "business_waste", None),  # no collection day: shop waste
         ("事務所のごみは燃えるごみの日に出せますか", "business_waste", None),
         ("会社のごみ", "business_waste", None),  # the category word, not 会社の書類 misheard
+        ("こしはいつ回数してくれますか", "paper_clothes", None),  # 古紙 + いつ made a day question: no day
         ("車で持って行きたい", "self_haul", None),  # the car carries the waste: no 自動車
         ("車で運んで捨てたい", "self_haul", None),
         ("プラスチックは何曜日", "collection_day", None),  # no プラスチックカード heard in プラスチック

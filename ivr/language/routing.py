@@ -142,6 +142,8 @@ class IntentRouter:
         if claimed:  # お店のごみは何曜日: shop waste has no collection day, its own topic answers
             return claimed, max(confidence, RULE_CONFIDENCE)
         ruled = self._schedule_or_oversize(intent, normalised, ents, has_date)
+        if ruled != intent and (claimed := self._uncollected_claim(ruled, ents, guess.probabilities)):
+            return claimed, max(confidence, RULE_CONFIDENCE)  # a day asked of 古紙 (こしはいつ回数): its topic
         if ruled != intent or _slots_agree(ruled, ents, has_date) or (
                 ruled in ITEM_DAY_TOPICS and self.day_of_item(ents, normalised)):
             # an explicit cue (category + いつ; an item without fee words), or the very slot the

@@ -50,7 +50,9 @@ _IYA = re.compile(r"(?<![ぁ-ゖ])いや")
 # came back 「いいね!」 6 times and 「おやっ」 once, never a はい; to 〜でよろしいですか いいね is an odd yes.
 # みえ (見え) and みな (みんな): the ojt voice's いいえ after 「〜でよろしいですか」 at 20 and 10 dB
 # (turns.py --after confirm, sim and Twilio; call_success dev calls), never a yes's spelling.
-_SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね|いいね|みえ|見え|みな|みんな)っ?$")
+# みなさん(は): the same voice's いいえ run on, after 「…ちょう、ですね？」 on clean dev calls (0.08, 0.10;
+# call_success dev2 and dev4), each then asked again with the keys.
+_SPELT_NO = re.compile(r"^(?:おや|ねえ|ねー|ね|いいね|みえ|見え|みな|みんな|みなさん(?:は)?)っ?$")
 # A reply of only うっ or おん to a confirmation: Whisper's spellings of a lone うん decoded after
 # 「〜でよろしいですか」 (two dev voices, clean and 10 dB, every time; after 「ほかにご質問は」 the
 # same clips read うん). Never a no's spelling on dev; only to a confirmation, where a wrong yes
