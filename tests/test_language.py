@@ -118,7 +118,7 @@ def test_a_bare_iidesu_to_a_confirmation_is_no_answer():
 
 
 def test_a_doubted_bare_iiyo_to_a_confirmation_is_no_answer():
-    """Whisper base writes a いいえ on a noisy line 「いいよ」 in words it doubts (dev3 #3013, 0.16 after
+    """Whisper base writes a いいえ on a noisy line 「いいよ」 in words it doubts (dev4 #3013, 0.16 after
     「さんじょうちょう、ですね？」: the wrong town's day was answered): asked again, with the keys. A
     いいよ heard clearly, or one that says more, is still a yes; to an offer nothing changes."""
     from ivr.language.understand import Parse

@@ -30,7 +30,7 @@ _FINE = re.compile(r"^(?:(?:はい|ええ|うん|それで|もう|いえ|いや)
 # A caller who meant yes is asked again, with the keys; はい、いいです and 大丈夫です still confirm.
 _BARE_FINE = re.compile(r"^いいです(?:よ|ね)?$")
 # A bare いいよ to a confirmation in words Whisper doubts is neither: Whisper base's spelling of a
-# いいえ (dev3 #3013 at 20 dB: 「いいよ」 at 0.16 after 「さんじょうちょう、ですね？」, and the wrong town's day
+# いいえ (dev4 #3013 at 20 dB: 「いいよ」 at 0.16 after 「さんじょうちょう、ですね？」, and the wrong town's day
 # answered twice; alone after a confirmation a いいえ reads いいよ too, ``LeadIn.settle``). The caller
 # is asked はい or いいえ again, with the keys; a clearly heard いいよ is still a yes.
 _BARE_OK = re.compile(r"^いいよ$")
