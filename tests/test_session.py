@@ -91,6 +91,27 @@ def test_a_chome_key_is_the_chome_number_and_offered_when_the_chome_was_not_unde
     assert "北側" in call.press("1").text  # 一丁目 is split by a road: its side is asked next
 
 
+@pytest.mark.parametrize("confidence, ends", [(0.14, False), (0.9, True)])
+def test_a_doubted_goodbye_while_the_bot_waits_for_an_answer_is_asked_about(brain, confidence, ends):
+    """dev2 #1016 over the phone at 20 dB: 学園北です, after the read-back, reached Whisper as
+    「さようなら」 at 0.14 and the bot hung up on a caller still answering. A doubted goodbye is an
+    unclear reply (asked again with the keys), also at 「町名を」; a clearly heard one still ends the call."""
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    assert "あおのちょう、ですね？" in call.say("アオノーエです").text
+    reply = call.turn(CallerTurn.speech("さようなら", confidence=confidence))
+    assert (reply.action is Action.end) is ends
+    if not ends:
+        assert "うまく聞き取れませんでした" in reply.text and "はいは1" in reply.text
+        assert "毎週" in call.press("1").text  # the read-back still stands: 1 confirms it
+    asked = Call(brain, IN_2016)
+    asked.say("燃えるごみの日はいつですか")
+    reply = asked.turn(CallerTurn.speech("さようなら", confidence=confidence))
+    assert (reply.action is Action.end) is ends
+    if not ends:
+        assert "町名" in reply.text
+
+
 def test_split_area_asks_chome_then_side(brain):
     call = Call(brain, IN_2016)
     assert "何丁目" in call.say("大宮町の燃えるごみ").text

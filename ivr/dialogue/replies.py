@@ -34,6 +34,12 @@ _ASKS = re.compile(r"(?:[?？]|ですか。?)\s*$")  # 「どこにあるので�
 # 「以上、左側です」, 七条東町です at 20 dB (dev4 call): the caller who had just been asked for the town was hung up on.
 _CLOSING = re.compile("ありがと|失礼|しつれい|もういい|さようなら|切ります")
 _THATS_ALL = re.compile(r"^以上(?:です|で|になります)?[。、!！]*$")
+# A goodbye in words Whisper doubts, while the bot waits for an answer, is that answer misheard:
+# dev2 #1016 over the phone path at 20 dB heard 学園北です, after 「きたむきちょう、ですね？」, as
+# 「はぁぁぁ」 then 「さようなら」 at 0.14, and hung up. Said goodbyes Whisper wrote as goodbyes came back
+# at 0.43–0.96 (ありがとう(ございました) / さようなら / 失礼します / もういいです, 4 voices, clean / 20 / 10 dB,
+# after a read-back or an offer of staff: 47 of 60); the caller who did mean it can say it again.
+DOUBTED_GOODBYE_CONFIDENCE = 0.3
 
 
 def says_goodbye(text: str) -> bool:
@@ -53,9 +59,12 @@ def not_a_goodbye(pending: Pending, parse: Parse) -> Parse:
     """A goodbye the classifier reads into a short misheard reply is none unless the caller closed
     the call in words: 「保聴です」 (包丁です) answers the slot asked; 「りね」 (いいえ) to
     「きでらちょう、ですね？」 is an unclear yes/no, asked again with the keys, never a hang-up; so is
-    a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there."""
+    a bare いいです to a confirmation (Whisper's quick いいえ, ``yes_no``), which closes nothing there;
+    and so is a goodbye in words Whisper doubts (``DOUBTED_GOODBYE_CONFIDENCE``): a hang-up on a
+    caller still answering loses the call, a goodbye asked about again costs one turn."""
     fine_to_a_confirmation = isinstance(pending, Confirm) and not says_goodbye(parse.normalized)
-    if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation):
+    doubted = parse.heard_confidence < DOUBTED_GOODBYE_CONFIDENCE  # 学園北です heard 「さようなら」 at 0.14
+    if parse.intent != "goodbye" or (closes_call(parse.normalized) and not fine_to_a_confirmation and not doubted):
         return parse
     if isinstance(pending, AskSlot):
         return dataclasses.replace(parse, intent=pending.topic)
