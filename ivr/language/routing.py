@@ -312,11 +312,11 @@ GENERIC_THINGS = ("ごみ", "ゴミ", "もの", "物", "量", "何", "なに", "
                   "日", "朝", "晩", "夜", "時", "休み", "年末", "年始", "盆", "正月", "週", "月")
 
 
-def names_a_thing_for_a_category(normalised: str) -> bool:
-    """「人は大型ごみになりますか」 (布団, misheard): the caller asks which category one thing is in,
-    so the category said is the question, not the thing; 「大量のごみは」「これは」 name no thing."""
+def thing_asked_of_a_category(normalised: str) -> str:
+    """「人は大型ごみになりますか」 (布団, misheard): the one thing whose category the caller asks (人),
+    so the category said is the question, not the thing; "" when no thing is named (「大量のごみは」「これは」)."""
     m = _THING_IS_CATEGORY.search(normalised)
-    return m is not None and not any(w in m["thing"] for w in GENERIC_THINGS)
+    return m["thing"] if m is not None and not any(w in m["thing"] for w in GENERIC_THINGS) else ""
 
 
 def asks_how_to_dispose(normalised: str) -> bool:

@@ -29,7 +29,7 @@ from ivr.language.routing import (
     IntentRouter,
     asks_how_to_dispose,
     names_a_kind_of_things,
-    names_a_thing_for_a_category,
+    thing_asked_of_a_category,
 )
 from ivr.language.yes_no import heard_no, yes_no
 
@@ -183,10 +183,17 @@ class Understanding:
             yes_no=yes_no(text),
             thing_unheard=not (ents.items or ents.area_town or day is not None) and (
                 ((asks_how_to_dispose(normalised) or names_a_kind_of_things(normalised)) and not ents.category)
-                or names_a_thing_for_a_category(normalised)),
+                or self._names_an_unknown_thing(normalised)),
         )
         parse.elapsed_ms = (time.perf_counter() - started) * 1000
         return parse
+
+    def _names_an_unknown_thing(self, normalised: str) -> bool:
+        """The thing whose category is asked is none the bot knows (「人は大型ごみになりますか」, 布団
+        misheard): which thing is the next question. A category named so (「古紙は何ごみですか」) is
+        known: its own answer (集団資源回収) is given, where the bot had asked for the thing's name."""
+        thing = thing_asked_of_a_category(normalised)
+        return bool(thing) and self.entities.find_category(thing) is None
 
 
 def _runs_on(text: str, ents: Entities, readings_of: Callable[[str], set[str]]) -> bool:
