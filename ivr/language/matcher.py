@@ -23,7 +23,15 @@ from rapidfuzz import fuzz
 
 from ivr.language.clipped import SAID_WORD_SCORE, SMALL_OR_LONG, as_heard, clipped_forms, said_as_a_word, weak_onsets
 from ivr.language.normalize import nfkc
-from ivr.language.readings import indexed_reading, is_kanji, long_vowels, morphemes, reading, word_ends
+from ivr.language.readings import (
+    indexed_reading,
+    inside_kanji_words,
+    is_kanji,
+    long_vowels,
+    morphemes,
+    reading,
+    word_ends,
+)
 
 K = TypeVar("K")
 
@@ -159,6 +167,13 @@ def _reading_edges(text: str, start: int, end: int, ends: frozenset[int]) -> boo
 def _ends_word(text: str, end: int, ends: frozenset[int]) -> bool:
     """A word ends at ``end``, or but for a long vowel ASR drew out (単数, タンスー, for タンス)."""
     return end in ends or (text[end : end + 1] == "ー" and end + 1 in ends)
+
+
+def _cuts_a_kanji_word(text: str, start: int, end: int) -> bool:
+    """A match in ``reading(text)`` that runs from one word into a kanji word and stops inside it
+    (ペットノフン in ペットの分別): the caller wrote that word whole. One that stays inside its word
+    is kept: Whisper writes an item's sound in the wrong kanji (単数 for タンス)."""
+    return end in inside_kanji_words(text) and any(start < e < end for e in word_ends(text))
 
 
 def _edit_budget(morae: int) -> int:
@@ -336,10 +351,14 @@ class PhraseMatcher(Generic[K]):
                 if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1,
                                                                         word_ends(text)):
                     continue
+                if _cuts_a_kanji_word(text, end + 1 - length, end + 1):
+                    continue  # ペットの分別 holds ペットのふん only as read, cutting 分別 in two
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length, text_reading[end + 1 : end + 1 + AFTER_CHARS])
         if text_reading and self._devoiced_index is not None:
-            for _end, (length, indexes) in self._devoiced_index.iter(devoiced(text_reading)):
+            for end, (length, indexes) in self._devoiced_index.iter(devoiced(text_reading)):
+                if _cuts_a_kanji_word(text, end + 1 - length, end + 1):
+                    continue
                 for i in indexes:  # never above an exact match of the same phrase: it scores less
                     offer(i, DEVOICED_READING, "fuzzy", length)
         if fuzzy and text_reading:
@@ -360,8 +379,10 @@ class PhraseMatcher(Generic[K]):
             r = self._readings[i]
             budget = _edit_budget(len(r))
             if budget and len(r) <= len(text_reading) + budget:  # the phrase inside the text
-                score = fuzz.partial_ratio(r, text_reading)
-                if score >= 100.0 * (1 - budget / len(r)):  # a substitution costs two indels
+                aligned = fuzz.partial_ratio_alignment(r, text_reading)
+                score = aligned.score
+                if score >= 100.0 * (1 - budget / len(r)) and not _cuts_a_kanji_word(
+                        text, aligned.dest_start, aligned.dest_end):
                     matched = round(len(r) * score / 100) - budget  # only what really matched counts
                     offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
             for tail, tail_score in self._tails[i]:

@@ -118,6 +118,19 @@ def word_ends(text: str) -> frozenset[int]:
     return frozenset(ends)
 
 
+@lru_cache(maxsize=1024)
+def inside_kanji_words(text: str) -> frozenset[int]:
+    """Offsets in ``reading(text)`` strictly inside a word written with kanji: a reading match that
+    stops there (ペットノフン in ペットの分別, ペットノフンベツ) cut a word the caller wrote whole."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    inside, at = set(), 0
+    for (surface, *_), r in zip(morphemes(text), _word_readings(text), strict=True) if text else ():
+        if any(map(is_kanji, surface)):
+            inside.update(range(at + 1, at + len(r)))
+        at += len(r)
+    return frozenset(inside)
+
+
 def _vowel(ch: str) -> str:
     roman = jaconv.kana2alphabet(jaconv.kata2hira(ch))
     return roman[-1] if roman and roman[-1] in "aiueo" else ""
