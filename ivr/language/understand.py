@@ -172,7 +172,7 @@ class Understanding:
             item_form=ents.items[0].form if ents.items else "",
             item_score=ents.items[0].score if ents.items else 0.0,
             item_how=ents.items[0].how if ents.items else "",
-            item_run_on=_runs_on(text, ents, self.entities.items.readings_of),
+            item_run_on=_runs_on(text, ents, self.entities.items.readings_of) or _serves_another(ents),
             category=ents.category or (self.router.day_of_item(ents, normalised)
                                        if intent in ITEM_DAY_TOPICS else None),
             area_town=ents.area_town,
@@ -194,6 +194,16 @@ class Understanding:
         known: its own answer (集団資源回収) is given, where the bot had asked for the thing's name."""
         thing = thing_asked_of_a_category(normalised)
         return bool(thing) and self.entities.find_category(thing) is None
+
+
+# After an item, as matches report it: the item holds or serves the thing asked about (レンジで使う容器,
+# 冷蔵庫に入ってた容器, 電子レンジ用の容器). When that thing is no item (no other match went first),
+# the item is read back, never answered: 「レンジで使う容器はプラですか」 got 電子レンジ's rule (大型ごみ).
+SERVES_AFTER = ("デ使", "デツカ", "ニ使", "ニツカ", "用ノ", "ヨーノ", "ニ入", "ニハイ", "ニイレ")
+
+
+def _serves_another(ents: Entities) -> bool:
+    return bool(ents.items) and ents.items[0].after.startswith(SERVES_AFTER)
 
 
 def _runs_on(text: str, ents: Entities, readings_of: Callable[[str], set[str]]) -> bool:
