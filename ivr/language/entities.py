@@ -125,7 +125,7 @@ class EntityExtractor:
                 if phrase not in _GENERIC_WORDS:
                     item_phrases.append((item.name, phrase))
         self.items = PhraseMatcher(item_phrases, {i.name: i.reading for i in kb.items},
-                                   surface_only=_misheard_kanji(kb.items))
+                                   surface_only=_misheard_kanji(kb.items), whole_kanji_words=True)
         towns: dict[str, list[Area]] = {}
         for area in kb.areas:
             towns.setdefault(area.town, []).append(area)

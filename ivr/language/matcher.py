@@ -233,10 +233,13 @@ class PhraseMatcher(Generic[K]):
     """An index of (key, phrase) pairs; one key may have many phrases (name, aliases …)."""
 
     def __init__(self, phrases: list[tuple[K, str]], readings: dict[str, str] | None = None,
-                 surface_only: set[str] = frozenset()) -> None:
+                 surface_only: set[str] = frozenset(), whole_kanji_words: bool = False) -> None:
         """``readings``: curated readings of some phrases (items.csv), indexed beside g2p's own
         reading when the two differ (食用油: ショクヨーユ curated, ショクヨーアブラ by g2p).
-        ``surface_only``: phrases matched only as written, never by their sound."""
+        ``surface_only``: phrases matched only as written, never by their sound.
+        ``whole_kanji_words``: ``_cuts_a_kanji_word`` applies (items; not towns, whose sounds Whisper
+        spells across words of its own: 「つる毎日が視聴」 for 鶴舞東町)."""
+        self._whole_kanji_words = whole_kanji_words
         self._keys: list[K] = []
         self._forms: list[str] = []
         self._readings: list[str] = []
@@ -351,13 +354,13 @@ class PhraseMatcher(Generic[K]):
                 if length <= SHORT_READING_MATCH and not _reading_edges(text_reading, end + 1 - length, end + 1,
                                                                         word_ends(text)):
                     continue
-                if _cuts_a_kanji_word(text, end + 1 - length, end + 1):
+                if self._whole_kanji_words and _cuts_a_kanji_word(text, end + 1 - length, end + 1):
                     continue  # ペットの分別 holds ペットのふん only as read, cutting 分別 in two
                 for i in indexes:
                     offer(i, EXACT_READING, "reading", length, text_reading[end + 1 : end + 1 + AFTER_CHARS])
         if text_reading and self._devoiced_index is not None:
             for end, (length, indexes) in self._devoiced_index.iter(devoiced(text_reading)):
-                if _cuts_a_kanji_word(text, end + 1 - length, end + 1):
+                if self._whole_kanji_words and _cuts_a_kanji_word(text, end + 1 - length, end + 1):
                     continue
                 for i in indexes:  # never above an exact match of the same phrase: it scores less
                     offer(i, DEVOICED_READING, "fuzzy", length)
@@ -381,8 +384,8 @@ class PhraseMatcher(Generic[K]):
             if budget and len(r) <= len(text_reading) + budget:  # the phrase inside the text
                 aligned = fuzz.partial_ratio_alignment(r, text_reading)
                 score = aligned.score
-                if score >= 100.0 * (1 - budget / len(r)) and not _cuts_a_kanji_word(
-                        text, aligned.dest_start, aligned.dest_end):
+                if score >= 100.0 * (1 - budget / len(r)) and not (
+                        self._whole_kanji_words and _cuts_a_kanji_word(text, aligned.dest_start, aligned.dest_end)):
                     matched = round(len(r) * score / 100) - budget  # only what really matched counts
                     offer(i, min(score, EXACT_READING - 1) * FUZZY_DISCOUNT, "fuzzy", matched)
             for tail, tail_score in self._tails[i]:
