@@ -40,7 +40,7 @@ DEFAULT_TOPIC_REASONS: dict[str, str] = {
     "oversize_booking": "oogata", "oversize_fee": "oogata",
     "missed_collection": "collection", "warning_sticker": "collection", "complaint_staff": "collection",
     "truck_damage": "collection", "new_station": "collection", "doorstep_collection": "collection",
-    "holiday_collection": "collection", "year_end_collection": "collection", "station_manners": "collection",
+    "holiday_collection": "collection", "year_end_collection": "collection",
     "illegal_dumping": "illegal_dumping",
     "dead_animal": "animal",
 }

@@ -84,7 +84,7 @@ def test_settings_build_the_policy(brain):
 @pytest.mark.parametrize(("topic", "reason"), [
     ("oversize_booking", "oogata"), ("oversize_fee", "oogata"),
     ("missed_collection", "collection"), ("warning_sticker", "collection"), ("complaint_staff", "collection"),
-    ("illegal_dumping", "illegal_dumping"), ("dead_animal", "animal"), ("station_manners", "collection"),
+    ("illegal_dumping", "illegal_dumping"), ("dead_animal", "animal"),
     ("operator", "general"), ("callback", "general"), ("wasps", "general"), ("system_error", "general"),
     ("silence", "general"), ("no_such_topic", "general"),
 ])
