@@ -41,17 +41,16 @@ OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
 FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
-OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + BULK_WORDS + (
-    "量", "何個", "何点", "何袋", "山", "大きさ", "サイズ", "どこまで")
+LIMIT_WORDS = ("量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで")  # what counts as one, how many
+OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + BULK_WORDS + LIMIT_WORDS + ("山",)
 # 「粗大ごみを出したいんやけど」「大型ごみの出し方を教えて」: the booked category, no item, and the wish to
 # put it out is its booking (the way 大型ごみ goes out); the classifier splits such words between the
 # three 大型ごみ topics and the how-to topics (0.21–0.41 for the best), and the caller heard 「うまく聞き取れ
 # ませんでした」. Not when its fee, what counts as one, its day or a thing's category is asked.
 PUT_OUT_WORDS = ("出し方", "出したい", "出したら", "出せばいい", "出すには", "出すの", "どうやって出", "どう出",
                  "捨てたい", "捨て方", "処分したい", "処分の仕方", "ほかしたい", "ほかすには")
-NOT_BOOKING_WORDS = FEE_WORDS + BULK_WORDS + DAY_QUESTION_WORDS + WHICH_CATEGORY_WORDS + (
-    "量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで", "対象", "基準", "どんな", "長", "数", "制限",
-    "決まり", "いくつ", "時間", "何時", "出せる", "出せま")
+NOT_BOOKING_WORDS = FEE_WORDS + BULK_WORDS + DAY_QUESTION_WORDS + WHICH_CATEGORY_WORDS + LIMIT_WORDS + (
+    "対象", "基準", "どんな", "長", "数", "制限", "決まり", "いくつ", "時間", "何時", "出せる", "出せま")
 BOOKING_TOPIC = "oversize_booking"
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
