@@ -138,7 +138,12 @@ class IntentRouter:
             w in normalised for w in WHICH_CATEGORY_WORDS
         ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
             intent = ITEM_QUESTION
+        can_dispose = ents.item is not None and intent in self.reports and asks_if_disposable(normalised)
+        if can_dispose:  # 「冷蔵庫って捨てられますか」 asks about the fridge; no report's example owns it
+            intent, allowed = ITEM_QUESTION, allowed - self.reports
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
+        if can_dispose:
+            confidence = max(confidence, RULE_CONFIDENCE)
         if intent in SLOT_TOPICS and not _slots_agree(intent, ents, has_date):
             # 「あした なにごみ」 names a date, not an item: a close runner-up whose slot is there wins
             for alternative, _p in guess.alternatives:
@@ -342,6 +347,18 @@ def asks_how_to_dispose(normalised: str) -> bool:
     """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing; which
     thing is the next question."""
     return any(w in normalised for w in DISPOSAL_WORDS)
+
+
+def asks_if_disposable(normalised: str) -> bool:
+    """「冷蔵庫って捨てられますか」: whether the caller may get rid of a thing (the potential form, asked),
+    never a report of one dumped (捨てられてる, 捨ててある), whose forms go on with て or た."""
+    return _CAN_DISPOSE.search(normalised) is not None
+
+
+# 捨てられますか, すてれる？, 出せますか, 処分できますか, ほかせる: a disposal verb's potential form ending the
+# clause; 「冷蔵庫って捨てられますか」 had been the dumping report (its examples name 冷蔵庫) and was transferred
+_CAN_DISPOSE = re.compile(r"(?:捨て|すて|出|だ|処分|ほか)(?:られ|れ|せ|でき)(?:ます|る|ない|ません)"
+                          r"(?:か|かね|の|ん(?:です|でしょう)か|でしょうか)?(?:$|[、。？?])")
 
 
 def names_a_kind_of_things(normalised: str) -> bool:
