@@ -61,8 +61,10 @@ def sentence(text: str) -> str:
 def item_answer(kb: KnowledgeBase, item: Item, template: str) -> str:
     category = kb.category_by_name[item.category]
     note = sentence(item.note)
-    if not category.collected and category.how and category.how not in note:
-        note = f"{note}{category.how}"  # the city does not take it: say what to do instead
+    if not category.collected and category.how and not note:
+        # the city does not take it: say what to do instead. An item's own note already says where it
+        # goes (タイヤ: its shops); the category's words after it were the same advice said twice
+        note = category.how
     elif not note and category.name == "大型ごみ":
         note = category.how  # booking is the next thing the caller needs to know
     return fill(template, item=for_the_ear(item.name), category=category.name, note=sentence(note))
