@@ -184,6 +184,8 @@ def test_chome():
         ("新聞紙で包んだお皿", "皿"),  # 新聞紙 wraps it
         ("ヘアムースの缶って何ごみ", "整髪ムース"),  # XのY, Y straight after: X says what kind of Y
         ("ペン型注射器の針は", "注射器"),  # and ペン inside ペン型注射器 is no other item
+        ("ストーブの灯油が残ってる", "灯油"),  # 石油ストーブ's rule says to take the 灯油 out: it is the thing
+        ("植木の土は捨てられますか", "土"),  # 植木: 「土を落として」
     ],
 )
 def test_items_match_on_readings(brain, text, item):

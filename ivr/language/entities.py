@@ -16,6 +16,7 @@ from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
 from ivr.language.clipped import DROPPED_MORA_SCORE
 from ivr.language.item_guesses import ItemGuesses
+from ivr.language.item_heads import compound_first, head_first, removed_part_first
 from ivr.language.kanji_on import KANJI_RUN
 from ivr.language.matcher import (
     EXACT_READING,
@@ -52,13 +53,6 @@ BULK_PREFIX = "大量の"  # items.csv names a bulk entry 大量のX when a lot 
 BULK_WORDS = ("大量", "多量", "たくさん", "沢山", "いっぱい", "一杯", "ようけ", "ぎょうさん", "ようさん", "ばっかり",
               "ばかり", "山ほど", "めっちゃある", "とてもある", "すごい量", "何袋も", "山積み")
 
-# After an item, in katakana as matches report it: it qualifies the next item (see _modifies) …
-MODIFIER_AFTER = ("カラ", "ニ", "デ", "ヨーノ", "用ノ", "ノ")
-# … except where it is still the topic: の before 捨て方 and the like (ボンベの捨て方, 電池のやつ),
-# and です, でも, になる, which only look like those particles.
-TOPIC_AFTER = ("ノステ", "ノ捨テ", "ノダシ", "ノ出シ", "ノショブン", "ノ処分", "ノコト", "ノカイシュー", "ノ回収",
-               "ノブンベツ", "ノ分別", "ノシューシュー", "ノ収集", "ノホカシ", "ノゴミ", "ノヤツ", "ノホー",
-               "デス", "デシ", "デモ", "ニナ")
 
 # What follows a vehicle the caller carries waste in (車で運ぶ, 軽トラに積んで), as written and as
 # read: the vehicle is the means of a self-haul, not the thing to throw away (自動車).
@@ -152,15 +146,18 @@ class EntityExtractor:
                                                  if m.score >= EXACT_READING])
             if joined and (not found or joined[0].length > found[0].length):
                 keys = {m.key for m in joined}
-                return _head_first(joined + [m for m in found if m.key not in keys])
+                return removed_part_first(head_first(joined + [m for m in found if m.key not in keys]), self._note)
         if found:
-            return _head_first(_compound_first(found))
+            return removed_part_first(head_first(compound_first(found)), self._note)
         # ASR picks the wrong kanji for the right sound (放丁 for 包丁), and g2p then reads the
         # wrong word (ホーテー). Read each kanji of a short run alone; only a whole item counts.
         for run in KANJI_RUN.findall(text):
             if hits := self.items.by_whole_reading(charwise_reading(run)):
                 return hits[:1]
         return self._guesses.guess(text)
+
+    def _note(self, name: str) -> str:
+        return self.kb.item_by_name[name].note
 
     def _not_adjectives(self, text: str, found: list[Match[str]]) -> list[Match[str]]:
         """Drop items heard only in the sound of an adjective the caller spelt in kanji (古い傘)."""
@@ -295,50 +292,6 @@ def _inside_word(m: Match[str], word: str) -> bool:
     own = long_vowels(reading(m.form))
     return spelling(m.form) in spelling(word) or bool(own and own in long_vowels(reading(word)))
 
-
-def _modifies(m: Match[str]) -> bool:
-    """Whether the particle after an item makes it the setting of another item rather than the
-    thing asked about: 仏壇に供えた花, リモコンから抜いた電池, コンロ用のボンベ, 冷蔵庫の奥の果物."""
-    return m.after.startswith(MODIFIER_AFTER) and not m.after.startswith(TOPIC_AFTER)
-
-
-def _head_first(found: list[Match[str]]) -> list[Match[str]]:
-    """The best item that is not a modifier goes first, if it was seen as written or read."""
-    if len(found) < 2 or not _modifies(found[0]):
-        return found
-    for m in found[1:]:
-        if m.how != "fuzzy" and not _modifies(m) and not _names_kind(found[0], m) and not _inside(m, found[0]):
-            return [m] + [x for x in found if x is not m]
-    return found
-
-
-COMPOUND_MORE = 2  # kana more the compound must cover: ペットボトルのキャップ (7) over ペットボトル (6) is no compound
-
-
-def _compound_first(found: list[Match[str]]) -> list[Match[str]]:
-    """経済電話 for 携帯電話: 電話 (電話機) is matched exactly inside a compound that sounds, as a
-    whole, like a longer item holding it. The longer item, a guess read back, goes first: the
-    caller said a compound, and answering 電話機's rule would answer another item unconfirmed."""
-    if len(found) < 2 or found[0].how == "fuzzy":
-        return found
-    for m in found[1:]:
-        if m.how == "fuzzy" and m.length >= found[0].length + COMPOUND_MORE and _inside(found[0], m):
-            return [m] + [x for x in found if x is not m]
-    return found
-
-
-def _inside(part: Match[str], whole: Match[str]) -> bool:
-    """ペン is inside ペン型注射器: a word of the match itself, not another item."""
-    return spelling(part.form) in spelling(whole.form) or reading(part.form) in reading(whole.form)
-
-
-def _names_kind(first: Match[str], then: Match[str]) -> bool:
-    """XのY with Y straight after の: X says what kind of Y (スチールウールのたわし, ペン型注射器の
-    針), and the city lists the kind, so X stays the item."""
-    if not first.after.startswith("ノ"):
-        return False
-    rest = first.after[1:]
-    return any(rest.startswith(form[:2]) for form in (spelling(then.form), reading(then.form)) if form)
 
 
 def _misheard_kanji(items: list[Item]) -> set[str]:
