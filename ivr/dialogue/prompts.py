@@ -54,6 +54,7 @@ NOT_UNDERSTOOD_AGAIN = "すみません、聞き取れませんでした。お�
 UNCLEAR_YES_NO_KEYS = "お手数ですが、ボタンでお答えください。はいは1、いいえは2です。"
 GO_AHEAD_AGAIN = "はい。ご用件を、どうぞ。"
 ONCE_MORE = "もう一度お伺いします。"
+LINE_HEARD = "はい、聞こえております。"  # to 「もしもし、聞こえますか」, before what the bot had asked
 STILL_LISTENING = "はい。"  # before the question asked again after a turn of only えーと
 ASK_AREA_AGAIN = (
     "申し訳ありません。その町名が見つかりませんでした。町名の、はじめの何文字かだけでも結構です。"

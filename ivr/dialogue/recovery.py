@@ -26,7 +26,7 @@ from ivr.dialogue.replies import asks, closes_call, replies_to_hear
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
-from ivr.language.normalize import has_words, normalize
+from ivr.language.normalize import checks_the_line, has_words, normalize
 from ivr.language.readings import long_vowels, reading
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
@@ -94,6 +94,7 @@ VARIANTS = {
     prompts.UNCLEAR_YES_NO: prompts.UNCLEAR_YES_NO_KEYS,
     prompts.GO_AHEAD: prompts.GO_AHEAD_AGAIN,
     prompts.NOT_UNDERSTOOD_MENU: prompts.NOT_UNDERSTOOD_MENU_AGAIN,
+    prompts.LINE_HEARD + prompts.GO_AHEAD: prompts.LINE_HEARD + prompts.GO_AHEAD_AGAIN.removeprefix("はい。"),
 }
 
 
@@ -215,6 +216,12 @@ class Recovery:
         could not be read (the keys offered), because the transcript holds no word at all (a はい
         on a noisy line decoded as 「。」) or the question was already asked twice: re-asked in the
         same words, such a caller was asked 「…でよろしいですか」 eight times running."""
+        reply = self._filler_reply(text)
+        if reply is not None and checks_the_line(text):  # もしもし、聞こえますか: yes, then what was asked
+            return prompts.LINE_HEARD + reply.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE)
+        return reply
+
+    def _filler_reply(self, text: str) -> str | None:
         if self.state.pending is None or isinstance(self.state.pending, AnythingElse):
             return prompts.GO_AHEAD
         said = self.state.last_text

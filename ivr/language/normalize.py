@@ -97,6 +97,11 @@ def has_words(text: str) -> bool:
 
 
 def strip_fillers(text: str) -> str:
+    text = _strip_fillers(text)
+    return "" if _LINE_CHECK.match(text) else text
+
+
+def _strip_fillers(text: str) -> str:
     text = _FILLER_AT_START.sub("", text)
     text = _FILLER_BEFORE_PAUSE.sub("", text)
     text = _FILLER_ANYWHERE.sub("", text)
@@ -105,6 +110,17 @@ def strip_fillers(text: str) -> str:
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
     text = _FILLER_AT_START.sub("", text)  # 「えー、あのですね、ちょっとお尋ねしたいんですが、えっと…」:
     return _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))  # fillers, the preamble, fillers again
+
+
+# 「もしもし、聞こえますか」: the caller checks the line, asking nothing. As a whole turn it had been
+# out of scope (「そのご用件には、お答えできません。…代表電話におかけください」): now it is a filler turn,
+# answered 「はい、聞こえております。」 and what the bot had asked (recovery.filler_reply).
+_LINE_CHECK = re.compile(r"^(?:お?(?:声|こえ)(?:は|が)?[、\s]*)?(?:聞こえ|きこえ)"
+                         r"(?:ます|てます|ています|てる|る|とる|てん)(?:か|かね|の|やろか)?[?？。、\s]*$")
+
+
+def checks_the_line(text: str) -> bool:
+    return _LINE_CHECK.match(_strip_fillers(nfkc(text).strip())) is not None
 
 
 def standardise_dialect(text: str) -> str:
