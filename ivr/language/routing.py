@@ -24,6 +24,10 @@ SCHEDULE_WORDS = ("いつ", "何曜", "なんよう", "曜日", "の日", "収�
 # 「何の日に出す」「どのごみの日」 ask which category's day it goes out on, the item's answer
 ITEM_DAY_WORDS = ("いつ", "何曜", "なんよう", "曜日", "収集日", "回収日")
 ITEM_DAY_TOPICS = ("collection_day", "next_collection")  # answered for one category: the item's, if none named
+# 「缶とびんの日」「ペットボトルの日を教えて」: a thing's day named as the whole request, no いつ; it had
+# been the item's answer (缶は、再生資源です), no day
+_ITS_DAY = re.compile(r"の日(?:は|って|を)?(?:教えて(?:ください|下さい|ほしい(?:んですけど)?)?"
+                      r"|知りたい(?:んですけど)?)?(?:です|ですか|か)?[?？。]*$")
 WHICH_DAY_WORDS = ("何の日", "なんの日", "どの日", "どのごみ", "いつの日")
 WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
 # a day asked outright: with a category named beside a thing (自転車ですけど、燃えるごみの日はいつ), the
@@ -245,7 +249,8 @@ class IntentRouter:
         item = ents.item
         if item is None or ents.category is not None or ents.items[0].how == "fuzzy":
             return None
-        if not any(w in text for w in ITEM_DAY_WORDS) or any(w in text for w in WHICH_DAY_WORDS + WHICH_CATEGORY_WORDS):
+        asked = any(w in text for w in ITEM_DAY_WORDS) or _ITS_DAY.search(text) is not None
+        if not asked or any(w in text for w in WHICH_DAY_WORDS + WHICH_CATEGORY_WORDS):
             return None
         category = self.kb.category_by_name[item.category]
         return category if category.collected and category.scheduled else None
