@@ -142,9 +142,11 @@ class IntentRouter:
             w in normalised for w in WHICH_CATEGORY_WORDS
         ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
             intent = ITEM_QUESTION
-        can_dispose = ents.item is not None and intent in self.reports and asks_if_disposable(normalised)
-        if can_dispose:  # 「冷蔵庫って捨てられますか」 asks about the fridge; no report's example owns it
-            intent, allowed = ITEM_QUESTION, allowed - self.reports
+        disposal = ents.item is not None and (asks_if_disposable(normalised) or asks_how_to_dispose(normalised))
+        can_dispose = disposal and intent in self.reports
+        if disposal:  # 「冷蔵庫って捨てられますか」「カレンダーは何ごみ」 ask about the thing, which no
+            # report's or request's examples own (不法投棄: 冷蔵庫; 冊子・カレンダーの依頼: カレンダー)
+            intent, allowed = ITEM_QUESTION if can_dispose else intent, allowed - self.reports
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
         if can_dispose:
             confidence = max(confidence, RULE_CONFIDENCE)
@@ -355,15 +357,20 @@ def asks_how_to_dispose(normalised: str) -> bool:
 
 
 def asks_if_disposable(normalised: str) -> bool:
-    """「冷蔵庫って捨てられますか」: whether the caller may get rid of a thing (the potential form, asked),
-    never a report of one dumped (捨てられてる, 捨ててある), whose forms go on with て or た."""
-    return _CAN_DISPOSE.search(normalised) is not None
+    """「冷蔵庫って捨てられますか」「カレンダーってどうやって捨てるの」: whether or how the caller may get
+    rid of a thing (the potential form, or how, asked), never a report of one dumped (捨てられてる,
+    捨ててある), whose forms go on with て or た."""
+    return _CAN_DISPOSE.search(normalised) is not None or _HOW_TO_DISPOSE.search(normalised) is not None
 
 
 # 捨てられますか, すてれる？, 出せますか, 処分できますか, ほかせる: a disposal verb's potential form ending the
 # clause; 「冷蔵庫って捨てられますか」 had been the dumping report (its examples name 冷蔵庫) and was transferred
 _CAN_DISPOSE = re.compile(r"(?:捨て|すて|出|だ|処分|ほか)(?:られ|れ|せ|でき)(?:ます|る|ない|ません)"
                           r"(?:か|かね|の|ん(?:です|でしょう)か|でしょうか)?(?:$|[、。？?])")
+
+
+_HOW_TO_DISPOSE = re.compile(r"(?:どうやって|どないして|どない|どう|どこに|どこへ|どこで|どのように)(?:して)?"
+                             r"(?:捨て|すて|処分|ほか|出)")
 
 
 def names_a_kind_of_things(normalised: str) -> bool:
