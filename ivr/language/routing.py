@@ -36,7 +36,9 @@ DAY_QUESTION_WORDS = ("いつ", "何曜", "なんよう")
 # how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
 # is heard in such a question, the thing itself was not heard, and the caller can be asked for it
 DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
-                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
+                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い",
+                                         "分け方", "わけかた", "分別の", "分別を", "分別が", "分別に", "分別方法",
+                                         "分別って")  # 「ごみの分け方を教えて」: of what? (not 分別してない)
 NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近")
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
