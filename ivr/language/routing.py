@@ -36,9 +36,10 @@ DAY_QUESTION_WORDS = ("いつ", "何曜", "なんよう")
 # how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
 # is heard in such a question, the thing itself was not heard, and the caller can be asked for it
 DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
-                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い",
-                                         "分け方", "わけかた", "分別の", "分別を", "分別が", "分別に", "分別方法",
-                                         "分別って")  # 「ごみの分け方を教えて」: of what? (not 分別してない)
+                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
+# 「ごみの分け方を教えて」: sorting asked of no thing heard, which thing is the next question (not 分別してない,
+# a neighbour's ways); with a thing named, no sign of getting rid of it (分け方のパンフレットがほしい)
+SORTING_WORDS = ("分け方", "わけかた", "分別の", "分別を", "分別が", "分別に", "分別方法", "分別って")
 NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近")
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
@@ -144,7 +145,8 @@ class IntentRouter:
             w in normalised for w in WHICH_CATEGORY_WORDS
         ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
             intent = ITEM_QUESTION
-        disposal = ents.item is not None and (asks_if_disposable(normalised) or asks_how_to_dispose(normalised))
+        disposal = ents.item is not None and (asks_if_disposable(normalised)
+                                              or any(w in normalised for w in DISPOSAL_WORDS))
         can_dispose = disposal and intent in self.reports
         if disposal:  # 「冷蔵庫って捨てられますか」「カレンダーは何ごみ」 ask about the thing, which no
             # report's or request's examples own (不法投棄: 冷蔵庫; 冊子・カレンダーの依頼: カレンダー)
@@ -353,9 +355,9 @@ def thing_asked_of_a_category(normalised: str) -> str:
 
 
 def asks_how_to_dispose(normalised: str) -> bool:
-    """「〇〇を処分したいんですけど」「〇〇は何ごみ」: a question about getting rid of some thing; which
-    thing is the next question."""
-    return any(w in normalised for w in DISPOSAL_WORDS)
+    """「〇〇を処分したいんですけど」「〇〇は何ごみ」「ごみの分け方を」: a question about getting rid of
+    (or sorting) some thing; which thing is the next question."""
+    return any(w in normalised for w in DISPOSAL_WORDS + SORTING_WORDS)
 
 
 def asks_if_disposable(normalised: str) -> bool:
