@@ -293,7 +293,6 @@ def _inside_word(m: Match[str], word: str) -> bool:
     return spelling(m.form) in spelling(word) or bool(own and own in long_vowels(reading(word)))
 
 
-
 def _misheard_kanji(items: list[Item]) -> set[str]:
     """Mis-hearings listed for their spelling only: ASR writes 梁 for 針 (both はり), but g2p reads
     梁 リョー, which would find 針 in タイリョー (大量). Kept by sound when it is near the item's."""

@@ -67,7 +67,6 @@ def names_kind(first: Match[str], then: Match[str]) -> bool:
     return any(rest.startswith(form[:2]) for form in (spelling(then.form), reading(then.form)) if form)
 
 
-
 # What an item's own rule says to do with a part of it: 石油ストーブ 「灯油は必ず抜いて」, 植木 「土を落として」,
 # おもちゃ 「電池は外してください」. The part, named right after の (ストーブの灯油), is what the caller holds.
 _TAKEN_OUT = re.compile(r"^(?:は|を|も)(?:必ず|先に)?(?:外|はず|抜|ぬ|落と|おと|取り|とり|出して)")
