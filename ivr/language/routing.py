@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from rapidfuzz import fuzz
+
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
+from ivr.language.question_forms import DISPOSAL_WORDS, WHICH_CATEGORY_WORDS, asks_if_disposable
 from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
@@ -29,17 +32,9 @@ ITEM_DAY_TOPICS = ("collection_day", "next_collection")  # answered for one cate
 _ITS_DAY = re.compile(r"の日(?:は|って|を)?(?:教えて(?:ください|下さい|ほしい(?:んですけど)?)?"
                       r"|知りたい(?:んですけど)?)?(?:です|ですか|か)?[?？。]*$")
 WHICH_DAY_WORDS = ("何の日", "なんの日", "どの日", "どのごみ", "いつの日")
-WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
 # a day asked outright: with a category named beside a thing (自転車ですけど、燃えるごみの日はいつ), the
 # category's day is the question; 収集日 / の日 alone do not ask (ペットボトルは資源ごみの日に出すの？)
 DAY_QUESTION_WORDS = ("いつ", "何曜", "なんよう")
-# how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
-# is heard in such a question, the thing itself was not heard, and the caller can be asked for it
-DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
-                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
-# 「ごみの分け方を教えて」: sorting asked of no thing heard, which thing is the next question (not 分別してない,
-# a neighbour's ways); with a thing named, no sign of getting rid of it (分け方のパンフレットがほしい)
-SORTING_WORDS = ("分け方", "わけかた", "分別の", "分別を", "分別が", "分別に", "分別方法", "分別って")
 NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", "直近")
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
@@ -59,6 +54,9 @@ PUT_OUT_WORDS = ("出し方", "出したい", "出したら", "出せばいい",
 NOT_BOOKING_WORDS = FEE_WORDS + BULK_WORDS + DAY_QUESTION_WORDS + WHICH_CATEGORY_WORDS + LIMIT_WORDS + (
     "対象", "基準", "どんな", "長", "数", "制限", "決まり", "いくつ", "時間", "何時", "出せる", "出せま")
 BOOKING_TOPIC = "oversize_booking"
+LOANWORD_MIN_KANA = 5  # a katakana keyword this long may be heard one kana off; shorter ones match too much
+LOANWORD_RATIO = 80  # rapidfuzz partial ratio on kana: one kana of six wrong scores 83
+_KATAKANA = re.compile(r"[ァ-ヴー]+")
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
@@ -81,6 +79,14 @@ DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 SELF_HAUL = "self_haul"  # a vehicle named as the means (車で運んで捨てたい) asks about bringing waste in
 CLAIM_SHARE = 0.5  # a topic speaks for an uncollected category when half its examples name it (or its items)
+
+
+def _loanword_near(word: str, kana: str) -> bool:
+    """A katakana keyword heard a kana off: Whisper spells loanwords as it hears them (「ごみのわけ方の
+    パンスレットが欲しい」, 20 dB: the request's keyword missing, パンフレット was read back as an item and
+    its rule given)."""
+    return (len(word) >= LOANWORD_MIN_KANA and _KATAKANA.fullmatch(word) is not None
+            and fuzz.partial_ratio(word, kana) >= LOANWORD_RATIO)
 
 
 def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
@@ -193,7 +199,7 @@ class IntentRouter:
 
     def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
         words = self.keywords.get(topic)
-        return not words or any(w in text or (r and r in kana) for w, r in words)
+        return not words or any(w in text or (r and r in kana) or _loanword_near(w, kana) for w, r in words)
 
     def _allowed(
         self, intent: str, confidence: float, probs: dict[str, float], text: str, kana: str
@@ -335,54 +341,3 @@ class IntentRouter:
         if owners:
             return max(owners, key=lambda t: probs.get(t, 0.0)), share
         return ITEM_QUESTION, share
-
-
-# 「〇〇は大型ごみになりますか」「〇〇って燃えるごみで出せる？」: asks a category of one thing, 〇〇
-_THING_IS_CATEGORY = re.compile(
-    r"(?:^|[、。])(?P<thing>[^、。]{1,12}?)(?:は|って|も)[^、。]{0,8}?(?:ごみ|ゴミ|資源)(?:に|で|として)?"
-    r"(?:なり|なる|出せ|出し|です|でしょう|でいい|ですか)"
-)
-GENERIC_THINGS = ("ごみ", "ゴミ", "もの", "物", "量", "何", "なに", "どれ", "これ", "それ", "あれ", "この", "その",
-                  "あの",  # a time is no thing: 「祝日って燃えるごみ出せる？」
-                  "日", "朝", "晩", "夜", "時", "休み", "年末", "年始", "盆", "正月", "週", "月")
-
-
-def thing_asked_of_a_category(normalised: str) -> str:
-    """「人は大型ごみになりますか」 (布団, misheard): the one thing whose category the caller asks (人),
-    so the category said is the question, not the thing; "" when no thing is named (「大量のごみは」「これは」)."""
-    m = _THING_IS_CATEGORY.search(normalised)
-    return m["thing"] if m is not None and not any(w in m["thing"] for w in GENERIC_THINGS) else ""
-
-
-def asks_how_to_dispose(normalised: str) -> bool:
-    """「〇〇を処分したいんですけど」「〇〇は何ごみ」「ごみの分け方を」: a question about getting rid of
-    (or sorting) some thing; which thing is the next question."""
-    return any(w in normalised for w in DISPOSAL_WORDS + SORTING_WORDS)
-
-
-def asks_if_disposable(normalised: str) -> bool:
-    """「冷蔵庫って捨てられますか」「カレンダーってどうやって捨てるの」: whether or how the caller may get
-    rid of a thing (the potential form, or how, asked), never a report of one dumped (捨てられてる,
-    捨ててある), whose forms go on with て or た."""
-    return _CAN_DISPOSE.search(normalised) is not None or _HOW_TO_DISPOSE.search(normalised) is not None
-
-
-# 捨てられますか, すてれる？, 出せますか, 処分できますか, ほかせる: a disposal verb's potential form ending the
-# clause; 「冷蔵庫って捨てられますか」 had been the dumping report (its examples name 冷蔵庫) and was transferred
-_CAN_DISPOSE = re.compile(r"(?:捨て|すて|出|だ|処分|ほか)(?:られ|れ|せ|でき)(?:ます|る|ない|ません)"
-                          r"(?:か|かね|の|ん(?:です|でしょう)か|でしょうか)?(?:$|[、。？?])")
-
-
-_HOW_TO_DISPOSE = re.compile(r"(?:どうやって|どないして|どない|どう|どこに|どこへ|どこで|どのように)(?:して)?"
-                             r"(?:捨て|すて|処分|ほか|出)")
-
-
-def names_a_kind_of_things(normalised: str) -> bool:
-    """「家電のことなんですけど」: a kind of things brought up as the call's subject; which one is the
-    next question, as for a disposal question whose thing was not heard."""
-    return _KIND_OF_THINGS.match(normalised) is not None
-
-
-# A kind of things, not one item, opening the call as its subject: 「家電のことなんですけど」 had been
-# "not understood, say it again" (a clear sentence), where staff would ask which appliance.
-_KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家電製品)(?:のこと|について|の件|なんです)")

@@ -22,15 +22,10 @@ from ivr.language.entities import Entities, EntityExtractor, runs_on
 from ivr.language.intents import IntentClassifier
 from ivr.language.item_guesses import glued_to_noun
 from ivr.language.normalize import nfkc, normalize
+from ivr.language.question_forms import asks_how_to_dispose, names_a_kind_of_things, thing_asked_of_a_category
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
-from ivr.language.routing import (
-    ITEM_DAY_TOPICS,
-    IntentRouter,
-    asks_how_to_dispose,
-    names_a_kind_of_things,
-    thing_asked_of_a_category,
-)
+from ivr.language.routing import ITEM_DAY_TOPICS, IntentRouter
 from ivr.language.yes_no import heard_no, yes_no
 
 # Under the dialogue's accept line (session.ACCEPT_CONFIDENCE 0.55), over its confirm line (0.30):

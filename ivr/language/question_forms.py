@@ -1,0 +1,69 @@
+"""Phrasings that say what kind of question a caller asks, whatever thing is named in it.
+
+「〇〇は何ごみ」「〇〇って捨てられますか」「ごみの分け方を教えて」 ask about getting rid of a thing; 「家電
+のことなんですけど」 brings up a kind of things. The router and the understanding read these forms
+from the normalised text, before or beside the items and towns found in it.
+"""
+
+from __future__ import annotations
+
+import re
+
+WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のごみ", "なんのごみ")
+# how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
+# is heard in such a question, the thing itself was not heard, and the caller can be asked for it
+DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
+                                         "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
+# 「ごみの分け方を教えて」: sorting asked of no thing heard, which thing is the next question (not 分別してない,
+# a neighbour's ways); with a thing named, no sign of getting rid of it (分け方のパンフレットがほしい)
+SORTING_WORDS = ("分け方", "わけかた", "分別の", "分別を", "分別が", "分別に", "分別方法", "分別って")
+
+# 「〇〇は大型ごみになりますか」「〇〇って燃えるごみで出せる？」: asks a category of one thing, 〇〇
+_THING_IS_CATEGORY = re.compile(
+    r"(?:^|[、。])(?P<thing>[^、。]{1,12}?)(?:は|って|も)[^、。]{0,8}?(?:ごみ|ゴミ|資源)(?:に|で|として)?"
+    r"(?:なり|なる|出せ|出し|です|でしょう|でいい|ですか)"
+)
+GENERIC_THINGS = ("ごみ", "ゴミ", "もの", "物", "量", "何", "なに", "どれ", "これ", "それ", "あれ", "この", "その",
+                  "あの",  # a time is no thing: 「祝日って燃えるごみ出せる？」
+                  "日", "朝", "晩", "夜", "時", "休み", "年末", "年始", "盆", "正月", "週", "月")
+
+
+def thing_asked_of_a_category(normalised: str) -> str:
+    """「人は大型ごみになりますか」 (布団, misheard): the one thing whose category the caller asks (人),
+    so the category said is the question, not the thing; "" when no thing is named (「大量のごみは」「これは」)."""
+    m = _THING_IS_CATEGORY.search(normalised)
+    return m["thing"] if m is not None and not any(w in m["thing"] for w in GENERIC_THINGS) else ""
+
+
+def asks_how_to_dispose(normalised: str) -> bool:
+    """「〇〇を処分したいんですけど」「〇〇は何ごみ」「ごみの分け方を」: a question about getting rid of
+    (or sorting) some thing; which thing is the next question."""
+    return any(w in normalised for w in DISPOSAL_WORDS + SORTING_WORDS)
+
+
+def asks_if_disposable(normalised: str) -> bool:
+    """「冷蔵庫って捨てられますか」「カレンダーってどうやって捨てるの」: whether or how the caller may get
+    rid of a thing (the potential form, or how, asked), never a report of one dumped (捨てられてる,
+    捨ててある), whose forms go on with て or た."""
+    return _CAN_DISPOSE.search(normalised) is not None or _HOW_TO_DISPOSE.search(normalised) is not None
+
+
+# 捨てられますか, すてれる？, 出せますか, 処分できますか, ほかせる: a disposal verb's potential form ending the
+# clause; 「冷蔵庫って捨てられますか」 had been the dumping report (its examples name 冷蔵庫) and was transferred
+_CAN_DISPOSE = re.compile(r"(?:捨て|すて|出|だ|処分|ほか)(?:られ|れ|せ|でき)(?:ます|る|ない|ません)"
+                          r"(?:か|かね|の|ん(?:です|でしょう)か|でしょうか)?(?:$|[、。？?])")
+
+
+_HOW_TO_DISPOSE = re.compile(r"(?:どうやって|どないして|どない|どう|どこに|どこへ|どこで|どのように)(?:して)?"
+                             r"(?:捨て|すて|処分|ほか|出)")
+
+
+def names_a_kind_of_things(normalised: str) -> bool:
+    """「家電のことなんですけど」: a kind of things brought up as the call's subject; which one is the
+    next question, as for a disposal question whose thing was not heard."""
+    return _KIND_OF_THINGS.match(normalised) is not None
+
+
+# A kind of things, not one item, opening the call as its subject: 「家電のことなんですけど」 had been
+# "not understood, say it again" (a clear sentence), where staff would ask which appliance.
+_KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家電製品)(?:のこと|について|の件|なんです)")
