@@ -52,7 +52,8 @@ NOT_UNDERSTOOD_MENU_AGAIN = (  # the menu a second time in a row (a bad line off
 )
 NOT_UNDERSTOOD_AGAIN = "すみません、聞き取れませんでした。お手数ですが、ゆっくり、短くお話しください。"
 UNCLEAR_YES_NO_KEYS = "お手数ですが、ボタンでお答えください。はいは1、いいえは2です。"
-GO_AHEAD_AGAIN = "はい。ご用件を、どうぞ。"
+GO_AHEAD_SHORT = "ご用件を、どうぞ。"  # the go-ahead said a second time, shorter
+GO_AHEAD_AGAIN = "はい。" + GO_AHEAD_SHORT
 ONCE_MORE = "もう一度お伺いします。"
 LINE_HEARD = "はい、聞こえております。"  # to 「もしもし、聞こえますか」, before what the bot had asked
 STILL_LISTENING = "はい。"  # before the question asked again after a turn of only えーと

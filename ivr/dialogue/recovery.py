@@ -94,7 +94,7 @@ VARIANTS = {
     prompts.UNCLEAR_YES_NO: prompts.UNCLEAR_YES_NO_KEYS,
     prompts.GO_AHEAD: prompts.GO_AHEAD_AGAIN,
     prompts.NOT_UNDERSTOOD_MENU: prompts.NOT_UNDERSTOOD_MENU_AGAIN,
-    prompts.LINE_HEARD + prompts.GO_AHEAD: prompts.LINE_HEARD + prompts.GO_AHEAD_AGAIN.removeprefix("はい。"),
+    prompts.LINE_HEARD + prompts.GO_AHEAD: prompts.LINE_HEARD + prompts.GO_AHEAD_SHORT,
 }
 
 

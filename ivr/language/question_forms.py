@@ -41,6 +41,12 @@ def asks_how_to_dispose(normalised: str) -> bool:
     return any(w in normalised for w in DISPOSAL_WORDS + SORTING_WORDS)
 
 
+def asks_to_get_rid_of(normalised: str) -> bool:
+    """何ごみ, 捨てたい, 捨てられますか, どうやって捨てる: with a thing named, a question about that thing,
+    never a report of it or a request for it (``routing``)."""
+    return any(w in normalised for w in DISPOSAL_WORDS) or asks_if_disposable(normalised)
+
+
 def asks_if_disposable(normalised: str) -> bool:
     """「冷蔵庫って捨てられますか」「カレンダーってどうやって捨てるの」: whether or how the caller may get
     rid of a thing (the potential form, or how, asked), never a report of one dumped (捨てられてる,

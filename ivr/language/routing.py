@@ -18,7 +18,7 @@ from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
-from ivr.language.question_forms import DISPOSAL_WORDS, WHICH_CATEGORY_WORDS, asks_if_disposable
+from ivr.language.question_forms import WHICH_CATEGORY_WORDS, asks_to_get_rid_of
 from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
@@ -151,12 +151,13 @@ class IntentRouter:
             w in normalised for w in WHICH_CATEGORY_WORDS
         ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
             intent = ITEM_QUESTION
-        disposal = ents.item is not None and (asks_if_disposable(normalised)
-                                              or any(w in normalised for w in DISPOSAL_WORDS))
+        disposal = ents.item is not None and asks_to_get_rid_of(normalised)
         can_dispose = disposal and intent in self.reports
         if disposal:  # 「冷蔵庫って捨てられますか」「カレンダーは何ごみ」 ask about the thing, which no
             # report's or request's examples own (不法投棄: 冷蔵庫; 冊子・カレンダーの依頼: カレンダー)
-            intent, allowed = ITEM_QUESTION if can_dispose else intent, allowed - self.reports
+            allowed -= self.reports
+            if can_dispose:
+                intent = ITEM_QUESTION
         intent, confidence = self._route_item_question(intent, confidence, guess.probabilities, ents.item, allowed)
         if can_dispose:
             confidence = max(confidence, RULE_CONFIDENCE)
