@@ -7,7 +7,7 @@ template wording is used where it has one; facts always come from the knowledge 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Area, Category, Item
@@ -129,11 +129,12 @@ def day_answer(kb: KnowledgeBase, area: Area, day: date, today: date) -> str:
     return text + stale_note(kb, day)
 
 
-def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date) -> str:
+def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date, start: date | None = None) -> str:
+    """The next collection of ``category`` on or after ``start`` (today unless the caller named a day)."""
     where = area_for_ear(area)
     if not category.scheduled:
         return no_day_answer(category)
-    nxt = kb.schedule.next_date(area, category.name, today)
+    nxt = kb.schedule.next_date(area, category.name, start or today)
     if nxt.day is None:
         if nxt.unknown:
             return f"{where}の{category.name}の次の収集日は、この自動応答では分かりません。職員が確認します。"
@@ -141,3 +142,22 @@ def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date) 
     status = kb.schedule.status(area, category.name, nxt.day)
     moved = "お休みの期間があるため、" if status.status is Status.collected and status.reason == "moved" else ""
     return f"{moved}{where}の次の{category.name}は、{say_date(nxt.day, today)}です。" + stale_note(kb, nxt.day)
+
+
+def after_missed_answer(kb: KnowledgeBase, area: Area, day: date, today: date) -> str | None:
+    """「今日出し忘れたんやけど次いつ」: what ``day`` collected and when each comes next, after it;
+    None when nothing was collected that day (the caller is asked which category)."""
+    collected = kb.schedule.collected_on(area, day).collected
+    if not collected:
+        return None
+    verb = "する" if day >= today else "した"
+    text = f"{say_date(day, today)}、{area_for_ear(area)}で収集{verb}のは、{join_ja(collected)}です。"
+    latest = day
+    for name in collected:
+        nxt = kb.schedule.next_date(area, name, day + timedelta(days=1))
+        if nxt.day is None:
+            text += f"次の{name}の収集日は、この自動応答では分かりません。"
+            continue
+        text += f"次の{name}は、{say_date(nxt.day, today)}です。"
+        latest = max(latest, nxt.day)
+    return text + stale_note(kb, latest)

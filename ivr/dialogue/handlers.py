@@ -7,7 +7,7 @@ knowledge base; the others speak their written answer and act on their ``action`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from ivr.dialogue import answers, prompts, seasons
 from ivr.dialogue.state import AskSlot, Brain, CallState
@@ -208,6 +208,11 @@ class TopicRunner:
         if handler is Handler.today_collection:
             day = self.state.day or today
             return RunResult(answers.day_answer(self.kb, area, day, today))
+        # a day named with 次 (「今日出し忘れたんやけど次いつ」, or asked about earlier in the call): the next after it
+        missed = self.state.day if self.state.day is not None and self.state.day <= today else None
         if category is None:
+            if missed is not None and (answer := answers.after_missed_answer(self.kb, area, missed, today)):
+                return RunResult(answer)
             return self._ask(topic, "category", prompts.ASK_CATEGORY)
-        return RunResult(named + answers.next_answer(self.kb, area, category, today))
+        start = missed + timedelta(days=1) if missed is not None else today
+        return RunResult(named + answers.next_answer(self.kb, area, category, today, start))

@@ -247,7 +247,9 @@ class EntityExtractor:
             if bulk is not None and any(w in text for w in BULK_WORDS):
                 ents.item = bulk
         said = self._said_categories(text)
-        ents.category = self.find_category(text, said)
+        if ents.item is not None and ents.items[0].how != "fuzzy":
+            said = [m for m in said if not _inside_item(m, ents.items[0], ents.item, text)]
+        ents.category = self.find_category(text, said) if said or ents.item is None else None
         ents.categories = [self.kb.category_by_name[m.key] for m in said]  # 事務所のごみ … 燃えるごみの日
         if ents.items and ents.items[0].how == "fuzzy" and any(_same_words(ents.items[0].form, m.form, text)
                                                                for m in said):
@@ -285,6 +287,14 @@ def _same_words(item_form: str, category_form: str, text: str) -> bool:
         return False
     rest = reading(a[common:]) or a[common:]
     return fuzz.partial_ratio(rest, reading(text) or text) < REST_HEARD
+
+
+def _inside_item(category: Match[str], item: Match[str], found: Item, text: str) -> bool:
+    """A category word that is only part of the item's name (バッテリー in 車のバッテリー, whose
+    category is another): not said. 「車のバッテリーはどうしたら」 had been the lithium battery answer."""
+    form = category.form
+    return (category.key != found.category and form in item.form
+            and form not in text.replace(item.form, "", 1))
 
 
 def _inside_word(m: Match[str], word: str) -> bool:

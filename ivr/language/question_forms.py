@@ -73,3 +73,14 @@ def names_a_kind_of_things(normalised: str) -> bool:
 # A kind of things, not one item, opening the call as its subject: 「家電のことなんですけど」 had been
 # "not understood, say it again" (a clear sentence), where staff would ask which appliance.
 _KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家電製品)(?:のこと|について|の件|なんです)")
+
+
+def asks_after_missing(normalised: str) -> bool:
+    """「今日出し忘れたんやけど次いつ」: the caller missed a day's collection and asks when the next
+    one is: a next-collection question about that day's categories, not what that day collects."""
+    return any(w in normalised for w in MISSED_WORDS) and _NEXT_WHEN.search(normalised) is not None
+
+
+MISSED_WORDS = ("出し忘れ", "だし忘れ", "出しわすれ", "出しそびれ", "出しそこね", "出し損ね", "出しそこな", "間に合わ",
+                "忘れてしも", "忘れてもう", "忘れちゃ", "忘れて")
+_NEXT_WHEN = re.compile(r"(?:次|つぎ|今度|こんど)(?:は|って|の(?:収集|回収)?(?:は|って)?)?(?:いつ|何曜|なんよう|何日)")

@@ -22,7 +22,12 @@ from ivr.language.entities import Entities, EntityExtractor, runs_on
 from ivr.language.intents import IntentClassifier
 from ivr.language.item_guesses import glued_to_noun
 from ivr.language.normalize import nfkc, normalize
-from ivr.language.question_forms import asks_how_to_dispose, names_a_kind_of_things, thing_asked_of_a_category
+from ivr.language.question_forms import (
+    asks_after_missing,
+    asks_how_to_dispose,
+    names_a_kind_of_things,
+    thing_asked_of_a_category,
+)
 from ivr.language.readings import load_reading_cache, save_reading_cache
 from ivr.language.respell import Respeller
 from ivr.language.routing import ITEM_DAY_TOPICS, IntentRouter
@@ -157,6 +162,8 @@ class Understanding:
         intent, confidence = self.router.route(guess, ents, normalised, day is not None)
         if respelt:
             confidence = min(confidence, RESPELT_CONFIDENCE)
+        if day is None and intent == "next_collection" and asks_after_missing(normalised):
+            day = today  # 「燃えないごみ出しそびれた、次いつ」: today's is gone, the next is after it
         parse = Parse(
             text=text,
             normalized=normalised,

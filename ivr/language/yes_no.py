@@ -66,6 +66,10 @@ _ENTERS = re.compile(r"^はい(?:ま|り|る|れ|ら)")
 _PLEASE = re.compile(r"^.{0,3}?(?:お|を)?(?:願い|ねがい)します")
 
 
+# 灰 alone is a はい Whisper wrote in kanji (the domain prompt is about garbage); the item 灰 is asked
+# about in words (灰は何ごみですか, 灰です).
+ASH = "灰"
+
 # How callers say yes and no, for scoring a reply Whisper could not write by its sound
 # (``ivr.dialogue.replies``); True yes, False no. Only a no is taken from it: see there.
 HEARD_FORMS = {"はい": True, "ええ": True, "うん": True, "そうです": True, "いいえ": False, "いえ": False,
@@ -87,7 +91,7 @@ def yes_no(text: str, *, confirming: bool = False, heard_confidence: float = 1.0
         return None
     no = (any(w in t for w in NO_WORDS) or _IYA.search(t) is not None or t.startswith(NO_OPENINGS)
           or (confirming and _SPELT_NO.match(t) is not None))
-    yes = ((any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None
+    yes = ((any(t.startswith(w) or t == w for w in YES_WORDS) or _PLEASE.match(t) is not None or t == ASH
             or (confirming and _SPELT_YES.match(t) is not None)) and not _ENTERS.match(t))
     if no and not t.startswith(("はい", "ええ", "うん")):
         return False
