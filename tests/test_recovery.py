@@ -253,6 +253,25 @@ def test_an_item_answer_heard_as_no_item_is_read_back_as_the_item_its_audio_soun
     assert "自転車" in call.say("はい").text
 
 
+def test_an_item_read_back_is_the_one_the_audio_sounds_like_when_another(brain):
+    """スプレー缶です said, 「ブレー缶です」 written at 20 dB (dev): 缶 is found glued to ブレー and was
+    read back (かん), as リモコン was for 「リラコンです」 (エアコン said). Such answers are scored against
+    the items nearest in sound too, and the audio's pick is read back instead; the name alone as the
+    knowledge base writes it (冷蔵庫です) is still not scored."""
+    call = Call(brain, OPEN)
+    call.say("捨てたいものがあるんですけど")
+    choices = call.session.recovery.audio_choices()
+    assert choices is not None and "スプレー缶です。" in choices("ブレー缶です。")
+    assert "エアコンです。" in choices("リラコンです。") and choices("冷蔵庫です") == []
+    reply = call.turn(CallerTurn.speech("ブレー缶です。", confidence=0.45, heard_as="スプレー缶です。"))
+    assert reply.text == "すぷれいかん、ですね？" and reply.slots["item"] == "スプレー缶", reply
+    assert "スプレー缶" in call.say("はい").text
+    other = Call(brain, OPEN)
+    other.say("捨てたいものがあるんですけど")
+    reply = other.turn(CallerTurn.speech("リラコンです。", confidence=0.23, heard_as="エアコンです。"))
+    assert reply.text == "エアコン、ですね？", reply
+
+
 def test_a_refused_item_heard_from_the_audio_is_asked_for_again(brain):
     call = Call(brain, OPEN)
     call.say("捨てたいものがあるんですけど")

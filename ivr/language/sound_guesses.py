@@ -18,6 +18,7 @@ import jaconv
 
 from ivr.knowledge.models import Item
 from ivr.language.item_guesses import lone_word, said_reading
+from ivr.language.matcher import spelling
 from ivr.language.readings import Sound, long_vowels, morphemes, reading
 from ivr.language.yes_no import yes_no
 
@@ -137,14 +138,21 @@ def names_something(entities: EntityExtractor, text: str) -> bool:
 
 def items_near(entities: EntityExtractor, text: str) -> list[str]:
     """The ``AUDIO_CHOICES`` items whose sounds an answer to the item question is most like, best
-    first; [] when it names an item, a category or a town, sounds like one item, or none is even
-    ``ITEM_CHOICE_RATIO`` like it."""
-    if names_something(entities, text) or item_by_sound(entities, text):
-        return []  # named, or read back by its sound already
-    heard = Sound(long_vowels(said_reading(_ITEM_TAIL.sub("", text))))
+    first; [] when it names an item plainly (冷蔵庫です), a category or a town, or, naming none and
+    sounding like no one item, none is even ``ITEM_CHOICE_RATIO`` like it. An item named loosely
+    or glued to other sounds (ブレー缶です: 缶) or guessed by its sound (リラコンです: リモコン) is
+    read back, and the audio may say better which (スプレー缶, エアコン): it is scored too."""
+    said = _ITEM_TAIL.sub("", text)
+    found = entities.find_item(text)
+    if found and found[0].how != "fuzzy" and spelling(said) == spelling(found[0].form):
+        return []  # the name alone, as the knowledge base writes it
+    if entities.find_category(text) or entities.find_area(text)[0]:
+        return []
+    heard = Sound(long_vowels(said_reading(said)))
     if len(heard.kana) < MIN_ITEM_SOUND:
         return []
-    return nearest(heard, _item_sounds(entities), AUDIO_CHOICES, at_least=ITEM_CHOICE_RATIO)
+    guessed = bool(found) or item_by_sound(entities, text) is not None
+    return nearest(heard, _item_sounds(entities), AUDIO_CHOICES, at_least=0.0 if guessed else ITEM_CHOICE_RATIO)
 
 
 @functools.lru_cache(maxsize=4)  # per loaded knowledge base: ~4,000 readings
