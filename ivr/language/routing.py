@@ -126,13 +126,13 @@ class IntentRouter:
     def __init__(self, kb: KnowledgeBase, entities: EntityExtractor) -> None:
         self.kb = kb
         self.entities = entities
-        self.topic_items = self._items_per_topic()
+        self.topic_items, self.topic_categories = self._items_per_topic()
         self.topic_heads = {t: {_head(n) for n in names} for t, names in self.topic_items.items()}
         # the categories of the items a topic's examples name exactly: an item named exactly is owned
         # only in them (車のバッテリー shares its head with スマホのバッテリー, not its category, and had
         # been told to use the lithium battery boxes; 下駄箱, heard loosely in 回収ボックス, had been
         # answered with where those boxes are); one heard loosely is owned as the examples heard it
-        self.topic_categories = self._categories_named_exactly()
+        # (``topic_categories``, from ``_items_per_topic``)
         self.titled = {t.id for t in kb.topics if t.handler is Handler.item_category and t.id in self.topic_items}
         self.category_topic = self._topic_per_category()
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
@@ -191,27 +191,22 @@ class IntentRouter:
             intent, confidence = ruled, max(confidence, RULE_CONFIDENCE)
         return intent, confidence
 
-    def _categories_named_exactly(self) -> dict[str, set[str]]:
+    def _items_per_topic(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """For topics about kinds of items (乾電池, 家電4品目 …): the items their examples name, and
+        the categories of those they name exactly."""
         out: dict[str, set[str]] = {}
-        for topic in self.kb.topics:
-            if topic.id in self.topic_items:
-                named = [self.entities.find_item(normalize(e)) for e in topic.examples]
-                out[topic.id] = {self.kb.item_by_name[n[0].key].category for n in named if n and n[0].how != "fuzzy"}
-        return out
-
-    def _items_per_topic(self) -> dict[str, set[str]]:
-        """For topics about kinds of items (乾電池, 家電4品目 …): the items their examples name."""
-        out: dict[str, set[str]] = {}
+        exact: dict[str, set[str]] = {}
         for topic in self.kb.topics:
             named = [self.entities.find_item(normalize(e)) for e in topic.examples]
             if sum(bool(n) for n in named) >= ITEM_TOPIC_SHARE * len(named):
                 out[topic.id] = {n[0].key for n in named if n}
+                exact[topic.id] = {self.kb.item_by_name[n[0].key].category for n in named if n and n[0].how != "fuzzy"}
                 if topic.handler is Handler.item_category:
                     # answered by the item handler anyway: it keeps only the items its title names
                     # (小型家電 itself, not every appliance its examples happen to mention)
                     out[topic.id] = {m.key for part in re.split(r"[・、]", topic.title)
                                      for m in self.entities.find_item(part)[:1]}
-        return out
+        return out, exact
 
     def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
         words = self.keywords.get(topic)

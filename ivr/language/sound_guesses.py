@@ -48,6 +48,9 @@ AUDIO_CHOICES = 12
 # 20 dB) asked again before, the forced pick was right 25 / wrong 5 on those scored and would have
 # been 6 / 18 on those left out (「Thank youです」, 「ごめんね」: Whisper's words for audio it could not read).
 ITEM_CHOICE_RATIO = 62.0
+# An item answer longer than this is a sentence (「冷蔵庫を捨てたいんですけど」), not a name to score: the
+# dev answers whose pick mended a read-back were all a word or two (「ガセット、モンペイです」, 11 characters)
+MAX_SCORED_CHARS = 12
 ANSWER_TAIL = "です。"  # how a caller ends a one-word answer: 「五条町です。」, the text the audio is scored as
 
 
@@ -143,6 +146,8 @@ def items_near(entities: EntityExtractor, text: str) -> list[str]:
     or glued to other sounds (ブレー缶です: 缶) or guessed by its sound (リラコンです: リモコン) is
     read back, and the audio may say better which (スプレー缶, エアコン): it is scored too."""
     said = _ITEM_TAIL.sub("", text)
+    if len(said) > MAX_SCORED_CHARS:
+        return []
     found = entities.find_item(text)
     if found and found[0].how != "fuzzy" and spelling(said) == spelling(found[0].form):
         return []  # the name alone, as the knowledge base writes it
