@@ -247,9 +247,10 @@ class EntityExtractor:
             if bulk is not None and any(w in text for w in BULK_WORDS):
                 ents.item = bulk
         said = self._said_categories(text)
-        if ents.item is not None and ents.items[0].how != "fuzzy":
-            said = [m for m in said if not _inside_item(m, ents.items[0], ents.item, text)]
-        ents.category = self.find_category(text, said) if said or ents.item is None else None
+        inside = [m for m in said if ents.item is not None and ents.items[0].how != "fuzzy"
+                  and _inside_item(m, ents.items[0], ents.item, text)]
+        said = [m for m in said if m not in inside]
+        ents.category = None if inside and not said else self.find_category(text, said)
         ents.categories = [self.kb.category_by_name[m.key] for m in said]  # 事務所のごみ … 燃えるごみの日
         if ents.items and ents.items[0].how == "fuzzy" and any(_same_words(ents.items[0].form, m.form, text)
                                                                for m in said):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import re
 
-import jaconv
-
 from ivr.language.kanji_on import KANJI_RUN, run_readings
 from ivr.language.matcher import MIN_FUZZY_READING, Match, PhraseMatcher, devoiced, is_kanji
 from ivr.language.normalize import nfkc
@@ -134,7 +132,7 @@ class ItemGuesses:
         if not said:
             return []
         heard = said_reading(said)
-        if yes_no(jaconv.kata2hira(fold(heard))) is not None:
+        if yes_no(fold(heard)) is not None:  # yes_no reads katakana as hiragana
             return []  # はーい is a yes, not 灰 (ハイ); いーえ a no
         names = self._folded.get(fold(heard), []) if fold(heard) != heard else []
         if not names and len(heard) >= MIN_ONE_OFF:  # ショーカイ for ショーカキ: one kana off one item only

@@ -332,7 +332,7 @@ class IntentRouter:
         return None
 
     def _route_item_question(self, intent: str, confidence: float, probs: dict[str, float],
-                             item: Item | None, allowed: set[str], loose: bool = False) -> tuple[str, float]:
+                             item: Item | None, allowed: set[str], loose: bool) -> tuple[str, float]:
         """「Xは何ごみ？」 and the FAQ about X's kind are one family: the item decides which.
 
         A topic keeps the question only when its own examples name this item (乾電池 → dry_cells);
