@@ -408,6 +408,19 @@ def test_a_topic_owns_only_items_of_its_own_items_categories(brain, text, intent
         assert parse.category is None  # バッテリー is part of its name, not the category said
 
 
+@pytest.mark.parametrize(("text", "intent"), [
+    ("牛乳パックは何ごみですか", "item_category"),  # rinse it; a silver-lined one is 燃やせるごみ
+    ("古いカーテンってどうすればいい", "item_category"),  # the hooks go to 燃やせないごみ
+    ("古い毛布ってどうすればいい", "paper_clothes"),  # its note says what the topic says
+    ("室外機って粗大で出せる？", "kaden_four"),
+])
+def test_an_item_whose_note_says_more_than_its_categorys_topic_gets_its_own_answer(brain, text, intent):
+    """The topic speaking for an uncollected category (集団資源回収 → paper_clothes) answers its items,
+    unless an item's note says what that answer does not: 「牛乳パックは何ごみ」 had been told that
+    新聞、雑誌、段ボール、古い布 go to the 集団資源回収, and nothing about the carton."""
+    assert brain.nlu.parse(text, date(2016, 6, 27)).intent == intent
+
+
 def test_router_an_item_and_nanigomi_ask_what_it_is(brain):
     """Whatever the classifier made of the noise around it (a date here), 〇〇 + 何ごみ asks what it is."""
     from ivr.language.intents import IntentGuess

@@ -61,6 +61,11 @@ RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
 MIN_HEAD = 3
+# an item's note sentence scoring below this (rapidfuzz partial ratio) against the answer of the topic that
+# speaks for its category says something that answer does not: 紙パック's 「内側が銀色のものは、燃やせるごみ」
+# scores 32, カーテン's フック 33; 毛布's 「古布の回収業者を利用してください」 86, 新聞's ひもでしばって 71,
+# the 家電リサイクル items' 「リサイクル料金がかかります」 50 (kaden_four's 「料金は、お店でご確認ください」 says it)
+NOTE_SAID_RATIO = 45
 SEASON_TOPICS = {"holiday_collection", "year_end_collection"}  # collection on holidays and at the year's end
 # what asks about collection in that season (not about the item): 年末はいつまで収集？
 SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで",
@@ -278,6 +283,14 @@ class IntentRouter:
         category = self.kb.category_by_name[item.category]
         return category if category.collected and category.scheduled else None
 
+    def _note_adds_to(self, item: Item, topic_id: str) -> bool:
+        """The item's own note says what the topic speaking for its category does not: 「牛乳パックは何
+        ごみ」 had been told only that 新聞、雑誌、段ボール、古い布 go to the 集団資源回収, never to rinse
+        the carton nor that a silver-lined one is 燃やせるごみ; the item's answer says both."""
+        answer = self.kb.topic_by_id[topic_id].answer
+        sentences = [s for s in re.split(r"(?<=。)", item.note) if s.strip()]
+        return any(fuzz.partial_ratio(s, answer) < NOTE_SAID_RATIO for s in sentences)
+
     def _topic_per_category(self) -> dict[str, str]:
         """A category the city does not collect, whose items one FAQ topic is all about
         (集団資源回収 → paper_clothes): that topic says what to do instead.
@@ -346,7 +359,7 @@ class IntentRouter:
                   if t != ITEM_QUESTION and _owns(self.topic_heads[t], item.name, t in self.titled)
                   and (loose or item.category in self.topic_categories[t])]
         by_category = self.category_topic.get(item.category)
-        if not owners and by_category in family:
+        if not owners and by_category in family and not self._note_adds_to(item, by_category):
             owners = [by_category]
         if intent in owners:
             return intent, share
