@@ -396,6 +396,7 @@ def test_margins_equal_the_trained_feature_matrix(brain):
     ("充電池ほかしたいんやけど", "lithium_batteries", None),  # 充電器 heard loosely, as in the topic's examples
     ("スマホのバッテリーは何ごみですか", "lithium_batteries", "スマホのバッテリー"),
     ("イターってなにごみ", "lighters", "ライター"),  # an example's clipped item still counts
+    ("お米の袋は何ごみ", "item_category", "米袋"),  # not which bags to use (「うめいのふくろ」 heard loosely)
 ])
 def test_a_topic_owns_only_items_of_its_own_items_categories(brain, text, intent, item):
     """A topic about a kind of things owns an item named exactly only in the categories its examples'

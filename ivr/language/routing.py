@@ -131,14 +131,18 @@ class IntentRouter:
     def __init__(self, kb: KnowledgeBase, entities: EntityExtractor) -> None:
         self.kb = kb
         self.entities = entities
-        self.topic_items, self.topic_categories = self._items_per_topic()
-        self.topic_heads = {t: {_head(n) for n in names} for t, names in self.topic_items.items()}
-        # the categories of the items a topic's examples name exactly: an item named exactly is owned
-        # only in them (車のバッテリー shares its head with スマホのバッテリー, not its category, and had
-        # been told to use the lithium battery boxes; 下駄箱, heard loosely in 回収ボックス, had been
-        # answered with where those boxes are); one heard loosely is owned as the examples heard it
-        # (``topic_categories``, from ``_items_per_topic``)
+        self.topic_items, exact_items = self._items_per_topic()
         self.titled = {t.id for t in kb.topics if t.handler is Handler.item_category and t.id in self.topic_items}
+        self.topic_heads = {t: {_head(n) for n in names} for t, names in self.topic_items.items()}
+        # an item named exactly is owned as a topic's examples name their items exactly: by those items'
+        # heads and only in their categories. 車のバッテリー shares its head with スマホのバッテリー, not its
+        # category, and had been told to use the lithium battery boxes; 下駄箱, heard loosely in 回収
+        # ボックス, had been answered with where those boxes are, and 米袋, heard loosely in 「うめいのふくろ」
+        # (透明の袋), made 「お米の袋は何ごみ」 the question of which bags to put garbage in. One heard
+        # loosely is owned as the examples heard it.
+        self.exact_heads = {t: self.topic_heads[t] if t in self.titled else {_head(n) for n in names}
+                            for t, names in exact_items.items()}
+        self.topic_categories = {t: {kb.item_by_name[n].category for n in names} for t, names in exact_items.items()}
         self.category_topic = self._topic_per_category()
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
         titles = [kb.topic_by_id[t].title for t in OVERSIZE_TOPICS if t in kb.topic_by_id]
@@ -198,14 +202,14 @@ class IntentRouter:
 
     def _items_per_topic(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         """For topics about kinds of items (乾電池, 家電4品目 …): the items their examples name, and
-        the categories of those they name exactly."""
+        those they name exactly."""
         out: dict[str, set[str]] = {}
         exact: dict[str, set[str]] = {}
         for topic in self.kb.topics:
             named = [self.entities.find_item(normalize(e)) for e in topic.examples]
             if sum(bool(n) for n in named) >= ITEM_TOPIC_SHARE * len(named):
                 out[topic.id] = {n[0].key for n in named if n}
-                exact[topic.id] = {self.kb.item_by_name[n[0].key].category for n in named if n and n[0].how != "fuzzy"}
+                exact[topic.id] = {n[0].key for n in named if n and n[0].how != "fuzzy"}
                 if topic.handler is Handler.item_category:
                     # answered by the item handler anyway: it keeps only the items its title names
                     # (小型家電 itself, not every appliance its examples happen to mention)
@@ -283,6 +287,12 @@ class IntentRouter:
         category = self.kb.category_by_name[item.category]
         return category if category.collected and category.scheduled else None
 
+    def _topic_owns(self, topic: str, item: Item, loose: bool) -> bool:
+        if loose:
+            return _owns(self.topic_heads[topic], item.name, topic in self.titled)
+        return (_owns(self.exact_heads[topic], item.name, topic in self.titled)
+                and item.category in self.topic_categories[topic])
+
     def _note_adds_to(self, item: Item, topic_id: str) -> bool:
         """The item's own note says what the topic speaking for its category does not: 「牛乳パックは何
         ごみ」 had been told only that 新聞、雑誌、段ボール、古い布 go to the 集団資源回収, never to rinse
@@ -356,8 +366,7 @@ class IntentRouter:
             return intent, confidence
         share = sum(probs.get(t, 0.0) for t in family)
         owners = [t for t in sorted(family)  # sorted: a set's order changes from one process to the next
-                  if t != ITEM_QUESTION and _owns(self.topic_heads[t], item.name, t in self.titled)
-                  and (loose or item.category in self.topic_categories[t])]
+                  if t != ITEM_QUESTION and self._topic_owns(t, item, loose)]
         by_category = self.category_topic.get(item.category)
         if not owners and by_category in family and not self._note_adds_to(item, by_category):
             owners = [by_category]
