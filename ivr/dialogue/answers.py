@@ -118,15 +118,39 @@ def day_answer(kb: KnowledgeBase, area: Area, day: date, today: date) -> str:
     ans = kb.schedule.collected_on(area, day)
     when = say_date(day, today)
     where = area_for_ear(area)
+    # nothing known to be collected but some category unknown: 「収集はありません」 then 「再生資源については
+    # 分かりません」 had said no and then maybe
+    none = "収集が決まっているごみはありません" if ans.unknown else "ごみの収集はありません"
     text = (
         f"{when}、{where}で収集するのは、{join_ja(ans.collected)}です。"
-        if ans.collected else f"{when}は、{where}のごみの収集はありません。"
+        if ans.collected else f"{when}は、{where}の{none}。"
     )
     if ans.suspended:
         text += f"{join_ja(ans.suspended)}は、収集がお休みの期間です。"
     if ans.unknown:
         text += f"{join_ja(ans.unknown)}については、この自動応答では分かりません。"
     return text + stale_note(kb, day)
+
+
+def category_day_answer(kb: KnowledgeBase, area: Area, category: Category, day: date, today: date) -> str:
+    """「元日も燃えるごみの収集ありますか」: whether that day collects the category asked, and if not, when it
+    next does. The whole day's list had answered it (「…青山のごみの収集はありません。プラスチック製容器
+    包装は、収集がお休みの期間です。再生資源については…分かりません」), naming 燃やせるごみ nowhere."""
+    if not category.scheduled:
+        return no_day_answer(category)
+    where, when = area_for_ear(area), say_date(day, today)
+    status = kb.schedule.status(area, category.name, day).status
+    if status is Status.collected:
+        return f"はい。{when}は、{where}の{category.name}の収集日です。" + stale_note(kb, day)
+    if status is Status.unknown:
+        unknown = f"{when}に、{where}の{category.name}の収集があるかは、この自動応答では分かりません。"
+        return unknown + stale_note(kb, day)
+    closed = "収集がお休みの期間なので、" if status in (Status.suspended, Status.holiday) else ""
+    text = f"{when}は、{closed}{where}の{category.name}の収集はありません。"
+    nxt = kb.schedule.next_date(area, category.name, day + timedelta(days=1))
+    if nxt.day is not None:
+        text += f"次の{category.name}は、{say_date(nxt.day, today)}です。"
+    return text + stale_note(kb, nxt.day or day)
 
 
 def next_answer(kb: KnowledgeBase, area: Area, category: Category, today: date, start: date | None = None) -> str:

@@ -207,6 +207,8 @@ class TopicRunner:
             return RunResult(named + answers.collection_day_answer(self.kb, area, category, today, topic.answer))
         if handler is Handler.today_collection:
             day = self.state.day or today
+            if (asked := self.state.day_category) is not None and self.state.day is not None:
+                return RunResult(answers.category_day_answer(self.kb, area, asked, day, today))
             return RunResult(answers.day_answer(self.kb, area, day, today))
         # a day named with 次 (「今日出し忘れたんやけど次いつ」, or asked about earlier in the call): the next after it
         missed = self.state.day if self.state.day is not None and self.state.day <= today else None

@@ -86,6 +86,9 @@ class CallState:
     item: Item | None = None
     category: Category | None = None
     day: date | None = None
+    # the category named with that day (「元日も燃えるごみの収集ありますか」): the day's question is about it
+    # alone; a category from an earlier question is not (「あしたは何の日」 after 燃えるごみ's weekdays)
+    day_category: Category | None = None
     # read-backs the caller said いいえ to (("town", 五条町), ("item", 灯油), ("topic", cooking_oil)): the same
     # mishearing comes back with the same guess, and a caller who has just said no is not asked it again.
     # Immutable, so a snapshot (Session.snapshot, a shallow copy) keeps its own.
@@ -115,6 +118,7 @@ class CallState:
             self.category = parse.category
         if parse.date is not None:
             self.day = parse.date
+            self.day_category = parse.category
         # a town guessed by its sound, given as the answer to 「町名は」, is read back first (紀寺町 for 赤裸町)
         guessed = parse.area_guessed and isinstance(self.pending, AskSlot) and self.pending.slot == "area"
         if parse.area_town and not guessed:
