@@ -422,6 +422,20 @@ def test_an_item_whose_note_says_more_than_its_categorys_topic_gets_its_own_answ
     assert brain.nlu.parse(text, date(2016, 6, 27)).intent == intent
 
 
+@pytest.mark.parametrize(("text", "item"), [
+    ("すみません、さっき電話したんですけど", None),  # calling, not 電話機
+    ("電話で申し込むときに何が必要ですか", None),  # by phone
+    ("ごみを分別しない人がいて困ってる", None),  # しない, not 竹刀
+    ("古い電話は何ごみ", "電話機"),
+    ("竹刀は何ごみ", "竹刀"),
+    ("段ボールしばって出すんですか", "段ボール"),  # しばって is no する
+])
+def test_an_item_word_used_as_an_act_names_no_item(brain, text, item):
+    """電話した, 電話で申し込む: the act of calling, not the telephone; しない is the negative, not 竹刀."""
+    found = brain.nlu.entities.find_item(normalize(text))
+    assert (found[0].key if found else None) == item
+
+
 def test_router_an_item_and_nanigomi_ask_what_it_is(brain):
     """Whatever the classifier made of the noise around it (a date here), 〇〇 + 何ごみ asks what it is."""
     from ivr.language.intents import IntentGuess

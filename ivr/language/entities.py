@@ -37,6 +37,11 @@ MISHEARD_SOUND_SIMILARITY = 50.0  # a mis-hearing read further than this from it
 CATEGORY_MIN_SCORE = 90.0  # category words are short: only (near) exact matches count
 CLIPPED_CATEGORY_SCORE = DROPPED_MORA_SCORE * FUZZY_DISCOUNT  # えるごみ: 燃えるごみ without its first mora
 
+# An item word straight followed by a する form, or by で and a way of asking, names an act, not the thing:
+# 「さっき電話したんですけど」 and 「電話で申し込むときに」 had been answered with 電話機's rule. (In katakana,
+# as ``Match.after`` is; しばって, しまった and しか are not する.)
+_ACT_AFTER = re.compile(r"^(?:シ(?:タ|テ|マス|マシ|ヨ[ーウ])|スル|サレ|"
+                        r"デ(?:モ[ーウ]シコ|ヨヤク|キキ|キケ|トイアワ|レンラク|ソ[ーウ]ダン|ハナシ|オネガイ))")
 _CHOME = re.compile(r"(\d{1,2})\s*(?:丁目|ちょうめ|チョウメ|チョーメ)")
 _KANJI_CHOME = re.compile(r"([一二三四五六七八九十]{1,2})\s*丁目")
 SHORT_SOUND_KANA = 2  # the reading index keeps 3 kana and more
@@ -140,7 +145,8 @@ class EntityExtractor:
         return self._towns
 
     def find_item(self, text: str) -> list[Match[str]]:
-        found = self._not_adjectives(text, [m for m in self.items.find(text) if m.score >= ITEM_MIN_SCORE])
+        found = self._not_adjectives(text, [m for m in self.items.find(text)
+                                            if m.score >= ITEM_MIN_SCORE and not _ACT_AFTER.match(m.after)])
         if "の" in text:  # 針金のハンガー is 針金ハンガー, not a ハンガー made of 針金
             joined = self._not_adjectives(text, [m for m in self.items.find(text.replace("の", ""), fuzzy=False)
                                                  if m.score >= EXACT_READING])
