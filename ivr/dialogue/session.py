@@ -21,6 +21,7 @@ from escalation.staff import StaffLine
 from escalation.tickets import TicketQueue, TranscriptLine
 from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
+from ivr.dialogue.follow_ups import follow_up
 from ivr.dialogue.handlers import TopicRunner
 from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery
 from ivr.dialogue.replies import REPLY_MAX_CHARS, not_a_goodbye
@@ -59,8 +60,7 @@ class CallSession:
         caller_number: str = "",
         policy: RoutingPolicy | None = None,
     ) -> None:
-        """``policy`` decides transfer vs ticket and where to; by default the knowledge base's
-        routing.yaml with ``staff`` for availability and the process settings' staff line."""
+        """``policy``: transfer or ticket, and where to (default: routing.yaml, ``staff``'s availability)."""
         self.brain = brain
         self.call_id = call_id or uuid.uuid4().hex[:12]
         self.clock = clock
@@ -95,8 +95,7 @@ class CallSession:
         return reply
 
     async def system_error(self, reason: str) -> BotTurn:
-        """Something outside the dialogue (ASR, TTS, the carrier) failed mid-call: staff now, or
-        a ticket after hours. Never raises."""
+        """ASR, TTS or the carrier failed mid-call: staff now, or a ticket after hours. Never raises."""
         reply = await self._escalate(reason, prompts.SYSTEM_ERROR, complete=False)
         reply.events.append(Event("error", {"call_id": self.call_id, "reason": reason}))
         self._said(reply)
@@ -118,8 +117,7 @@ class CallSession:
         return next(reversed(sentences(self.state.last_text)), None)  # 「ぽりたんく、ですね？」 as said
 
     def snapshot(self) -> CallState:
-        """The call state as it is now, for ``restore``: when a caller turns out to have only
-        paused, the dialogue must not have acted on the first half of the question."""
+        """The state now, for ``restore``: a caller who only paused must not be acted on at half a question."""
         state = copy.copy(self.state)
         state.transcript = list(state.transcript)
         state.area_rows = list(state.area_rows)
@@ -175,6 +173,8 @@ class CallSession:
         taking_ticket = isinstance(pending, Step)
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
+        if isinstance(pending, AnythingElse) and (again := follow_up(self.brain.kb, self.state, pending.topic, parse)):
+            return await self._run(again, parse)  # 「プラは？」 after a collection day: that day, of プラ
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
@@ -241,7 +241,7 @@ class CallSession:
         if result.offer_staff:  # what is known was said; staff only if the caller wants them
             self.state.pending = OfferStaff(topic=intent, answered=True)
             return self.say(result.text, Action.answer, parse, intent)
-        self.state.pending = AnythingElse()
+        self.state.pending = AnythingElse(intent)
         return self.say(f"{result.text}{prompts.ANYTHING_ELSE}", Action.answer, parse, intent)
 
     async def _yes_no(self, pending: Pending, yes: bool, parse: Parse | None) -> BotTurn:

@@ -65,6 +65,8 @@ class OfferStaff:
 class AnythingElse:
     """Asked 「ほかにご質問はありますか」."""
 
+    topic: str = ""  # the topic just answered: 「プラは？」 after a collection day asks it again (follow_ups)
+
 
 Pending = AskSlot | Confirm | OfferStaff | AnythingElse | object
 

@@ -1,0 +1,54 @@
+"""Questions that lean on the answer just given: 「プラは？」 after a collection day, 「それはいつ出せますか」
+after an item's rule.
+
+Callers ask like this all the time once the bot has answered: the town and the kind of question are
+already said, only the category (or nothing at all: それ) is new. Heard alone, 「プラは？」 is the
+question of how to put out plastics, 「ほな燃えないごみは」 was read back as that, and 「それはいつ出せ
+ますか」 was not understood; after 「青山の燃やせるごみの収集日は…」 or 「ソファは、大型ごみです」 each
+asks the same thing again of what it names, or the day of the thing just answered.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ivr.dialogue.state import CallState
+from ivr.knowledge.base import KnowledgeBase
+from ivr.language.understand import Parse
+
+SAME_DAY_TOPICS = ("collection_day", "next_collection", "today_collection")  # asked again of another category
+ITEM_DAY_TOPIC = "collection_day"  # the day of the thing just answered
+
+# ほな / じゃあ / あと …: "then, what about"; opening a follow-up, never a question of their own
+_OPENERS = re.compile(r"^(?:ほな|ほんなら|そしたら|それなら|じゃあ|じゃ|では|それでは|で|あと|それと|ちなみに)[、,\s]*")
+# what may follow the category in a bare follow-up: は？, も？, の方は, はどうですか, は何曜日 …
+_SAME_QUESTION = re.compile(
+    r"^(?:は|も|の方は|のほうは|って)?(?:どう(?:ですか|なん|なの|や)?|いつ(?:ですか)?|何曜日?(?:ですか)?|"
+    r"どない(?:ですか|なん)?)?(?:[？?。、!！]*)$"
+)
+# それはいつ出せますか, これって何曜日: the day of the thing just answered
+_ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
+
+
+def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) -> str | None:
+    """The topic to run for ``parse`` as a follow-up to the answer of topic ``answered``, setting the
+    category it asks about; None when it is a question of its own."""
+    said = _OPENERS.sub("", parse.normalized)
+    if answered in SAME_DAY_TOPICS and parse.category is not None and parse.item is None \
+            and _only_category(kb, said, parse.category.name):
+        if answered == "today_collection":
+            state.day_category = parse.category  # the day asked before, this category
+        return answered
+    item = state.item
+    if item is not None and parse.item is None and parse.category is None and _ITS_DAY.match(said):
+        state.category = kb.category_by_name[item.category]
+        return ITEM_DAY_TOPIC
+    return None
+
+
+def _only_category(kb: KnowledgeBase, said: str, category: str) -> bool:
+    """「プラは？」「燃えないごみの方は」: the category and nothing that asks another thing of it (出し方)."""
+    cat = kb.category_by_name[category]
+    forms = sorted([cat.name, *cat.aliases], key=len, reverse=True)
+    opening = next((f for f in forms if said.startswith(f)), None)
+    return opening is not None and _SAME_QUESTION.match(said[len(opening):]) is not None
