@@ -1,5 +1,5 @@
 """Questions that lean on the answer just given: 「プラは？」 after a collection day, 「それはいつ出せますか」
-after an item's rule.
+or 「いくらかかりますか」 after an item's rule.
 
 Callers ask like this all the time once the bot has answered: the town and the kind of question are
 already said, only the category (or nothing at all: それ) is new. Heard alone, 「プラは？」 is the
@@ -10,14 +10,17 @@ asks the same thing again of what it names, or the day of the thing just answere
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from ivr.dialogue.state import CallState
 from ivr.knowledge.base import KnowledgeBase
+from ivr.language.routing import FEE_WORDS
 from ivr.language.understand import Parse
 
 SAME_DAY_TOPICS = ("collection_day", "next_collection", "today_collection")  # asked again of another category
 ITEM_DAY_TOPIC = "collection_day"  # the day of the thing just answered
+FEE_WORD = "料金"  # an answer or a note that says what the thing costs, or where to ask
 
 # ほな / じゃあ / あと …: "then, what about"; opening a follow-up, never a question of their own
 _OPENERS = re.compile(r"^(?:ほな|ほんなら|そしたら|それなら|じゃあ|じゃ|では|それでは|で|あと|それと|ちなみに)[、,\s]*")
@@ -30,19 +33,27 @@ _SAME_QUESTION = re.compile(
 _ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
 
 
-def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) -> str | None:
-    """The topic to run for ``parse`` as a follow-up to the answer of topic ``answered``, setting the
-    category it asks about; None when it is a question of its own."""
+def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) -> tuple[str, Parse] | None:
+    """The topic to run for ``parse`` as a follow-up to the answer of topic ``answered``, and the parse
+    to run it with (the thing it is about named), setting the category it asks about; None when it
+    is a question of its own."""
     said = _OPENERS.sub("", parse.normalized)
     if answered in SAME_DAY_TOPICS and parse.category is not None and parse.item is None \
             and _only_category(kb, said, parse.category.name):
         if answered == "today_collection":
             state.day_category = parse.category  # the day asked before, this category
-        return answered
+        return answered, parse
     item = state.item
-    if item is not None and parse.item is None and parse.category is None and _ITS_DAY.match(said):
+    if item is None or parse.item is not None or parse.category is not None:
+        return None
+    if _ITS_DAY.match(said):
         state.category = kb.category_by_name[item.category]
-        return ITEM_DAY_TOPIC
+        return ITEM_DAY_TOPIC, parse
+    topic = kb.topic_by_id.get(answered)
+    if topic is not None and any(w in said for w in FEE_WORDS) and FEE_WORD in item.note + topic.answer:
+        # 「冷蔵庫を捨てたい」 then 「いくらかかりますか」: the 大型ごみ fee (and a transfer for it) had come,
+        # for a thing whose answer says where its recycling fee is asked (お店でご確認ください)
+        return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
     return None
 
 

@@ -174,7 +174,7 @@ class CallSession:
         if not taking_ticket:  # what was named counts even if this turn asks or confirms
             self.state.remember(parse)
         if isinstance(pending, AnythingElse) and (again := follow_up(self.brain.kb, self.state, pending.topic, parse)):
-            return await self._run(again, parse)  # 「プラは？」 after a collection day: that day, of プラ
+            return await self._run(*again)  # 「プラは？」 after a collection day: that day, of プラ
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
         if strong and parse.intent in overrides and not bare_yes_no:
             return await self._run(parse.intent, parse)
