@@ -346,3 +346,14 @@ def test_a_read_back_the_caller_said_no_to_is_not_asked_again(brain):
     assert topic.turn(garbled).text == "食用油についてのご質問でよろしいですか。"
     topic.say("いいえ")
     assert "よろしいですか" not in topic.turn(garbled).text
+
+
+def test_a_category_said_while_the_thing_is_asked_for_is_the_question_again(brain):
+    """燃えないごみっていつ出せばいいですか at 20 dB (dev3 call): first 「もういないごみにして、出せばいいで
+    すか」, so the thing's name was asked; the caller said the question again, now 「もえないごみして、出せば
+    いいですか」 at 0.50, and was told that no such thing is in the list, twice, then handed to staff."""
+    call = Call(brain, OPEN)
+    asked = call.turn(CallerTurn.speech("もういないごみにして、出せばいいですか。", confidence=0.34))
+    assert asked.text == prompts.ASK_ITEM
+    again = call.turn(CallerTurn.speech("もえないごみして、出せばいいですか。", confidence=0.5))
+    assert "燃やせないごみ" in again.text and "一覧にありません" not in again.text, again.text

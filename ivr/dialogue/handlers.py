@@ -75,6 +75,13 @@ class TopicRunner:
 
     # --- slots ------------------------------------------------------------------------
 
+    @staticmethod
+    def asks_anew(pending: AskSlot, parse: Parse) -> bool:
+        """Asked for the thing, the caller names a category and no thing: the question said again
+        (「燃えないごみっていつ出せばいいですか」 heard 「もえないごみして、出せばいいですか」 after its first
+        try, 「もういないごみにして…」, had been asked the thing's name), not a thing's name misheard."""
+        return pending.slot == "item" and parse.category is not None and parse.item is None
+
     def fill_pending(self, pending: AskSlot, parse: Parse) -> bool | None:
         """Fill the awaited slot from this turn; None when the turn did not fill it."""
         if pending.slot == "item" and parse.item is not None:

@@ -196,7 +196,7 @@ class CallSession:
                 return await self._run(pending.topic, parse)
             if (read_back := self.recovery.guess_slot(pending, parse)) is not None:  # 「あおやま、ですね？」
                 return self.say(read_back, Action.clarify, parse, pending.topic)
-            if not (strong and parse.intent != pending.topic):  # not a new question: ask again
+            if not (strong and parse.intent != pending.topic or self.topics.asks_anew(pending, parse)):  # ask again
                 return await self._run(pending.topic, parse)
         return await self._understood(parse)
 
