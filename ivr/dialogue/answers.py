@@ -14,6 +14,7 @@ from ivr.knowledge.models import Area, Category, Item
 from ivr.knowledge.rules import describe_rule
 from ivr.knowledge.schedule import Status
 from ivr.language.dates import say_date
+from ivr.language.entities import part_for_ear
 
 
 def area_for_ear(area: Area) -> str:
@@ -22,8 +23,8 @@ def area_for_ear(area: Area) -> str:
     numbers = area.chome_numbers()
     if len(numbers) == 1:
         text += f"{numbers[0]}丁目"
-    if area.qualifier:
-        text += f"の{area.qualifier}"
+    if part := part_for_ear(area.qualifier):
+        text += f"の{part}"
     return text
 
 

@@ -234,14 +234,22 @@ class EntityExtractor:
         return False
 
     def narrow_by_side(self, rows: list[Area], text: str) -> list[Area]:
-        """Keep the rows whose qualifier the caller named (北側, 東側, 大宮通り …)."""
+        """Keep the rows whose qualifier the caller named (北側, 東側, 大宮通り …); 「三笠山麓町以外です」
+        names the rest of the town, though it says the other part's name."""
         t = nfkc(text)
+        rest = [a for a in rows if a.qualifier.startswith(REST_OF_TOWN)]
+        if rest and _REST_SAID.search(t):
+            return rest
         hits = [a for a in rows if a.qualifier and (a.qualifier in t or side_of(a.qualifier) in t)]
         return hits or rows
 
     def extract(self, text: str) -> Entities:
         ents = Entities()
-        ents.items = self.find_item(text)
+        area = self._find_area(text)
+        town = area[3]
+        # 北之庄町 holds 賞状's sound: an item is not looked for inside a town heard as written
+        town_said = town is not None and town.how != "fuzzy" and town.form in text
+        ents.items = self.find_item(text.replace(town.form, "、") if town_said else text)
         vehicle = _CARRIED_BY.search(nfkc(text))
         means = [m for m in ents.items if m.after.startswith(MEANS_AFTER) or (vehicle and _inside_word(m, vehicle[1]))]
         if means or vehicle:  # 車で持って行きたい: how it is carried, not what
@@ -263,7 +271,7 @@ class EntityExtractor:
             # プラスチックは何曜日 is no プラスチックカード, 会社のごみ no 会社の書類: the category was said
             ents.items = []
             ents.item = None
-        ents.area_town, ents.areas, ents.chome, heard = self._find_area(text)
+        ents.area_town, ents.areas, ents.chome, heard = area
         by_sound = heard is not None and heard.how == "fuzzy"
         if by_sound and ents.items and ents.items[0].how != "fuzzy":  # 包丁 is no 後藤町 heard by its sound
             ents.area_town, ents.areas = "", []
@@ -322,8 +330,27 @@ def _misheard_kanji(items: list[Item]) -> set[str]:
     return out
 
 
+REST_OF_TOWN = "下記を除く"  # the open data's name for a town's remaining part: 雑司町（下記を除く地域）
+REST_SPOKEN = "それ以外の地域"  # 「下記」 points at a list the caller on the phone never sees
+_REST_SAID = re.compile(r"以外|ほか|他の|その他")  # how a caller names the part not listed
+_BOTH_SIDES = re.compile(r"[&＆]|および")  # 天理街道西側&ならまち大通り北側: two roads bound the part
+
+
+def part_for_ear(qualifier: str) -> str:
+    """A town's part as said in an answer: 天理街道西側で、ならまち大通り北側 (no 「アンド」), and
+    nothing for the rest of the town, which the caller chose as 「それ以外」."""
+    if qualifier.startswith(REST_OF_TOWN):
+        return ""
+    return _BOTH_SIDES.sub(lambda m: "および" if m[0] == "および" else "で、", qualifier)
+
+
 def side_of(qualifier: str) -> str:
-    """大宮通り北側 → 北側: callers name the side, not always the road."""
+    """大宮通り北側 → 北側: callers name the side, not always the road; the rest of a town is
+    named after the part read out before it."""
+    if qualifier.startswith(REST_OF_TOWN):
+        return REST_SPOKEN
+    if _BOTH_SIDES.search(qualifier):  # 県道高畑山線の東側および南側 is not all of the 東側
+        return part_for_ear(qualifier)
     m = re.search(r"[東西南北]側", qualifier)
     return m[0] if m else qualifier
 
