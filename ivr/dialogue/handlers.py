@@ -22,6 +22,7 @@ MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a
 RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}
 RETRY_TEXT = {"area": prompts.ASK_AREA_AGAIN}  # an area asked again: its first sounds or its postal code
 RETRY_SUFFIX = {"chome": prompts.CHOME_KEYS}  # a 丁目 asked again: its number on the keypad too
+TOWN_EXAMPLES = 3  # towns read out for an opening many share: enough to show the pattern, short to hear
 ITEM_HANDLERS = {Handler.item_category}
 AREA_HANDLERS = {Handler.collection_day, Handler.today_collection, Handler.next_collection}
 
@@ -140,16 +141,18 @@ class TopicRunner:
             return "item_category"
         if parse.area_town and parse.date is not None:
             return "today_collection"
-        if parse.area_town:
+        if parse.area_town or parse.town_opening:  # 西大寺です: which 西大寺 is asked, then its days
             return "collection_day"
         return None
 
-    def _ask(self, topic: Topic, slot: str, text: str, choices: list[Area] | None = None) -> RunResult:
+    def _ask(self, topic: Topic, slot: str, text: str, choices: list[Area] | None = None,
+             plain: bool = False) -> RunResult:
+        """``plain``: the text already says what was missing, and is not prefixed when asked again."""
         pending = self._previous
         tries = pending.tries + 1 if pending and pending.topic == topic.id and pending.slot == slot else 0
         if tries >= MAX_SLOT_TRIES:
             return RunResult(prompts.SLOT_NOT_UNDERSTOOD, needs_staff=True)
-        if tries:
+        if tries and not plain:
             text = RETRY_TEXT.get(slot) or RETRY_PREFIX.get(slot, prompts.NOT_UNDERSTOOD_SHORT) + text
             text += RETRY_SUFFIX.get(slot, "")
         return RunResult(text, ask=AskSlot(topic.id, slot, choices or [], tries))
@@ -182,6 +185,10 @@ class TopicRunner:
         if self.state.area is not None:
             return self.state.area
         rows = self.state.area_rows
+        if not rows and (opening := self.state.town_opening):  # 西大寺です: 西大寺北町? 西大寺南町?
+            towns = self.nlu.entities.openings.said(opening)[1]
+            text = prompts.ASK_WHOLE_TOWN.format(opening=opening, examples="、".join(towns[:TOWN_EXAMPLES]))
+            return self._ask(topic, "area", text, plain=True)
         if not rows:
             example = self.kb.areas[0].town if self.kb.areas else "青山"
             return self._ask(topic, "area", prompts.ASK_AREA.format(example=example))

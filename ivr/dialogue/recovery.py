@@ -268,7 +268,7 @@ class Recovery:
         awaited; None when nothing fits."""
         if pending.slot == "item":
             return self._guess_item(pending, parse)
-        if pending.slot != "area" or (parse.area_town and not parse.area_guessed):
+        if pending.slot != "area" or (parse.area_town and not parse.area_guessed) or parse.town_opening:
             return None
         guesses = (lambda: parse.area_town, lambda: self._town_by_opening(pending, parse)[0],
                    lambda: self._town_by_sound(parse), lambda: self._town_heard_as(parse))  # first that fits

@@ -84,6 +84,7 @@ class CallState:
     # slots remembered for later questions in the same call
     town: str = ""
     area_rows: list[Area] = field(default_factory=list)
+    town_opening: str = ""  # 西大寺 said for the town: which of the towns it opens is asked
     area: Area | None = None
     item: Item | None = None
     category: Category | None = None
@@ -125,6 +126,8 @@ class CallState:
         guessed = parse.area_guessed and isinstance(self.pending, AskSlot) and self.pending.slot == "area"
         if parse.area_town and not guessed:
             self.set_area(parse.area_town, parse.areas)
+        elif parse.town_opening:
+            self.town_opening = parse.town_opening
 
     def _item_in_where_answer(self, parse: Parse) -> bool:
         """An item heard only in passing in the caller's answer to where they live (see WHERE_ITEM_MIN_CHARS)."""
@@ -133,6 +136,7 @@ class CallState:
 
     def set_area(self, town: str, rows: list[Area]) -> None:
         self.town = town
+        self.town_opening = ""
         self.area_rows = rows
         self.area = rows[0] if len(rows) == 1 or _same_schedule(rows) else None
 

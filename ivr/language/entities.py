@@ -29,6 +29,7 @@ from ivr.language.matcher import (
 )
 from ivr.language.normalize import kanji_digits, nfkc
 from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
+from ivr.language.town_openings import TownOpenings
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -81,6 +82,7 @@ class Entities:
     item: Item | None = None  # the best of ``items``
     means: str = ""  # a vehicle named as how the caller carries the waste (車で運んで): no item
     area_guessed: bool = False  # the town was found by its sound alone, below AREA_CONFIRM_SCORE
+    town_opening: str = ""  # no town said, but an opening many share (西大寺 of 西大寺北町 …): ask which
 
 
 def chome_of(text: str) -> int | None:
@@ -132,6 +134,7 @@ class EntityExtractor:
         # Callers say 町 both ways (三条町: さんじょうちょう, さんじょうまち), whatever the city says.
         area_phrases = [(town, town) for town in towns] + [(t, t[:-1] + "まち") for t in towns if t.endswith("町")]
         self.areas = PhraseMatcher(area_phrases, {town: rows[0].reading for town, rows in towns.items()})
+        self.openings = TownOpenings({town: rows[0].reading for town, rows in towns.items()})
         # 草 → 大量の草: the entry the caller means when they say there is a lot of it
         self._bulk = {i.name.removeprefix(BULK_PREFIX): i for i in kb.items
                       if i.name.startswith(BULK_PREFIX) and i.name.removeprefix(BULK_PREFIX) in kb.item_by_name}
@@ -275,6 +278,8 @@ class EntityExtractor:
         by_sound = heard is not None and heard.how == "fuzzy"
         if by_sound and ents.items and ents.items[0].how != "fuzzy":  # 包丁 is no 後藤町 heard by its sound
             ents.area_town, ents.areas = "", []
+        if (not ents.area_town or by_sound) and (opening := self.openings.said(text)[0]):
+            ents.town_opening, ents.area_town, ents.areas = opening, "", []  # 西大寺です: not 西大寺北町 by sound
         ents.area_guessed = by_sound and bool(ents.area_town) and heard.score < AREA_CONFIRM_SCORE
         if len(ents.areas) > 1:
             ents.areas = self.narrow_by_side(ents.areas, text)

@@ -59,6 +59,7 @@ class Parse:
     area_town: str = ""
     area_guessed: bool = False  # heard by its sound alone (セキラチョー → 紀寺町): read back when answering 町名は
     areas: list[Area] = field(default_factory=list)
+    town_opening: str = ""  # an opening many towns share, said for the town (西大寺です): which one is asked
     chome: int | None = None
     date: date | None = None
     yes_no: bool | None = None  # as the answer to an offer or to 「ほかにご質問は」; see ``answer``
@@ -180,6 +181,7 @@ class Understanding:
             area_town=ents.area_town,
             area_guessed=ents.area_guessed,
             areas=ents.areas,
+            town_opening=ents.town_opening,
             chome=ents.chome,
             date=day,
             yes_no=yes_no(text),
