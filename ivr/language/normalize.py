@@ -23,10 +23,17 @@ _FILLER_TAIL = r"(?:ですね|[ねなさ](?=[、,。.!！?？\s]|$))?"
 PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え", "ねえ", "ほら", "あれ", "そうですね")
 # A preamble before the question says nothing of its topic (and its こと is no 琴):
 # 「ちょっとお尋ねしたいんですけど」「聞きたいことがあるんやけど」「質問なんですが」.
+# Said alone it is the whole turn (「ごみのことでちょっと聞きたいんですけど」, 「さっき電話したんですけど」):
+# the caller is asked to go ahead, not told the bot heard nothing (recovery.filler_reply); before the
+# question itself (「…けど、冷蔵庫は」) it is cut off as ever.
 _PREAMBLE = re.compile(
-    r"^(?:ちょっと)?(?:(?:お|ご)?(?:尋ね|たずね|聞き|きき|伺い|うかがい|質問|相談)(?:したい|たい|します|しても|です)?"
-    r"(?:ことが(?:ある|あります|あって))?(?:ん|の|な)?(?:です|やねん|だ|や)?(?:けど|けれど|けども|が)?"
-    r"|(?:質問|問い合わせ|相談)(?:なん|なの)?(?:です|やねん|だ|や)?(?:けど|けれど|が))[、,。.\s]+"
+    r"^(?:(?:ごみ|ゴミ)の(?:こと|件)で[、\s]*)?(?:ちょっと[、\s]*)?"
+    r"(?:(?:お|ご)?(?:尋ね|たずね|聞き|きき|伺い|うかがい|質問|相談)(?:したい|たい|します|しても|です)?"
+    r"(?:(?:こと)?が(?:ある|あります|あって))?(?:ん|の|な)?(?:です|やねん|だ|や)?(?:けど|けれど|けども|が)?"
+    r"|(?:質問|問い合わせ|相談)(?:なん|なの)?(?:です|やねん|だ|や)?(?:けど|けれど|が)"
+    r"|(?:さっき|先ほど|さきほど|この前|前に)?(?:電話|でんわ)(?:した|しました|させてもらった)(?:ん|もの)?"
+    r"(?:です|やねん|だ|や)?(?:けど|けれど|けども|が)"
+    r"|(?<=で)|(?<=ちょっと))(?:[、,。.\s]+|$)"  # the last two: 「ごみのことで（ちょっと）」 and no more
 )
 _LONGEST_FIRST = sorted(FILLERS, key=len, reverse=True)  # んーっと before んー: regex takes the first that fits
 _ALL = "|".join(sorted(FILLERS + PAUSE_FILLERS, key=len, reverse=True))
