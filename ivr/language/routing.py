@@ -39,7 +39,7 @@ NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", 
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
 CLIPPED_NEXT = ("ぎの", "んど")  # つぎの, こんど with their first mora lost to the VAD
-OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
+OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_booking_change", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
 FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
