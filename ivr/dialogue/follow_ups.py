@@ -29,6 +29,9 @@ _SAME_QUESTION = re.compile(
     r"^(?:は|も|の方は|のほうは|って)?(?:どう(?:ですか|なん|なの|や)?|いつ(?:ですか)?|何曜日?(?:ですか)?|"
     r"どない(?:ですか|なん)?)?(?:[？?。、!！]*)$"
 )
+# 「どこに持って行けばいいですか」「どこで引き取ってもらえるの」 after a thing the city does not collect:
+# where it goes is what its answer says (the shop, the maker), so that answer is given again
+_WHERE = re.compile(r"どこ(?:に|へ|で|か)|どちらに|どっちに")
 # それはいつ出せますか, これって何曜日: the day of the thing just answered
 _ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
 
@@ -50,6 +53,9 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
         state.category = kb.category_by_name[item.category]
         return ITEM_DAY_TOPIC, parse
     topic = kb.topic_by_id.get(answered)
+    uncollected = not kb.category_by_name[item.category].collected
+    if topic is not None and uncollected and _WHERE.search(said):
+        return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
     if topic is not None and any(w in said for w in FEE_WORDS) and FEE_WORD in item.note + topic.answer:
         # 「冷蔵庫を捨てたい」 then 「いくらかかりますか」: the 大型ごみ fee (and a transfer for it) had come,
         # for a thing whose answer says where its recycling fee is asked (お店でご確認ください)
