@@ -346,7 +346,7 @@ def part_for_ear(qualifier: str) -> str:
     nothing for the rest of the town, which the caller chose as 「それ以外」."""
     if qualifier.startswith(REST_OF_TOWN):
         return ""
-    return _BOTH_SIDES.sub(lambda m: "および" if m[0] == "および" else "で、", qualifier)
+    return re.sub(r"[&＆]", "で、", qualifier)
 
 
 def side_of(qualifier: str) -> str:
