@@ -537,6 +537,9 @@ def test_a_question_with_ii_desu_in_it_is_no_answer(text):
         ("車を処分したい", "item_category", "自動車"),  # the car itself is still an item
         ("自転車を捨てたい", "item_category", "自転車"),
         ("ートパソコン捨てたいんですけど市で回収してますか", "pc", "ノートパソコン"),  # heard beyond パソコン
+        ("車は何曜日に出せますか", "item_category", "自動車"),  # no day for a car: its own answer
+        # 鶴舞東町 on a clean dev4 line: 車 runs into other words and 燃えるごみ's day is asked, not the car's
+        ("車毎日が市町の燃えるごみは何曜日ですか", "collection_day", "自動車"),
     ],
 )
 def test_what_was_named_decides_business_waste_self_haul_and_categories(brain, text, intent, item):

@@ -83,7 +83,15 @@ OBON_ITEM_WORDS = WHICH_CATEGORY_WORDS + ("捨て", "すて", "ほか", "処分"
 DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 SELF_HAUL = "self_haul"  # a vehicle named as the means (車で運んで捨てたい) asks about bringing waste in
+# the first kana after an item that ends its words (は, って, の …); anything else glues it to the next word
+ITEM_PARTICLES = ("", "ハ", "ッ", "モ", "ノ", "ヲ", "ガ", "ワ", "ト", "ヤ", "デ", "ニ", "、", "。")
 CLAIM_SHARE = 0.5  # a topic speaks for an uncollected category when half its examples name it (or its items)
+
+
+def _glued_before_a_day(ents: Entities) -> bool:
+    """「車毎日が市町の燃えるごみは何曜日」 (鶴舞東町, clean dev4): the item runs into other words, no
+    particle after it, and a category with days is named: the day is asked of the category."""
+    return ents.items[0].after[:1] not in ITEM_PARTICLES and any(c.scheduled for c in ents.categories)
 
 
 def _loanword_near(word: str, kana: str) -> bool:
@@ -350,7 +358,7 @@ class IntentRouter:
                 return max(topics, key=lambda t: probs.get(t, 0.0))
         item = ents.item
         if item is not None and ents.items[0].how != "fuzzy" and intent in DAY_TOPICS \
-                and not self.kb.category_by_name[item.category].collected:
+                and not self.kb.category_by_name[item.category].collected and not _glued_before_a_day(ents):
             return ITEM_QUESTION  # 店の段ボールは何曜日: no day; the item's own answer says where it goes
         return None
 
