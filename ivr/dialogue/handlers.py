@@ -22,6 +22,7 @@ MAX_SLOT_TRIES = 2  # a slot not understood twice → staff, instead of asking a
 RETRY_PREFIX = {"area": prompts.UNKNOWN_AREA_SHORT, "item": prompts.UNKNOWN_ITEM}
 RETRY_TEXT = {"area": prompts.ASK_AREA_AGAIN}  # an area asked again: its first sounds or its postal code
 RETRY_SUFFIX = {"chome": prompts.CHOME_KEYS}  # a 丁目 asked again: its number on the keypad too
+READ_BACK_CONFIDENCE = 0.30  # session.CONFIRM_CONFIDENCE: a topic this sure is read back ("…についてのご質問で…")
 TOWN_EXAMPLES = 3  # towns read out for an opening many share: enough to show the pattern, short to hear
 ITEM_HANDLERS = {Handler.item_category}
 AREA_HANDLERS = {Handler.collection_day, Handler.today_collection, Handler.next_collection}
@@ -76,12 +77,18 @@ class TopicRunner:
 
     # --- slots ------------------------------------------------------------------------
 
-    @staticmethod
-    def asks_anew(pending: AskSlot, parse: Parse) -> bool:
+    def asks_anew(self, pending: AskSlot, parse: Parse) -> bool:
         """Asked for the thing, the caller names a category and no thing: the question said again
         (「燃えないごみっていつ出せばいいですか」 heard 「もえないごみして、出せばいいですか」 after its first
-        try, 「もういないごみにして…」, had been asked the thing's name), not a thing's name misheard."""
-        return pending.slot == "item" and parse.category is not None and parse.item is None
+        try, 「もういないごみにして…」, had been asked the thing's name), not a thing's name misheard.
+        A guess at that category's own topic (its title names it) is then read back even from just
+        under the read-back line: the category is what was said, twice (it scored 0.2998)."""
+        if not (pending.slot == "item" and parse.category is not None and parse.item is None):
+            return False
+        topic = self.kb.topic_by_id.get(parse.intent)
+        if topic is not None and parse.category.name in topic.title:
+            parse.confidence = max(parse.confidence, READ_BACK_CONFIDENCE)
+        return True
 
     def fill_pending(self, pending: AskSlot, parse: Parse) -> bool | None:
         """Fill the awaited slot from this turn; None when the turn did not fill it."""

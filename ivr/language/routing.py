@@ -39,9 +39,10 @@ NEXT_WORDS = ("次", "つぎ", "継ぎ", "今度", "こんど", "一番近い", 
 # 来週 alone asks for the next one; 来週の火曜 names a day (a date), which today_collection answers
 PERIOD_WORDS = ("今週", "来週", "今月", "来月")
 CLIPPED_NEXT = ("ぎの", "んど")  # つぎの, こんど with their first mora lost to the VAD
-OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_booking_change", "oversize_limits"}
+OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
+BOOKING_CHANGE_WORDS = ("変更", "変え", "キャンセル", "取り消", "取消", "とりけし", "やめ", "ずら", "延期", "日にちを")
 FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
 LIMIT_WORDS = ("量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで")  # what counts as one, how many
 OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + BULK_WORDS + LIMIT_WORDS + ("山",)
@@ -193,8 +194,8 @@ class IntentRouter:
                     break
         if ents.means and not ents.items and intent not in self.reports and SELF_HAUL in self.kb.topic_by_id:
             return SELF_HAUL, max(confidence, RULE_CONFIDENCE)  # 車で運んで捨てたい: no item, a self-haul
-        if self._puts_out_booked(intent, confidence, ents, normalised):
-            return BOOKING_TOPIC, max(confidence, RULE_CONFIDENCE)  # 粗大ごみを出したい: book it
+        if self._puts_out_booked(intent, confidence, ents, normalised) or self._changes_a_booking(ents, normalised):
+            return BOOKING_TOPIC, max(confidence, RULE_CONFIDENCE)  # 粗大ごみを出したい: book it; the desk changes it
         claimed = self._uncollected_claim(intent, ents, guess.probabilities)
         if claimed:  # お店のごみは何曜日: shop waste has no collection day, its own topic answers
             return claimed, max(confidence, RULE_CONFIDENCE)
@@ -281,6 +282,15 @@ class IntentRouter:
                 and ents.category.name in self.booked_categories and intent not in self.reports
                 and (intent in OVERSIZE_TOPICS or confidence < RULE_CONFIDENCE)
                 and any(w in text for w in PUT_OUT_WORDS) and not any(w in text for w in NOT_BOOKING_WORDS))
+
+    def _changes_a_booking(self, ents: Entities, text: str) -> bool:
+        """「大型ごみの申し込みの日を変更したい」「粗大ごみの予約をキャンセルしたい」: the desk that books
+        changes it (it had been told that 大型ごみ has no area day). Routed, not a topic of its own: a
+        new topic took a share of every turn's confidence and pushed a borderline read-back below 0.30."""
+        booked = any(c.name in self.booked_categories for c in ents.categories) or (
+            ents.item is not None and ents.item.category in self.booked_categories)
+        return booked and BOOKING_TOPIC in self.kb.topic_by_id and any(w in text for w in BOOKING_CHANGE_WORDS) \
+            and any(w in text for w in ("申し込", "申込", "予約", "受付"))
 
     def day_of_item(self, ents: Entities, text: str) -> Category | None:
         """「缶とびんの日はいつですか」: a day asked of a thing, no category named: the thing's
