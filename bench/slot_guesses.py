@@ -35,9 +35,8 @@ from slot_answers import POST_MS, PRE_MS, question  # noqa: E402
 from escalation.staff import OfficeHoursStaffLine  # noqa: E402
 from escalation.tickets import InMemoryTicketQueue  # noqa: E402
 from ivr.config import get_settings  # noqa: E402
-from ivr.dialogue.recovery import ConfirmItem, ConfirmTown  # noqa: E402
 from ivr.dialogue.session import CallSession  # noqa: E402
-from ivr.dialogue.state import Brain  # noqa: E402
+from ivr.dialogue.state import Brain, ConfirmItem, ConfirmTown  # noqa: E402
 from ivr.dialogue.turns import Action, BotTurn, CallerTurn  # noqa: E402
 from ivr.speech import lead_in as lead  # noqa: E402
 from ivr.speech.asr import Transcriber  # noqa: E402

@@ -291,6 +291,19 @@ def test_a_garbled_question_is_not_sent_to_the_city_switchboard(brain):
     assert clear.intent == "out_of_scope" and "0742の34の1111" in clear.text, clear
 
 
+def test_a_garbled_question_is_not_offered_staff_from_a_middling_guess(brain):
+    """ベッドを捨てたいんですけど at 20 dB, written 「エッド、エタインですけど。」 (0.42, dev2 call): its
+    ですけど made it a middling 「職員へ」, and 「職員におつなぎしましょうか」 spent staff on a question the
+    keypad menu answers. Not understood instead (the menu has 0 for staff); a staff request plainly
+    heard is still put through, and the same words heard clearly still get the offer."""
+    garbled = Call(brain, OPEN).turn(CallerTurn.speech("エッド、エタインですけど。", confidence=0.42))
+    assert garbled.text == prompts.NOT_UNDERSTOOD_MENU, garbled
+    clear = Call(brain, OPEN).turn(CallerTurn.speech("エッド、エタインですけど。", confidence=0.9))
+    assert clear.intent == "operator" and clear.action is Action.clarify, clear
+    asked = Call(brain, OPEN).turn(CallerTurn.speech("職員さんと話したいです", confidence=0.42))
+    assert asked.intent == "operator" and asked.action is not Action.clarify, asked
+
+
 def test_an_unwritten_reply_to_a_read_back_that_sounds_like_a_no_is_a_no(brain):
     """The ojt-fast voice's いいえ to 「つえ、ですね？」 came back 「リンス」 (0.08, dev2 call, clean) and the
     caller was asked 「はい、か、いいえ、でお答えください」. The reply's audio is scored against the ways

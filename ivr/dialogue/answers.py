@@ -14,7 +14,7 @@ from ivr.knowledge.models import Area, Category, Item
 from ivr.knowledge.rules import describe_rule
 from ivr.knowledge.schedule import Status
 from ivr.language.dates import say_date
-from ivr.language.entities import part_for_ear
+from ivr.language.town_parts import part_for_ear
 
 
 def area_for_ear(area: Area) -> str:

@@ -13,8 +13,9 @@ from ivr.dialogue import answers, prompts, seasons
 from ivr.dialogue.state import AskSlot, Brain, CallState
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Area, Handler, Topic
-from ivr.language.entities import REST_OF_TOWN, chome_by_sound, side_of
+from ivr.language.entities import chome_by_sound
 from ivr.language.sound_guesses import side_by_sound
+from ivr.language.town_parts import is_rest, side_of
 from ivr.language.understand import Parse
 from ivr.language.yes_no import yes_no
 
@@ -202,7 +203,7 @@ class TopicRunner:
         town = self.state.town
         if any(a.chome_numbers() for a in rows) and len({a.chome for a in rows}) > 1:
             return self._ask(topic, "chome", prompts.ASK_CHOME.format(town=town), rows)
-        rows = sorted(rows, key=lambda a: a.qualifier.startswith(REST_OF_TOWN))  # 「それ以外」 after what it excludes
+        rows = sorted(rows, key=lambda a: is_rest(a.qualifier))  # 「それ以外」 after what it excludes
         labels = [a.qualifier for a in rows]
         if len(set(labels)) < len(labels) or not all(labels):
             # the data splits the town in a way a caller cannot name (by collector): staff

@@ -14,34 +14,21 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import jaconv
 
 from ivr.dialogue import prompts
-from ivr.dialogue.postal_codes import town_of_postal_code
-from ivr.dialogue.read_back import say_item, spell_reading
+from ivr.dialogue.read_back import say_item
 from ivr.dialogue.replies import asks, closes_call, replies_to_hear
-from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
+from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, ConfirmItem, OfferStaff, Pending
+from ivr.dialogue.town_guesses import TownGuesses, heard_name
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
 from ivr.language.normalize import checks_the_line, has_words, normalize
-from ivr.language.readings import long_vowels, reading
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
-    AUDIO_CHOICES,
     ITEM_SOUND_RATIO,
-    TOWN_TAIL,
-    heard_town,
     item_by_sound,
     items_near,
-    nearest,
-    sounds_like,
-    town_readings,
-    town_said,
-    town_sounds,
 )
 from ivr.language.understand import Parse
 from ivr.speech.sentences import sentences
@@ -76,19 +63,12 @@ NEVER_CONFIRM = {"goodbye", "repeat"}
 # doubts it was a garbage question garbled (不法投棄を見つけた, 「武法投票を見つけたんですけど」 at 0.40,
 # dev call at 20 dB, was told to ring the city switchboard); not understood, the keys (0: staff) come.
 NOT_TAKEN_ON_A_BAD_LINE = {"out_of_scope"}
+# …nor offered there from a middling guess: 「職員におつなぎしましょうか」 to 「エッド、エタインですけど」 (0.42;
+# ベッドを捨てたいんですけど, dev2 call at 20 dB, its ですけど like staff requests) spends staff on a question the
+# menu answers; a caller who wants staff has 0 on that menu, and the third miss offers staff anyway.
+NOT_CONFIRMED_ON_A_BAD_LINE = NOT_TAKEN_ON_A_BAD_LINE | {"operator"}
 MENU_AFTER = 2  # the second "not understood" in a row offers the keypad menu …
 STAFF_AFTER = 3  # … the third offers staff
-POSTAL_DIGITS = 7
-MAX_FIRST_SOUNDS_CHARS = 8  # longer is a sentence or a whole (wrong) name, not a town's opening
-MIN_FIRST_SOUNDS = 2  # kana of a town's opening the caller must give (あお alone fits 11 towns: asked again)
-# A town name not found, asked for, is read back when it sounds like one town: the mean of rapidfuzz
-# ratios on its kana and on its romaji (a misheard consonant, ナサトミ for ナカトミ, costs half a kana),
-# with and without its 町. bench/slot_guesses.py (dev area answers, 29 towns × 3 voices, decoded as the
-# bot does), right / wrong read-backs clean · 20 dB · 10 dB: kana ratio ≥ 60, margin 8: 20/3 · 21/3 ·
-# 8/4; this, ≥ 65, margin 5: 28/1 · 27/4 · 6/3. Non-names said then (はい, 燃えるごみです, わかりません,
-# ちょっと待って) score under it.
-TOWN_SOUND_RATIO = 65.0
-TOWN_SOUND_MARGIN = 5.0  # the next town this close: no guess, the caller is asked again
 # Re-prompts said again straight away: say it another way (the keys, slower) instead.
 VARIANTS = {
     prompts.NOT_UNDERSTOOD: prompts.NOT_UNDERSTOOD_AGAIN,
@@ -99,22 +79,7 @@ VARIANTS = {
 }
 
 
-@dataclass
-class ConfirmItem(Confirm):
-    """Asked 「れいぞうこ、ですね？」: the item was heard only by a doubtful sound match. A
-    ``Confirm``, so はい/いいえ, 1/2 and unclear replies are handled as for any confirmation."""
-
-
-@dataclass
-class ConfirmTown(Confirm):
-    """Asked 「あおやま、ですね？」 for a town name that was not found but sounds like one town;
-    ``asked`` is the area question it answers, asked again after いいえ."""
-
-    town: str = ""
-    asked: AskSlot | None = None
-
-
-class Recovery:
+class Recovery(TownGuesses):
     """Per call, beside the topic runner; it reads and changes the same ``CallState``."""
 
     def __init__(self, brain: Brain, state: CallState) -> None:
@@ -155,9 +120,12 @@ class Recovery:
             return intent, None  # the topic's own words were heard (引っ越しで大量に): its answer fits
         if (heard := self._as_the_audio_says(parse)) is not parse:
             parse, intent, self.state.item = heard, ITEM_QUESTION, heard.item  # the topic was for the other
-        if ("item", parse.item.name) in self.state.refused:  # heard as it again: its name is asked for
-            self.state.item = None  # (a try of that question: twice, and staff take over)
-            return ITEM_QUESTION, None
+        if ("item", parse.item.name) in self.state.refused:  # heard as it again: the next by sound …
+            if not (guessed := item_by_sound(self.entities, parse.normalized, self.state.refused_names("item"))):
+                self.state.item = None  # … or its name is asked for (a try of that question: twice, and staff)
+                return ITEM_QUESTION, None
+            parse = dataclasses.replace(parse, item=guessed[0], item_form=guessed[1], item_score=ITEM_SOUND_RATIO)
+            intent, self.state.item = ITEM_QUESTION, guessed[0]
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
 
@@ -192,7 +160,8 @@ class Recovery:
         """A middling ``intent`` may be asked about (「〇〇についてのご質問でよろしいですか」), unless
         the caller has said no to that question already (the same words misheard the same way)."""
         refused = ("topic", intent) in self.state.refused
-        return intent not in NEVER_CONFIRM and self.may_take(intent, parse) and not refused
+        doubted = parse.heard_confidence < MENU_AT_ONCE_CONFIDENCE and intent in NOT_CONFIRMED_ON_A_BAD_LINE
+        return intent not in NEVER_CONFIRM and self.may_take(intent, parse) and not refused and not doubted
 
     def not_understood(self, parse: Parse | None) -> tuple[str, Pending | None]:
         """The next step of the ladder, and what the bot then waits for (None: unchanged). On a bad
@@ -246,37 +215,11 @@ class Recovery:
             return text.removeprefix(prompts.ONCE_MORE)
         return prompts.ONCE_MORE + text
 
-    # --- areas ----------------------------------------------------------------------------
-
-    def wants_postal_code(self) -> bool:
-        """Asked for the area again: keypad digits are a postal code (7 digits, then #)."""
-        pending = self.state.pending
-        return isinstance(pending, AskSlot) and pending.slot == "area" and pending.tries > 0
-
-    def fill_area(self, pending: AskSlot, parse: Parse) -> bool:
-        """The area asked for, said as its first sounds (おおみや for 大宮町) when only one town
-        opens that way, written as the caller would (kana, or the town's own kanji: 大宮)."""
-        town, as_written = self._town_by_opening(pending, parse)
-        if not town or not as_written:
-            return False
-        self.state.set_area(town, self.entities.towns[town])
-        return True
-
     def guess_slot(self, pending: AskSlot, parse: Parse) -> str | None:
         """A town or item asked for and not found, that sounds like one town (アオニャマ → 青山) or
         one item (ボリータンク → ポリタンク): the read-back question to ask, with the caller's answer
         awaited; None when nothing fits."""
-        if pending.slot == "item":
-            return self._guess_item(pending, parse)
-        if pending.slot != "area" or (parse.area_town and not parse.area_guessed) or parse.town_opening:
-            return None
-        guesses = (lambda: parse.area_town, lambda: self._town_by_opening(pending, parse)[0],
-                   lambda: self._town_by_sound(parse), lambda: self._town_heard_as(parse))  # first that fits
-        town = next((t for guess in guesses if (t := guess()) and ("town", t) not in self.state.refused), "")
-        if not town:
-            return None
-        self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
-        return prompts.CONFIRM_ITEM.format(reading=spell_reading(town_said(self.entities)[town]))
+        return self._guess_item(pending, parse) if pending.slot == "item" else self._guess_town(pending, parse)
 
     def _as_the_audio_says(self, parse: Parse) -> Parse:
         """The item to read back, or the one the audio sounds most like if another (「ブレー缶です」: 缶 → スプレー缶;
@@ -290,7 +233,8 @@ class Recovery:
     def _guess_item(self, pending: AskSlot, parse: Parse) -> str | None:
         if parse.item is not None or parse.category is not None or parse.area_town:
             return None  # 燃えるごみです, a town: an answer, but not a misheard item
-        guesses = (lambda: self._item_heard_as(parse), lambda: item_by_sound(self.entities, parse.normalized))
+        guesses = (lambda: self._item_heard_as(parse),
+                   lambda: item_by_sound(self.entities, parse.normalized, self.state.refused_names("item")))
         fits = (g for guess in guesses if (g := guess()) and ("item", g[0].name) not in self.state.refused)
         if not (guessed := next(fits, None)):
             return None
@@ -314,80 +258,12 @@ class Recovery:
         said = normalize(text)
         if closes_call(said) or asks(said):
             return []
-        return [f"{name}{ANSWER_TAIL}" for name in items_near(self.entities, said)]
+        return [f"{name}{ANSWER_TAIL}" for name in items_near(self.entities, said, self.state.refused_names("item"))]
 
     def _item_heard_as(self, parse: Parse) -> tuple[Item, str] | None:
         item = self.entities.kb.item_by_name.get(heard_name(parse))
         return (item, parse.normalized) if item else None
 
-    def _towns_to_hear(self, text: str) -> list[str]:
-        """The towns nearest in sound to an answer that names no town and sounds like no one town
-        (「ご紹介です」 for 五条町です), as the caller would say them; [] when the text will do or asks."""
-        said, towns = normalize(text), town_sounds(self.entities)
-        if (not (heard := heard_town(said)) or closes_call(said) or asks(text)
-                or self.entities.find_area(said)[0] or sounds_like(heard, towns, TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN)):
-            return []  # a reply, a town named, or one read back by its sound already
-        return [f"{town}{ANSWER_TAIL}" for town in nearest(heard, towns, AUDIO_CHOICES)]
-
-    def _town_heard_as(self, parse: Parse) -> str:
-        return town if (town := heard_name(parse)) in self.entities.towns else ""
-
-    def _town_by_opening(self, pending: AskSlot, parse: Parse) -> tuple[str, bool]:
-        """The one town whose reading opens with what was said, and whether it was written as the
-        caller would write it: in kana, or in the town's own kanji (大宮). Other kanji are ASR's
-        guess at the sounds, read by g2p one of several ways (「今、行って」 → イマコー → 今小路町, for
-        今市町 said): that town is read back, not answered."""
-        if pending.slot != "area" or parse.area_town:
-            return "", False
-        said = TOWN_TAIL.sub("", parse.normalized)
-        if not said or len(said) > MAX_FIRST_SOUNDS_CHARS:
-            return "", False  # a sentence, not the opening of a name
-        kana = re.fullmatch(r"[ぁ-んァ-ヶー]+", said) is not None
-        # as ASR writes it, kana or kanji for the sound (大宮 for おおみや): compared as read
-        opening = long_vowels(jaconv.hira2kata(said) if kana else reading(said))
-        if len(opening) < MIN_FIRST_SOUNDS:
-            return "", False
-        towns = {town for town, sound in town_readings(self.entities).items() if sound.startswith(opening)}
-        if len(towns) != 1:
-            return "", False
-        town = towns.pop()
-        return town, kana or town.startswith(said)
-
-    def _town_by_sound(self, parse: Parse) -> str:
-        heard = heard_town(parse.normalized)
-        return sounds_like(heard, town_sounds(self.entities), TOWN_SOUND_RATIO, TOWN_SOUND_MARGIN) if heard else ""
-
-    def town_answered(self, pending: ConfirmTown, yes: bool) -> None:
-        """はい: the town is the caller's; いいえ: the area question stands, asked once more."""
-        if yes:
-            self.state.set_area(pending.town, self.entities.towns[pending.town])
-        else:
-            self.state.refused |= {("town", pending.town)}
-            self.state.pending = pending.asked
-
-    def fill_postal_code(self, digits: str) -> bool | None:
-        """A postal code keyed in for the area: True when it named one of this city's towns,
-        False when not, None when the digits are no postal code."""
-        code = digits.strip().rstrip("#")
-        if not self.wants_postal_code() or len(code) != POSTAL_DIGITS or not code.isdigit():
-            return None
-        town = self.town_of_postal_code(code)
-        if not town:
-            return False
-        found, rows, _ = self.entities.find_area(town)
-        if not found:
-            return False
-        self.state.set_area(found, rows)
-        return True
-
-    def town_of_postal_code(self, code: str) -> str:
-        """The 町名 a postal code stands for in this city, or ''."""
-        return town_of_postal_code(self.kb.municipality.name, code)
-
-
-def heard_name(parse: Parse) -> str:
-    """The expected name the turn's audio sounded most like (``AsrResult.chosen``), as named."""
-    return parse.heard_as.removesuffix(ANSWER_TAIL)
 
 
 def last_question(text: str) -> str:

@@ -23,9 +23,9 @@ from ivr.dialogue import prompts
 from ivr.dialogue.callback import CallbackFlow, FlowReply, Step, ticket_event
 from ivr.dialogue.follow_ups import follow_up
 from ivr.dialogue.handlers import TopicRunner
-from ivr.dialogue.recovery import ITEM_QUESTION, ConfirmItem, ConfirmTown, Recovery
+from ivr.dialogue.recovery import ITEM_QUESTION, Recovery
 from ivr.dialogue.replies import REPLY_MAX_CHARS, not_a_goodbye
-from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, OfferStaff, Pending
+from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, ConfirmItem, ConfirmTown, OfferStaff
 from ivr.dialogue.turns import Action, BotTurn, CallerKind, CallerTurn, Event
 from ivr.language.understand import Parse
 from ivr.speech.sentences import sentences
@@ -244,7 +244,7 @@ class CallSession:
         self.state.pending = AnythingElse(intent)
         return self.say(f"{result.text}{prompts.ANYTHING_ELSE}", Action.answer, parse, intent)
 
-    async def _yes_no(self, pending: Pending, yes: bool, parse: Parse | None) -> BotTurn:
+    async def _yes_no(self, pending: Confirm | OfferStaff | AnythingElse, yes: bool, parse: Parse | None) -> BotTurn:
         self.state.pending = None
         if isinstance(pending, ConfirmTown):  # はい: the town; いいえ: the area question again
             self.recovery.town_answered(pending, yes)

@@ -54,6 +54,20 @@ class Confirm:
 
 
 @dataclass
+class ConfirmItem(Confirm):
+    """Asked 「れいぞうこ、ですね？」: the item was heard only by a doubtful sound match. A
+    ``Confirm``, so はい/いいえ, 1/2 and unclear replies are handled as for any confirmation."""
+
+
+@dataclass
+class ConfirmTown(Confirm):
+    """Asked 「あおやま、ですね？」 for a town not found but like one in sound; ``asked`` is asked after いいえ."""
+
+    town: str = ""
+    asked: AskSlot | None = None
+
+
+@dataclass
 class OfferStaff:
     """Asked whether to put the caller through to staff."""
 
@@ -96,6 +110,10 @@ class CallState:
     # mishearing comes back with the same guess, and a caller who has just said no is not asked it again.
     # Immutable, so a snapshot (Session.snapshot, a shallow copy) keeps its own.
     refused: frozenset[tuple[str, str]] = frozenset()
+
+    def refused_names(self, kind: str) -> frozenset[str]:
+        """The items (or towns) read back and refused: a guess by sound passes over them to the next."""
+        return frozenset(name for refused_kind, name in self.refused if refused_kind == kind)
 
     def slot_dict(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -30,6 +30,7 @@ from ivr.language.matcher import (
 from ivr.language.normalize import kanji_digits, nfkc
 from ivr.language.readings import charwise_reading, indexed_reading, long_vowels, reading
 from ivr.language.town_openings import TownOpenings
+from ivr.language.town_parts import REST_SAID, is_rest, side_of
 
 ITEM_MIN_SCORE = 70.0  # below this a fuzzy reading match is more often wrong than right
 AREA_MIN_SCORE = 75.0
@@ -240,8 +241,8 @@ class EntityExtractor:
         """Keep the rows whose qualifier the caller named (北側, 東側, 大宮通り …); 「三笠山麓町以外です」
         names the rest of the town, though it says the other part's name."""
         t = nfkc(text)
-        rest = [a for a in rows if a.qualifier.startswith(REST_OF_TOWN)]
-        if rest and _REST_SAID.search(t):
+        rest = [a for a in rows if is_rest(a.qualifier)]
+        if rest and REST_SAID.search(t):
             return rest
         hits = [a for a in rows if a.qualifier and (a.qualifier in t or side_of(a.qualifier) in t)]
         return hits or rows
@@ -333,31 +334,6 @@ def _misheard_kanji(items: list[Item]) -> set[str]:
             if fuzz.ratio(indexed_reading(phrase), own) < MISHEARD_SOUND_SIMILARITY:
                 out.add(phrase)
     return out
-
-
-REST_OF_TOWN = "下記を除く"  # the open data's name for a town's remaining part: 雑司町（下記を除く地域）
-REST_SPOKEN = "それ以外の地域"  # 「下記」 points at a list the caller on the phone never sees
-_REST_SAID = re.compile(r"以外|ほか|他の|その他")  # how a caller names the part not listed
-_BOTH_SIDES = re.compile(r"[&＆]|および")  # 天理街道西側&ならまち大通り北側: two roads bound the part
-
-
-def part_for_ear(qualifier: str) -> str:
-    """A town's part as said in an answer: 天理街道西側で、ならまち大通り北側 (no 「アンド」), and
-    nothing for the rest of the town, which the caller chose as 「それ以外」."""
-    if qualifier.startswith(REST_OF_TOWN):
-        return ""
-    return re.sub(r"[&＆]", "で、", qualifier)
-
-
-def side_of(qualifier: str) -> str:
-    """大宮通り北側 → 北側: callers name the side, not always the road; the rest of a town is
-    named after the part read out before it."""
-    if qualifier.startswith(REST_OF_TOWN):
-        return REST_SPOKEN
-    if _BOTH_SIDES.search(qualifier):  # 県道高畑山線の東側および南側 is not all of the 東側
-        return part_for_ear(qualifier)
-    m = re.search(r"[東西南北]側", qualifier)
-    return m[0] if m else qualifier
 
 
 RUN_ON_KANA = 2  # katakana this long straight after (or before) a kanji item is another word, not a particle

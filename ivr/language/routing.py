@@ -42,6 +42,7 @@ CLIPPED_NEXT = ("ぎの", "んど")  # つぎの, こんど with their first mor
 OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
+BOOKING_NOUNS = ("申し込", "申込", "予約", "受付")  # a change is of a booking only when the booking is named
 BOOKING_CHANGE_WORDS = ("変更", "変え", "キャンセル", "取り消", "取消", "とりけし", "やめ", "ずら", "延期", "日にちを")
 FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
 LIMIT_WORDS = ("量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで")  # what counts as one, how many
@@ -290,7 +291,7 @@ class IntentRouter:
         booked = any(c.name in self.booked_categories for c in ents.categories) or (
             ents.item is not None and ents.item.category in self.booked_categories)
         return booked and BOOKING_TOPIC in self.kb.topic_by_id and any(w in text for w in BOOKING_CHANGE_WORDS) \
-            and any(w in text for w in ("申し込", "申込", "予約", "受付"))
+            and any(w in text for w in BOOKING_NOUNS)
 
     def day_of_item(self, ents: Entities, text: str) -> Category | None:
         """「缶とびんの日はいつですか」: a day asked of a thing, no category named: the thing's

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 import jaconv
@@ -116,11 +116,12 @@ def nearest(heard: Sound, named: Iterable[tuple[Sound, str]], count: int, at_lea
     return sorted(best, key=lambda name: (-best[name], name))[:count]
 
 
-def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | None:
+def item_by_sound(entities: EntityExtractor, text: str, refused: Collection[str] = ()) -> tuple[Item, str] | None:
     """The item a lone answer to the item question sounds like, with the word heard; None when
     the answer is not one word, is a real word Whisper wrote for what it heard (正直, あなた,
     さよなら: the caller may have said just that; 正直 was read back as 障子 for 掃除機), or no
-    single item is near."""
+    single item is near. Items the caller refused are not candidates: 「テンキです」 is as near
+    便器 as ペンキ, and once 便器 is refused, ペンキ is the one it sounds like."""
     said = lone_word(text)
     if not said or _NOT_A_NAME.search(text):
         return None
@@ -130,7 +131,8 @@ def item_by_sound(entities: EntityExtractor, text: str) -> tuple[Item, str] | No
     heard = long_vowels(said_reading(said))  # 髪をむすれ: カミオムスレ
     if len(heard) < MIN_ITEM_SOUND:
         return None
-    name = sounds_like(Sound(heard), _item_sounds(entities), ITEM_SOUND_RATIO, ITEM_SOUND_MARGIN)
+    candidates = [(sound, name) for sound, name in _item_sounds(entities) if name not in refused]
+    name = sounds_like(Sound(heard), candidates, ITEM_SOUND_RATIO, ITEM_SOUND_MARGIN)
     return (entities.kb.item_by_name[name], said) if name else None
 
 
@@ -139,12 +141,13 @@ def names_something(entities: EntityExtractor, text: str) -> bool:
     return bool(entities.find_item(text) or entities.find_category(text) or entities.find_area(text)[0])
 
 
-def items_near(entities: EntityExtractor, text: str) -> list[str]:
+def items_near(entities: EntityExtractor, text: str, refused: Collection[str] = ()) -> list[str]:
     """The ``AUDIO_CHOICES`` items whose sounds an answer to the item question is most like, best
     first; [] when it names an item plainly (冷蔵庫です), a category or a town, or, naming none and
     sounding like no one item, none is even ``ITEM_CHOICE_RATIO`` like it. An item named loosely
     or glued to other sounds (ブレー缶です: 缶) or guessed by its sound (リラコンです: リモコン) is
-    read back, and the audio may say better which (スプレー缶, エアコン): it is scored too."""
+    read back, and the audio may say better which (スプレー缶, エアコン): it is scored too. Not
+    the items the caller refused."""
     said = _ITEM_TAIL.sub("", text)
     if len(said) > MAX_SCORED_CHARS:
         return []
@@ -156,8 +159,9 @@ def items_near(entities: EntityExtractor, text: str) -> list[str]:
     heard = Sound(long_vowels(said_reading(said)))
     if len(heard.kana) < MIN_ITEM_SOUND:
         return []
-    guessed = bool(found) or item_by_sound(entities, text) is not None
-    return nearest(heard, _item_sounds(entities), AUDIO_CHOICES, at_least=0.0 if guessed else ITEM_CHOICE_RATIO)
+    guessed = bool(found) or item_by_sound(entities, text, refused) is not None
+    candidates = [(sound, name) for sound, name in _item_sounds(entities) if name not in refused]
+    return nearest(heard, candidates, AUDIO_CHOICES, at_least=0.0 if guessed else ITEM_CHOICE_RATIO)
 
 
 @functools.lru_cache(maxsize=4)  # per loaded knowledge base: ~4,000 readings
