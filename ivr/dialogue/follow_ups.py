@@ -15,7 +15,15 @@ import re
 
 from ivr.dialogue.state import CallState
 from ivr.knowledge.base import KnowledgeBase
-from ivr.language.routing import FEE_WORDS
+from ivr.knowledge.models import Category
+from ivr.language.fee_questions import (
+    BAG_TOPIC,
+    BUSINESS_WORDS,
+    CARRIED_IN_WORDS,
+    FEE_WORDS,
+    STATION_FEE_WORDS,
+    station_waste,
+)
 from ivr.language.understand import Parse
 
 SAME_DAY_TOPICS = ("collection_day", "next_collection", "today_collection")  # asked again of another category
@@ -47,8 +55,13 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
             state.day_category = parse.category  # the day asked before, this category
         return answered, parse
     item = state.item
-    if item is None or parse.item is not None or parse.category is not None:
+    if parse.item is not None or parse.category is not None:
         return None
+    if item is None:  # a category with no item: パソコン, where it goes is its answer, said again; 燃えるごみ's fee
+        category = state.category
+        if category is not None and not category.collected and answered in kb.topic_by_id and _WHERE.search(said):
+            return answered, dataclasses.replace(parse, intent=answered, confidence=1.0)
+        return _station_fee(kb, category, said, parse)
     if _ITS_DAY.match(said):
         state.category = kb.category_by_name[item.category]
         return ITEM_DAY_TOPIC, parse
@@ -60,7 +73,17 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
         # 「冷蔵庫を捨てたい」 then 「いくらかかりますか」: the 大型ごみ fee (and a transfer for it) had come,
         # for a thing whose answer says where its recycling fee is asked (お店でご確認ください)
         return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
-    return None
+    return _station_fee(kb, kb.category_by_name[item.category], said, parse)
+
+
+def _station_fee(kb: KnowledgeBase, category: Category | None, said: str, parse: Parse) -> tuple[str, Parse] | None:
+    """フライパン (燃やせないごみ) or 燃えるごみ's day answered, then 「料金はかかりますか」: the bag rules (Nara: no
+    paid bag), not 大型ごみ's unknown fee and a transfer."""
+    if category is None or not station_waste(category) or BAG_TOPIC not in kb.topic_by_id:
+        return None
+    if not any(w in said for w in STATION_FEE_WORDS) or any(w in said for w in CARRIED_IN_WORDS + BUSINESS_WORDS):
+        return None
+    return BAG_TOPIC, dataclasses.replace(parse, intent=BAG_TOPIC, confidence=1.0)
 
 
 def _only_category(kb: KnowledgeBase, said: str, category: str) -> bool:

@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
+from ivr.language.fee_questions import FEE_WORDS, station_fee_topic
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
 from ivr.language.question_forms import WHICH_CATEGORY_WORDS, asks_after_missing, asks_to_get_rid_of
@@ -44,7 +45,6 @@ BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて"
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
 BOOKING_NOUNS = ("申し込", "申込", "予約", "受付")  # a change is of a booking only when the booking is named
 BOOKING_CHANGE_WORDS = ("変更", "変え", "キャンセル", "取り消", "取消", "とりけし", "やめ", "ずら", "延期", "日にちを")
-FEE_WORDS = ("料金", "いくら", "なんぼ", "値段", "お金", "費用", "円", "手数料")
 LIMIT_WORDS = ("量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで")  # what counts as one, how many
 OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + BULK_WORDS + LIMIT_WORDS + ("山",)
 # 「粗大ごみを出したいんやけど」「大型ごみの出し方を教えて」: the booked category, no item, and the wish to
@@ -195,6 +195,9 @@ class IntentRouter:
                     break
         if ents.means and not ents.items and intent not in self.reports and SELF_HAUL in self.kb.topic_by_id:
             return SELF_HAUL, max(confidence, RULE_CONFIDENCE)  # 車で運んで捨てたい: no item, a self-haul
+        if intent not in self.reports and (fee := station_fee_topic(self.kb, intent, ents, normalised,
+                                                                       self.booked_categories)):
+            return fee, max(confidence, RULE_CONFIDENCE)  # 燃えるごみを出すのにお金は: the bags, not 大型ごみ
         if self._puts_out_booked(intent, confidence, ents, normalised) or self._changes_a_booking(ents, normalised):
             return BOOKING_TOPIC, max(confidence, RULE_CONFIDENCE)  # 粗大ごみを出したい: book it; the desk changes it
         claimed = self._uncollected_claim(intent, ents, guess.probabilities)
