@@ -24,6 +24,7 @@ from ivr.language.fee_questions import (
     STATION_FEE_WORDS,
     station_waste,
 )
+from ivr.language.routing import BOOKING_TOPIC
 from ivr.language.understand import Parse
 
 SAME_DAY_TOPICS = ("collection_day", "next_collection", "today_collection")  # asked again of another category
@@ -40,6 +41,10 @@ _SAME_QUESTION = re.compile(
 # 「どこに持って行けばいいですか」「どこで引き取ってもらえるの」 after a thing the city does not collect:
 # where it goes is what its answer says (the shop, the maker), so that answer is given again
 _WHERE = re.compile(r"どこ(?:に|へ|で|か)|どちらに|どっちに")
+# 「申し込みはどうしたらいいですか」 after ソファ's answer (「大型ごみです。事前の申し込みが必要です」): its booking;
+# heard alone it was not understood (0.24)
+BOOKED_WORD = "申し込"  # a category whose how-to says this is booked
+_BOOKING = re.compile(r"申し込|申込|予約|受付|受け付け")
 # それはいつ出せますか, これって何曜日: the day of the thing just answered
 _ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
 
@@ -57,6 +62,9 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
     item = state.item
     if parse.item is not None or parse.category is not None:
         return None
+    booked = kb.category_by_name[item.category] if item is not None else state.category
+    if booked is not None and BOOKED_WORD in booked.how and _BOOKING.search(said) and BOOKING_TOPIC in kb.topic_by_id:
+        return BOOKING_TOPIC, dataclasses.replace(parse, item=item, intent=BOOKING_TOPIC, confidence=1.0)
     if item is None:  # a category with no item: パソコン, where it goes is its answer, said again; 燃えるごみ's fee
         category = state.category
         if category is not None and not category.collected and answered in kb.topic_by_id and _WHERE.search(said):
