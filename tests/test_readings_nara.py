@@ -174,7 +174,7 @@ def test_stored_town_and_item_readings_are_spoken_katakana():
 def test_every_read_back_is_said_as_its_reading(nara_dictionary):
     """「〜、ですね？」 spells a town or an item in kana; the TTS must say that kana as the reading
     (あかはだちょう was said アカワダチョー: は inside a word read as the particle)."""
-    from ivr.dialogue.recovery import say_item, spell_reading
+    from ivr.dialogue.read_back import say_item, spell_reading
     from ivr.dialogue.state import Brain
     from ivr.language.sound_guesses import town_said as _town_said
 

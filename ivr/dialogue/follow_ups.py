@@ -40,7 +40,10 @@ _SAME_QUESTION = re.compile(
 )
 # 「どこに持って行けばいいですか」「どこで引き取ってもらえるの」 after a thing the city does not collect:
 # where it goes is what its answer says (the shop, the maker), so that answer is given again
+# …and 「取りに来てもらえますか」「市で回収してもらえる？」 after it: who takes it is in that answer too (after a
+# booked thing, ソファ, that is its booking)
 _WHERE = re.compile(r"どこ(?:に|へ|で|か)|どちらに|どっちに")
+_PICK_UP = re.compile(r"取りに(?:来|き)|引き?取って|回収(?:に来|しに|して|してもら)|持って(?:行|い)って(?:もら|くれ)")
 # 「申し込みはどうしたらいいですか」 after ソファ's answer (「大型ごみです。事前の申し込みが必要です」): its booking;
 # heard alone it was not understood (0.24)
 BOOKED_WORD = "申し込"  # a category whose how-to says this is booked
@@ -63,11 +66,12 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
     if parse.item is not None or parse.category is not None:
         return None
     booked = kb.category_by_name[item.category] if item is not None else state.category
-    if booked is not None and BOOKED_WORD in booked.how and _BOOKING.search(said) and BOOKING_TOPIC in kb.topic_by_id:
+    if booked is not None and BOOKED_WORD in booked.how and (_BOOKING.search(said) or _PICK_UP.search(said)) \
+            and BOOKING_TOPIC in kb.topic_by_id:
         return BOOKING_TOPIC, dataclasses.replace(parse, item=item, intent=BOOKING_TOPIC, confidence=1.0)
     if item is None:  # a category with no item: パソコン, where it goes is its answer, said again; 燃えるごみ's fee
         category = state.category
-        if category is not None and not category.collected and answered in kb.topic_by_id and _WHERE.search(said):
+        if category is not None and not category.collected and answered in kb.topic_by_id and _asks_who_takes(said):
             return answered, dataclasses.replace(parse, intent=answered, confidence=1.0)
         return _station_fee(kb, category, said, parse)
     if _ITS_DAY.match(said):
@@ -75,7 +79,7 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
         return ITEM_DAY_TOPIC, parse
     topic = kb.topic_by_id.get(answered)
     uncollected = not kb.category_by_name[item.category].collected
-    if topic is not None and uncollected and _WHERE.search(said):
+    if topic is not None and uncollected and _asks_who_takes(said):
         return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
     if topic is not None and any(w in said for w in FEE_WORDS) and FEE_WORD in item.note + topic.answer:
         # 「冷蔵庫を捨てたい」 then 「いくらかかりますか」: the 大型ごみ fee (and a transfer for it) had come,
@@ -92,6 +96,10 @@ def _station_fee(kb: KnowledgeBase, category: Category | None, said: str, parse:
     if not any(w in said for w in STATION_FEE_WORDS) or any(w in said for w in CARRIED_IN_WORDS + BUSINESS_WORDS):
         return None
     return BAG_TOPIC, dataclasses.replace(parse, intent=BAG_TOPIC, confidence=1.0)
+
+
+def _asks_who_takes(said: str) -> bool:
+    return bool(_WHERE.search(said) or _PICK_UP.search(said))
 
 
 def _only_category(kb: KnowledgeBase, said: str, category: str) -> bool:
