@@ -24,6 +24,7 @@ from ivr.language.fee_questions import (
     STATION_FEE_WORDS,
     station_waste,
 )
+from ivr.language.question_forms import names_a_part
 from ivr.language.routing import BOOKING_TOPIC
 from ivr.language.understand import Parse
 
@@ -63,6 +64,8 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
             state.day_category = parse.category  # the day asked before, this category
         return answered, parse
     item = state.item
+    if item is not None and answered in kb.topic_by_id and names_a_part(said):  # 骨が金属: the thing's answer again
+        return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
     if parse.item is not None or parse.category is not None:
         return None
     booked = kb.category_by_name[item.category] if item is not None else state.category

@@ -9,6 +9,7 @@ from pathlib import Path
 from escalation.tickets import TranscriptLine
 from ivr.knowledge.base import KnowledgeBase, load_knowledge
 from ivr.knowledge.models import Area, Category, Item
+from ivr.language.question_forms import names_a_part
 from ivr.language.understand import Parse, Understanding
 
 WHERE_SLOTS = ("area", "chome", "side")  # the bot asked where the caller lives
@@ -133,7 +134,7 @@ class CallState:
         """Keep what this turn named; an area replaces the previous one."""
         if parse is None:
             return
-        if parse.item is not None and not self._item_in_where_answer(parse):
+        if parse.item is not None and not self._item_in_where_answer(parse) and not names_a_part(parse.normalized):
             self.item = parse.item
         if parse.category is not None:
             self.category = parse.category

@@ -84,3 +84,13 @@ def asks_after_missing(normalised: str) -> bool:
 MISSED_WORDS = ("出し忘れ", "だし忘れ", "出しわすれ", "出しそびれ", "出しそこね", "出し損ね", "出しそこな", "間に合わ",
                 "忘れてしも", "忘れてもう", "忘れちゃ", "忘れて")
 _NEXT_WHEN = re.compile(r"(?:次|つぎ|今度|こんど)(?:は|って|の(?:収集|回収)?(?:は|って)?)?(?:いつ|何曜|なんよう|何日)")
+
+
+def names_a_part(normalised: str) -> bool:
+    """「骨が金属なんですけど」「取っ手が木なんやけど」: what a part of the thing just talked about is made of. 骨
+    alone is 鶏の骨's alias: said of the umbrella just answered, it is no new thing (it had been answered)."""
+    return _PART_OF_IT.match(normalised) is not None
+
+
+_PART_OF_IT = re.compile(r"^(?:その|それの|これの)?(?:骨|柄|持ち手|取っ手|本体|ふた|蓋|枠|脚|足|外側|中身?)"
+                         r"(?:が|は|って|も)[、\s]*(?:金属|鉄|プラスチック|プラ|木|ガラス|布|アルミ|ステンレス|陶器|ゴム)")
