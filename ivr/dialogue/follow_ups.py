@@ -16,14 +16,7 @@ import re
 from ivr.dialogue.state import CallState
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Category
-from ivr.language.fee_questions import (
-    BAG_TOPIC,
-    BUSINESS_WORDS,
-    CARRIED_IN_WORDS,
-    FEE_WORDS,
-    STATION_FEE_WORDS,
-    station_waste,
-)
+from ivr.language.fee_questions import FEE_WORDS, fee_topic
 from ivr.language.question_forms import names_a_part
 from ivr.language.routing import BOOKING_TOPIC
 from ivr.language.understand import Parse
@@ -93,12 +86,9 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
 
 def _station_fee(kb: KnowledgeBase, category: Category | None, said: str, parse: Parse) -> tuple[str, Parse] | None:
     """フライパン (燃やせないごみ) or 燃えるごみ's day answered, then 「料金はかかりますか」: the bag rules (Nara: no
-    paid bag), not 大型ごみ's unknown fee and a transfer."""
-    if category is None or not station_waste(category) or BAG_TOPIC not in kb.topic_by_id:
-        return None
-    if not any(w in said for w in STATION_FEE_WORDS) or any(w in said for w in CARRIED_IN_WORDS + BUSINESS_WORDS):
-        return None
-    return BAG_TOPIC, dataclasses.replace(parse, intent=BAG_TOPIC, confidence=1.0)
+    paid bag), not 大型ごみ's unknown fee and a transfer (or the self-haul, business waste: ``fee_topic``)."""
+    topic = fee_topic(kb, [category] if category is not None else [], said)
+    return (topic, dataclasses.replace(parse, intent=topic, confidence=1.0)) if topic else None
 
 
 def _asks_who_takes(said: str) -> bool:

@@ -25,14 +25,21 @@ BUSINESS_WORDS = ("お店の", "店の", "店舗", "会社", "事業", "事務�
 
 
 def station_fee_topic(kb: KnowledgeBase, intent: str, ents: Entities, text: str, booked: set[str]) -> str | None:
-    """The topic for a fee asked of a category put out at the stations on its days (named, or the named item's):
-    its bags, the self-haul when it is carried in (燃えるごみを持ち込むのにお金は: 100 kg free), business waste's
-    when a shop's or an office's (お店の燃えるごみは有料). None when a booked category (大型ごみ) or an item of
-    one is named, or when the topic guessed answers a fee itself (持ち込み, 事業系)."""
-    if BAG_TOPIC not in kb.topic_by_id or not any(w in text for w in STATION_FEE_WORDS) or intent in _answers_a_fee(kb):
+    """``fee_topic`` of the categories named (or the named item's), unless the topic guessed answers a fee
+    itself (持ち込み, 事業系)."""
+    if intent in _answers_a_fee(kb):
         return None
     named = [*ents.categories, *([kb.category_by_name[ents.item.category]] if ents.item else [])]
-    if not named or not all(station_waste(c, booked) for c in named):
+    return fee_topic(kb, named, text, booked)
+
+
+def fee_topic(kb: KnowledgeBase, categories: list[Category], text: str, booked: Collection[str] = ()) -> str | None:
+    """The topic for a fee asked of categories put out at the stations on their days: their bags, the
+    self-haul when carried in (燃えるごみを持ち込むのにお金は: 100 kg free), business waste's when a shop's or an
+    office's (お店の燃えるごみは有料). None when no fee is asked, or a category is not such (大型ごみ: booked)."""
+    if BAG_TOPIC not in kb.topic_by_id or not any(w in text for w in STATION_FEE_WORDS):
+        return None
+    if not categories or not all(station_waste(c, booked) for c in categories):
         return None
     if any(w in text for w in BUSINESS_WORDS):
         return BUSINESS_TOPIC if BUSINESS_TOPIC in kb.topic_by_id else None
