@@ -17,8 +17,8 @@ from ivr.dialogue.state import CallState
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Category
 from ivr.language.fee_questions import FEE_WORDS, fee_topic
-from ivr.language.question_forms import names_a_part
-from ivr.language.routing import BOOKING_TOPIC
+from ivr.language.question_forms import goes_out_as_a_category, names_a_part
+from ivr.language.routing import BOOKING_TOPIC, ITEM_QUESTION
 from ivr.language.understand import Parse
 
 SAME_DAY_TOPICS = ("collection_day", "next_collection", "today_collection")  # asked again of another category
@@ -59,6 +59,9 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
     item = state.item
     if item is not None and answered in kb.topic_by_id and names_a_part(said):  # 骨が金属: the thing's answer again
         return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
+    if item is not None and parse.item is None and parse.category is not None and goes_out_as_a_category(said) \
+            and ITEM_QUESTION in kb.topic_by_id:  # チラシ, then 「燃えるごみとして出せますか」: its category again
+        return ITEM_QUESTION, dataclasses.replace(parse, item=item, intent=ITEM_QUESTION, confidence=1.0)
     if parse.item is not None or parse.category is not None:
         return None
     booked = kb.category_by_name[item.category] if item is not None else state.category

@@ -108,6 +108,8 @@ class Recovery(TownGuesses):
             and parse.confidence < BARE_ITEM_TOPIC_CONFIDENCE
         ):
             intent = ITEM_QUESTION  # 古いのはどうしたらいいですか: which item?
+        if not sure and (town := self.confirm_guessed_town(intent, parse)) is not None:
+            return intent, town  # 「ぞうしちょう、ですね？」 before that town's days
         if intent not in self.item_topics:
             return intent, None
         if self.kb.topic_by_id[intent].handler is Handler.item_category:

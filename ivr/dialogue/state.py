@@ -141,9 +141,8 @@ class CallState:
         if parse.date is not None:
             self.day = parse.date
             self.day_category = parse.category
-        # a town guessed by its sound, given as the answer to 「町名は」, is read back first (紀寺町 for 赤裸町)
-        guessed = parse.area_guessed and isinstance(self.pending, AskSlot) and self.pending.slot == "area"
-        if parse.area_town and not guessed:
+        # a town guessed by its sound is read back first (紀寺町 for 赤裸町), in a question as in an answer to 町名は
+        if parse.area_town and not parse.area_guessed:
             self.set_area(parse.area_town, parse.areas)
         elif parse.town_opening:
             self.town_opening = parse.town_opening

@@ -11,6 +11,7 @@ import re
 import jaconv
 
 from ivr.dialogue import prompts
+from ivr.dialogue.handlers import AREA_HANDLERS
 from ivr.dialogue.postal_codes import town_of_postal_code
 from ivr.dialogue.read_back import spell_reading
 from ivr.dialogue.replies import asks, closes_call
@@ -77,6 +78,18 @@ class TownGuesses:
             return None
         self.state.pending = ConfirmTown(pending.topic, parse, town=town, asked=pending)
         return prompts.CONFIRM_ITEM.format(reading=spell_reading(town_said(self.entities)[town]))
+
+    def confirm_guessed_town(self, intent: str, parse: Parse | None) -> str | None:
+        """A town guessed by its sound in the question itself (「市長東京ですけど、燃えるごみの日は」,
+        七条東町 said: 雑司町 at 79) is read back before its days, as when it answers 「町名は」: its side
+        question (「雑司町は、場所によって…」) or its days had come as if the caller had named it."""
+        if parse is None or not parse.area_guessed or self.state.area_rows or not self._asks_days(intent):
+            return None
+        return self._guess_town(AskSlot(intent, "area"), parse)
+
+    def _asks_days(self, intent: str) -> bool:
+        topic = self.kb.topic_by_id.get(intent)
+        return topic is not None and topic.handler in AREA_HANDLERS
 
     def _towns_to_hear(self, text: str) -> list[str]:
         """The towns nearest in sound to an answer that names no town and sounds like no one town

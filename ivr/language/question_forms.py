@@ -13,6 +13,7 @@ WHICH_CATEGORY_WORDS = ("何ごみ", "なにごみ", "なんごみ", "何のご�
 # how to get rid of a thing (〇〇を処分したい, 〇〇は何ごみ): when no item, category, town or date
 # is heard in such a question, the thing itself was not heard, and the caller can be asked for it
 DISPOSAL_WORDS = WHICH_CATEGORY_WORDS + ("捨て方", "捨てたい", "すてたい", "処分した", "処分する", "処分の仕方",
+                                         "処分すれば", "捨てれば", "捨てたら", "すてたら",  # 〜ばいい, 〜たらええ
                                          "ほかした", "ほかす", "出せばいい", "出したらいい", "出せば良い")
 # 「ごみの分け方を教えて」: sorting asked of no thing heard, which thing is the next question (not 分別してない,
 # a neighbour's ways); with a thing named, no sign of getting rid of it (分け方のパンフレットがほしい)
@@ -60,8 +61,22 @@ _CAN_DISPOSE = re.compile(r"(?:捨て|すて|出|だ|処分|ほか)(?:られ|れ
                           r"(?:か|かね|の|ん(?:です|でしょう)か|でしょうか)?(?:$|[、。？?])")
 
 
-_HOW_TO_DISPOSE = re.compile(r"(?:どうやって|どないして|どない|どう|どこに|どこへ|どこで|どのように)(?:して)?"
+# やって alone: ASR writes 「どうやって」 into the word before it (ベビーカーどうやって → デビーから窓、やって)
+_HOW_TO_DISPOSE = re.compile(r"(?:どうやって|やって|どないして|どない|どう|どこに|どこへ|どこで|どのように)(?:して)?"
                              r"(?:捨て|すて|処分|ほか|出)")
+
+
+def goes_out_as_a_category(normalised: str) -> bool:
+    """「資源ごみで出せますか」「燃えるごみとして出していいですか」: whether some thing may go out as a
+    category, so the thing is what the question is about; when none is heard (「チラシって」 heard
+    「知らせて」), which thing is the next question, not the category's rules or "not understood".
+    A day asked (「燃えるごみに出せるのは何曜日」) is the category's own question."""
+    return _AS_A_CATEGORY.search(normalised) is not None and _WHEN.search(normalised) is None
+
+
+_AS_A_CATEGORY = re.compile(r"(?:ごみ|ゴミ|資源|プラ)(?:で|として|に)、?(?:出|だ|捨て|すて|ほか)"
+                            r"(?:せ|し|さ|られ|れ|て|ても)")
+_WHEN = re.compile(r"いつ|何曜|なんよう|曜日|何日|何時")
 
 
 def names_a_kind_of_things(normalised: str) -> bool:

@@ -25,6 +25,7 @@ from ivr.language.normalize import nfkc, normalize
 from ivr.language.question_forms import (
     asks_after_missing,
     asks_how_to_dispose,
+    goes_out_as_a_category,
     names_a_kind_of_things,
     thing_asked_of_a_category,
 )
@@ -187,7 +188,7 @@ class Understanding:
             yes_no=yes_no(text),
             thing_unheard=not (ents.items or ents.area_town or day is not None) and (
                 ((asks_how_to_dispose(normalised) or names_a_kind_of_things(normalised)) and not ents.category)
-                or self._names_an_unknown_thing(normalised)),
+                or self._names_an_unknown_thing(normalised) or goes_out_as_a_category(normalised)),
         )
         parse.elapsed_ms = (time.perf_counter() - started) * 1000
         return parse
