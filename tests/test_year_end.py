@@ -16,7 +16,7 @@ from ivr.knowledge.loader import KnowledgeError
 from ivr.knowledge.models import Area, Collector, Suspension, YearEnd, YearEndClosure
 from ivr.knowledge.schedule import ScheduleEngine, Status
 from ivr.knowledge.year_end import coming_winter, missing_year_end, winter_of
-from ivr.language.routing import _asks_about_obon
+from ivr.language.question_forms import asks_about_obon
 
 runner = CliRunner()
 
@@ -261,4 +261,4 @@ def test_year_end_words_in_a_holiday_question_go_to_the_year_end_answer():
     ],
 )
 def test_obon_holidays_or_a_tray(text, obon):
-    assert _asks_about_obon(text) is obon
+    assert asks_about_obon(text) is obon

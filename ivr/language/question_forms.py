@@ -109,3 +109,23 @@ def names_a_part(normalised: str) -> bool:
 
 _PART_OF_IT = re.compile(r"^(?:その|それの|これの)?(?:骨|柄|持ち手|取っ手|本体|ふた|蓋|枠|脚|足|外側|中身?)"
                          r"(?:が|は|って|も)[、\s]*(?:金属|鉄|プラスチック|プラ|木|ガラス|布|アルミ|ステンレス|陶器|ゴム)")
+
+
+HOLIDAY_TOPIC = "holiday_collection"
+# お盆 is the Obon holidays or a tray (an item): a time word after it, or a question about
+# collection without asking what kind of garbage it is, makes it the holidays
+OBON = r"(?:お盆|おぼん|オボン)"
+OBON_PERIOD = re.compile(OBON + r"(?:の間|のあいだ|の期間|期間|休み|やすみ|中|の時|のとき|の頃|のころ|明け|あけ|の週"
+                         r"|の連休|の時期|時期|の日|前|の前)")
+OBON_COLLECTION_WORDS = ("収集", "回収", "しゅうしゅう", "かいしゅう", "ごみの日", "来る", "来ます", "来て",
+                         "来は", "くる", "やって", "休み", "やすみ")
+OBON_ITEM_WORDS = WHICH_CATEGORY_WORDS + ("捨て", "すて", "ほか", "処分", "分別", "出し方", "割れ", "木の",
+                                          "プラスチックの")
+
+
+def asks_about_obon(text: str) -> bool:
+    """「お盆の間も収集ある？」「お盆も来てくれる？」 ask about the Obon holidays;
+    「お盆は何ごみ」「木のお盆を捨てたい」 about a tray."""
+    if not re.search(OBON, text) or any(w in text for w in OBON_ITEM_WORDS):
+        return False
+    return bool(OBON_PERIOD.search(text)) or any(w in text for w in OBON_COLLECTION_WORDS)

@@ -19,7 +19,14 @@ from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
 from ivr.language.fee_questions import FEE_WORDS, station_fee_topic
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
-from ivr.language.question_forms import WHICH_CATEGORY_WORDS, asks_after_missing, asks_to_get_rid_of
+from ivr.language.question_forms import (
+    HOLIDAY_TOPIC,
+    WHICH_CATEGORY_WORDS,
+    asks_about_obon,
+    asks_after_missing,
+    asks_to_get_rid_of,
+    thing_asked_of_a_category,
+)
 from ivr.language.readings import reading
 
 ITEM_QUESTION = "item_category"
@@ -72,16 +79,6 @@ SEASON_TOPICS = {"holiday_collection", "year_end_collection"}  # collection on h
 # what asks about collection in that season (not about the item): 年末はいつまで収集？
 SEASON_QUESTION_WORDS = SCHEDULE_WORDS + ("収集", "回収", "休み", "やって", "来る", "来ます", "持って行", "まで",
                                           "から")
-HOLIDAY_TOPIC = "holiday_collection"
-# お盆 is the Obon holidays or a tray (an item): a time word after it, or a question about
-# collection without asking what kind of garbage it is, makes it the holidays
-OBON = r"(?:お盆|おぼん|オボン)"
-OBON_PERIOD = re.compile(OBON + r"(?:の間|のあいだ|の期間|期間|休み|やすみ|中|の時|のとき|の頃|のころ|明け|あけ|の週"
-                         r"|の連休|の時期|時期|の日|前|の前)")
-OBON_COLLECTION_WORDS = ("収集", "回収", "しゅうしゅう", "かいしゅう", "ごみの日", "来る", "来ます", "来て",
-                         "来は", "くる", "やって", "休み", "やすみ")
-OBON_ITEM_WORDS = WHICH_CATEGORY_WORDS + ("捨て", "すて", "ほか", "処分", "分別", "出し方", "割れ", "木の",
-                                          "プラスチックの")
 DAY_TOPICS = {"collection_day", "next_collection", "today_collection", "holiday_collection", "year_end_collection"}
 SLOT_TOPICS = {"today_collection", "collection_day", "next_collection", ITEM_QUESTION}
 SELF_HAUL = "self_haul"  # a vehicle named as the means (車で運んで捨てたい) asks about bringing waste in
@@ -112,14 +109,6 @@ def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
     if intent == ITEM_QUESTION:
         return ents.item is not None
     return False
-
-
-def _asks_about_obon(text: str) -> bool:
-    """「お盆の間も収集ある？」「お盆も来てくれる？」 ask about the Obon holidays;
-    「お盆は何ごみ」「木のお盆を捨てたい」 about a tray."""
-    if not re.search(OBON, text) or any(w in text for w in OBON_ITEM_WORDS):
-        return False
-    return bool(OBON_PERIOD.search(text)) or any(w in text for w in OBON_COLLECTION_WORDS)
 
 
 def _head(name: str) -> str:
@@ -154,6 +143,8 @@ class IntentRouter:
                             for t, names in exact_items.items()}
         self.topic_categories = {t: {kb.item_by_name[n].category for n in names} for t, names in exact_items.items()}
         self.category_topic = self._topic_per_category()
+        self.how_topics = {c.name: t.id for t in kb.topics for c in kb.categories  # 燃やせるごみの出し方
+                           if t.handler is None and t.title.startswith(c.name) and "出し方" in t.title}
         self.keywords = {t.id: [(w, reading(w)) for w in t.keywords] for t in kb.topics if t.keywords}
         titles = [kb.topic_by_id[t].title for t in OVERSIZE_TOPICS if t in kb.topic_by_id]
         # the category booked and paid for item by item (大型ごみ): its topics' titles all name it
@@ -166,7 +157,7 @@ class IntentRouter:
 
     def route(self, guess: IntentGuess, ents: Entities, normalised: str, has_date: bool) -> tuple[str, float]:
         """The classifier's guess, corrected by keywords, the named item and the slots present."""
-        if HOLIDAY_TOPIC in self.kb.topic_by_id and _asks_about_obon(normalised):
+        if HOLIDAY_TOPIC in self.kb.topic_by_id and asks_about_obon(normalised):
             return HOLIDAY_TOPIC, max(guess.confidence, RULE_CONFIDENCE)  # the holidays, not the tray
         kana = reading(normalised)
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised, kana)
@@ -203,6 +194,8 @@ class IntentRouter:
         claimed = self._uncollected_claim(intent, ents, guess.probabilities)
         if claimed:  # お店のごみは何曜日: shop waste has no collection day, its own topic answers
             return claimed, max(confidence, RULE_CONFIDENCE)
+        if (own := self._category_asked_of_itself(ents, normalised)) is not None:
+            return own, max(confidence, RULE_CONFIDENCE)  # プラスチックは何ごみ: how it goes out, not a day
         ruled = self._schedule_or_oversize(intent, normalised, ents, has_date)
         if ruled != intent and (claimed := self._uncollected_claim(ruled, ents, guess.probabilities)):
             return claimed, max(confidence, RULE_CONFIDENCE)  # a day asked of 古紙 (こしはいつ回数): its topic
@@ -278,6 +271,14 @@ class IntentRouter:
             if any(w in text for w in FEE_WORDS):  # 「ベッド出すのになんぼ」 asks its fee
                 return "oversize_fee"
         return intent
+
+    def _category_asked_of_itself(self, ents: Entities, text: str) -> str | None:
+        """「プラスチックは何ごみですか」: the category's own word is the thing asked about, and the topic on
+        how that category goes out answers (the classifier leant to its days, and the town was asked)."""
+        thing = thing_asked_of_a_category(text)
+        if ents.category is None or ents.items or not thing or not any(w in text for w in WHICH_CATEGORY_WORDS):
+            return None
+        return self.how_topics.get(ents.category.name) if self.entities.find_category(thing) is ents.category else None
 
     def _puts_out_booked(self, intent: str, confidence: float, ents: Entities, text: str) -> bool:
         """The caller wants to put out the booked category (``PUT_OUT_WORDS``), naming no item; a
