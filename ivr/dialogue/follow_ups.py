@@ -42,6 +42,9 @@ _PICK_UP = re.compile(r"取りに(?:来|き)|引き?取って|回収(?:に来|�
 # heard alone it was not understood (0.24)
 BOOKED_WORD = "申し込"  # a category whose how-to says this is booked
 _BOOKING = re.compile(r"申し込|申込|予約|受付|受け付け")
+# 「何枚まで出せますか」 after 布団's answer (大型ごみ): how many go out at once, not understood alone (0.18)
+LIMITS_TOPIC = "oversize_limits"
+_HOW_MANY = re.compile(r"何(?:枚|個|点|本|台|袋|つ)|いくつ|なんぼまで|どれくらい|どのくらい")
 # それはいつ出せますか, これって何曜日: the day of the thing just answered
 _ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
 
@@ -68,6 +71,8 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
     if booked is not None and BOOKED_WORD in booked.how and (_BOOKING.search(said) or _PICK_UP.search(said)) \
             and BOOKING_TOPIC in kb.topic_by_id:
         return BOOKING_TOPIC, dataclasses.replace(parse, item=item, intent=BOOKING_TOPIC, confidence=1.0)
+    if booked is not None and BOOKED_WORD in booked.how and _HOW_MANY.search(said) and LIMITS_TOPIC in kb.topic_by_id:
+        return LIMITS_TOPIC, dataclasses.replace(parse, item=item, intent=LIMITS_TOPIC, confidence=1.0)
     if item is None:  # a category with no item: パソコン, where it goes is its answer, said again; 燃えるごみ's fee
         category = state.category
         if category is not None and not category.collected and answered in kb.topic_by_id and _asks_who_takes(said):
