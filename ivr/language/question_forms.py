@@ -93,11 +93,14 @@ _KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家�
 def asks_after_missing(normalised: str) -> bool:
     """「今日出し忘れたんやけど次いつ」: the caller missed a day's collection and asks when the next
     one is: a next-collection question about that day's categories, not what that day collects."""
-    return any(w in normalised for w in MISSED_WORDS) and _NEXT_WHEN.search(normalised) is not None
+    missed = any(w in normalised for w in MISSED_PUTTING_OUT)  # 「ごみ出すの忘れたんやけど」: the next, unasked
+    return missed or any(w in normalised for w in MISSED_WORDS) and _NEXT_WHEN.search(normalised) is not None
 
 
-MISSED_WORDS = ("出し忘れ", "だし忘れ", "出しわすれ", "出しそびれ", "出しそこね", "出し損ね", "出しそこな", "間に合わ",
-                "忘れてしも", "忘れてもう", "忘れちゃ", "忘れて")
+MISSED_PUTTING_OUT = ("出し忘れ", "だし忘れ", "出しわすれ", "出しそびれ", "出しそこね", "出し損ね", "出しそこな",
+                      "出すの忘れ", "出すのを忘れ", "出すん忘れ")
+# 忘れた alone may be of anything (今日何の日か忘れた): with 次いつ, of putting out
+MISSED_WORDS = MISSED_PUTTING_OUT + ("間に合わ", "忘れてしも", "忘れてもう", "忘れちゃ", "忘れて")
 _NEXT_WHEN = re.compile(r"(?:次|つぎ|今度|こんど)(?:は|って|の(?:収集|回収)?(?:は|って)?)?(?:いつ|何曜|なんよう|何日)")
 
 

@@ -240,7 +240,7 @@ class IntentRouter:
         """Cues the classifier misses: a category or an area + 「いつ」 asks for a day (「次の」: the next one);
         a category + a date asks about that date; an item named without fee or booking words
         asks what it is, not what 大型ごみ costs."""
-        nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT) or (
+        nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT) or asks_after_missing(text) or (
             not has_date and any(w in text for w in PERIOD_WORDS))
         if intent == "collection_day" and nxt or intent == "today_collection" and asks_after_missing(text):
             return "next_collection"  # 「今日出し忘れたんやけど次いつ」: after the day named, not what it collects
