@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 from ivr.knowledge.base import KnowledgeBase
 from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
-from ivr.language.fee_questions import FEE_WORDS, station_fee_topic
+from ivr.language.fee_questions import BUSINESS_TOPIC, FEE_WORDS, station_fee_topic
 from ivr.language.intents import IntentGuess
 from ivr.language.normalize import normalize
 from ivr.language.question_forms import (
@@ -363,10 +363,10 @@ class IntentRouter:
         """A category the city does not collect, named in a question the calendar or the item
         dictionary would answer (何曜日, 燃えるごみの日に出せる?): the topic that speaks for it;
         an item of such a category asked with a day: the item's own answer."""
-        for category in ents.categories:
-            if ents.item is not None and ents.item.category != category.name:
-                continue  # パソコンのマウス asks about the mouse, not the パソコン category
-            topics = self.category_claims.get(category.name, [])
+        for category in ents.categories:  # パソコンのマウス asks about the mouse, not the パソコン category; but
+            topics = self.category_claims.get(category.name, [])  # 会社で出たパソコン: a business's, whatever it is
+            if ents.item is not None and ents.item.category != category.name and BUSINESS_TOPIC not in topics:
+                continue
             if intent in topics:  # already there: no calendar rule may take it away
                 return intent
             if topics and (intent in DAY_TOPICS | {ITEM_QUESTION} or intent in self.topic_items):
