@@ -18,6 +18,7 @@ from ivr.knowledge.models import Action, Category, Handler, Item
 from ivr.language.entities import BULK_WORDS, Entities, EntityExtractor
 from ivr.language.fee_questions import BUSINESS_TOPIC, FEE_WORDS, station_fee_topic
 from ivr.language.intents import IntentGuess
+from ivr.language.keywords import keyword_heard
 from ivr.language.normalize import normalize
 from ivr.language.question_forms import (
     HOLIDAY_TOPIC,
@@ -63,9 +64,6 @@ PUT_OUT_WORDS = ("出し方", "出したい", "出したら", "出せばいい",
 NOT_BOOKING_WORDS = FEE_WORDS + BULK_WORDS + DAY_QUESTION_WORDS + WHICH_CATEGORY_WORDS + LIMIT_WORDS + (
     "対象", "基準", "どんな", "長", "数", "制限", "決まり", "いくつ", "時間", "何時", "出せる", "出せま")
 BOOKING_TOPIC = "oversize_booking"
-LOANWORD_MIN_KANA = 5  # a katakana keyword this long may be heard one kana off; shorter ones match too much
-LOANWORD_RATIO = 80  # rapidfuzz partial ratio on kana: one kana of six wrong scores 83
-_KATAKANA = re.compile(r"[ァ-ヴー]+")
 RULE_CONFIDENCE = 0.8  # confidence of an intent set by one of the explicit cues below
 ITEM_TOPIC_SHARE = 0.5  # a topic is "about items" when at least half its examples name one
 CATEGORY_TOPIC_SHARE = 0.8  # a topic owns a category when this share of its example items are in it
@@ -91,14 +89,6 @@ def _glued_before_a_day(ents: Entities) -> bool:
     """「車毎日が市町の燃えるごみは何曜日」 (鶴舞東町, clean dev4): the item runs into other words, no
     particle after it, and a category with days is named: the day is asked of the category."""
     return ents.items[0].after[:1] not in ITEM_PARTICLES and any(c.scheduled for c in ents.categories)
-
-
-def _loanword_near(word: str, kana: str) -> bool:
-    """A katakana keyword heard a kana off: Whisper spells loanwords as it hears them (「ごみのわけ方の
-    パンスレットが欲しい」, 20 dB: the request's keyword missing, パンフレット was read back as an item and
-    its rule given)."""
-    return (len(word) >= LOANWORD_MIN_KANA and _KATAKANA.fullmatch(word) is not None
-            and fuzz.partial_ratio(word, kana) >= LOANWORD_RATIO)
 
 
 def _slots_agree(intent: str, ents: Entities, has_date: bool) -> bool:
@@ -225,7 +215,7 @@ class IntentRouter:
 
     def _keywords_ok(self, topic: str, text: str, kana: str) -> bool:
         words = self.keywords.get(topic)
-        return not words or any(w in text or (r and r in kana) or _loanword_near(w, kana) for w, r in words)
+        return not words or any(keyword_heard(w, r, text, kana) for w, r in words)
 
     def _allowed(
         self, intent: str, confidence: float, probs: dict[str, float], text: str, kana: str
@@ -363,13 +353,16 @@ class IntentRouter:
         """A category the city does not collect, named in a question the calendar or the item
         dictionary would answer (何曜日, 燃えるごみの日に出せる?): the topic that speaks for it;
         an item of such a category asked with a day: the item's own answer."""
-        for category in ents.categories:  # パソコンのマウス asks about the mouse, not the パソコン category; but
-            topics = self.category_claims.get(category.name, [])  # 会社で出たパソコン: a business's, whatever it is
-            if ents.item is not None and ents.item.category != category.name and BUSINESS_TOPIC not in topics:
+        # パソコンのマウス asks about the mouse, not the パソコン category; 会社で出たパソコン is a business's waste
+        claims = self.category_claims
+        for category in sorted(ents.categories, key=lambda c: BUSINESS_TOPIC not in claims.get(c.name, [])):
+            topics = claims.get(category.name, [])
+            business = BUSINESS_TOPIC in topics and intent not in self.reports
+            if ents.item is not None and ents.item.category != category.name and not business:
                 continue
             if intent in topics:  # already there: no calendar rule may take it away
                 return intent
-            if topics and (intent in DAY_TOPICS | {ITEM_QUESTION} or intent in self.topic_items):
+            if topics and (business or intent in DAY_TOPICS | {ITEM_QUESTION} or intent in self.topic_items):
                 return max(topics, key=lambda t: probs.get(t, 0.0))
         item = ents.item
         if item is not None and ents.items[0].how != "fuzzy" and intent in DAY_TOPICS \
