@@ -6,7 +6,7 @@ import pytest
 
 from ivr.language.dates import parse_date, say_date
 from ivr.language.entities import chome_of, runs_on
-from ivr.language.normalize import normalize
+from ivr.language.normalize import asks_to_hold, normalize
 from ivr.language.yes_no import yes_no
 
 TODAY = date(2026, 11, 27)  # a Friday
@@ -37,10 +37,20 @@ TODAY = date(2026, 11, 27)  # a Friday
         ("ちょっとお尋ねしたいんですけど、乾電池は", "乾電池は"),  # a preamble says nothing of the topic
         ("聞きたいことがあるんですけど、職員さんと話せますか", "職員さんと話せますか"),
         ("質問なんですが、傘は何ごみ", "傘は何ごみ"),
+        ("ちょっと待ってくださいね", ""),  # the caller goes to look: a filler turn (recovery: ごゆっくりどうぞ)
+        ("ちょっと待ってね、えーと、冷蔵庫は何ごみ", "冷蔵庫は何ごみ"),
+        ("待ってたのに収集車が来ない", "待ってたのに収集車が来ない"),
     ],
 )
 def test_normalize(text, expected):
     assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(("text", "hold"), [("ちょっと待ってください", True), ("少々お待ちください", True),
+                                            ("えーと、まってね", True), ("待ってたのに来ない", False),
+                                            ("冷蔵庫", False)])
+def test_asks_to_hold(text, hold):
+    assert asks_to_hold(text) is hold
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,7 @@ GO_AHEAD_SHORT = "ご用件を、どうぞ。"  # the go-ahead said a second tim
 GO_AHEAD_AGAIN = "はい。" + GO_AHEAD_SHORT
 ONCE_MORE = "もう一度お伺いします。"
 LINE_HEARD = "はい、聞こえております。"  # to 「もしもし、聞こえますか」, before what the bot had asked
+TAKE_YOUR_TIME = "はい、ごゆっくりどうぞ。"  # to 「ちょっと待ってください」: the bot waits, asking nothing new
 STILL_LISTENING = "はい。"  # before the question asked again after a turn of only えーと
 ASK_AREA_AGAIN = (
     "申し訳ありません。その町名が見つかりませんでした。町名の、はじめの何文字かだけでも結構です。"

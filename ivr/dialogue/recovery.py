@@ -23,7 +23,7 @@ from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm,
 from ivr.dialogue.town_guesses import TownGuesses, heard_name
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
-from ivr.language.normalize import checks_the_line, has_words, normalize
+from ivr.language.normalize import asks_to_hold, checks_the_line, has_words, normalize
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
     ITEM_SOUND_RATIO,
@@ -190,6 +190,8 @@ class Recovery(TownGuesses):
         could not be read (the keys offered), because the transcript holds no word at all (a はい
         on a noisy line decoded as 「。」) or the question was already asked twice: re-asked in the
         same words, such a caller was asked 「…でよろしいですか」 eight times running."""
+        if asks_to_hold(text):  # ちょっと待ってください: whatever was asked stands, and the caller is not hurried
+            return prompts.TAKE_YOUR_TIME
         reply = self._filler_reply(text)
         if reply is not None and checks_the_line(text):  # もしもし、聞こえますか: yes, then what was asked
             return prompts.LINE_HEARD + reply.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE)

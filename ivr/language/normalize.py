@@ -108,7 +108,7 @@ def strip_fillers(text: str) -> str:
     return "" if _LINE_CHECK.match(text) else text
 
 
-def _strip_fillers(text: str) -> str:
+def _strip_fillers(text: str, hold: bool = True) -> str:
     text = _FILLER_AT_START.sub("", text)
     text = _FILLER_BEFORE_PAUSE.sub("", text)
     text = _FILLER_ANYWHERE.sub("", text)
@@ -116,7 +116,20 @@ def _strip_fillers(text: str) -> str:
     while previous != text:  # 「…、そのー」: trailing fillers, one by one
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
     text = _FILLER_AT_START.sub("", text)  # 「えー、あのですね、ちょっとお尋ねしたいんですが、えっと…」:
-    return _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))  # fillers, the preamble, fillers again
+    text = _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))  # fillers, the preamble, fillers again
+    return _FILLER_AT_START.sub("", _HOLD.sub("", text)) if hold else text  # 「ちょっと待ってね、えーと、冷蔵庫」
+
+
+# 「ちょっと待ってください」: the caller goes to look (at the label, for the letter); as a whole turn it had been
+# "not understood, say it shorter". Now a filler turn, answered 「はい、ごゆっくりどうぞ。」 (recovery.filler_reply).
+_HOLD = re.compile(r"^(?:少し|少々|しばらく|ちょい)?[、\s]*(?:お待ちください|(?:待|ま)って"
+                   r"(?:ください|下さい|て(?:ください)?|もらえますか|もらっていいですか|くれる|くれますか)?(?:ね|な)?)"
+                   r"(?:[?？。、!！\s]+|$)")  # not the 待って of 「待ってたのに来ない」
+
+
+def asks_to_hold(text: str) -> bool:
+    said = _strip_fillers(nfkc(text).strip(), hold=False)
+    return bool(said) and _HOLD.fullmatch(said) is not None
 
 
 # 「もしもし、聞こえますか」: the caller checks the line, asking nothing. As a whole turn it had been
