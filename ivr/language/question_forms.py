@@ -93,8 +93,13 @@ _KIND_OF_THINGS = re.compile(r"^(?:家電|家具|電化製品|電気製品|家�
 def asks_after_missing(normalised: str) -> bool:
     """「今日出し忘れたんやけど次いつ」: the caller missed a day's collection and asks when the next
     one is: a next-collection question about that day's categories, not what that day collects."""
-    missed = any(w in normalised for w in MISSED_PUTTING_OUT)  # 「ごみ出すの忘れたんやけど」: the next, unasked
-    return missed or any(w in normalised for w in MISSED_WORDS) and _NEXT_WHEN.search(normalised) is not None
+    return missed_putting_out(normalised) or (any(w in normalised for w in MISSED_WORDS)
+                                              and _NEXT_WHEN.search(normalised) is not None)
+
+
+def missed_putting_out(normalised: str) -> bool:
+    """「ごみ出すの忘れたんやけど」: a missed collection said, the next one not asked (but wanted)."""
+    return any(w in normalised for w in MISSED_PUTTING_OUT)
 
 
 MISSED_PUTTING_OUT = ("出し忘れ", "だし忘れ", "出しわすれ", "出しそびれ", "出しそこね", "出し損ね", "出しそこな",

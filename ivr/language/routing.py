@@ -26,6 +26,7 @@ from ivr.language.question_forms import (
     asks_about_obon,
     asks_after_missing,
     asks_to_get_rid_of,
+    missed_putting_out,
     thing_asked_of_a_category,
 )
 from ivr.language.readings import reading
@@ -230,6 +231,8 @@ class IntentRouter:
         """Cues the classifier misses: a category or an area + 「いつ」 asks for a day (「次の」: the next one);
         a category + a date asks about that date; an item named without fee or booking words
         asks what it is, not what 大型ごみ costs."""
+        if missed_putting_out(text) and not ents.item and intent not in self.reports | DAY_TOPICS:
+            return "next_collection"  # 「ごみ出すの忘れたんやけど」: the next one (as examples they drew in others)
         nxt = any(w in text for w in NEXT_WORDS) or text.startswith(CLIPPED_NEXT) or asks_after_missing(text) or (
             not has_date and any(w in text for w in PERIOD_WORDS))
         if intent == "collection_day" and nxt or intent == "today_collection" and asks_after_missing(text):
