@@ -155,6 +155,19 @@ def test_caller_number_is_offered_for_the_callback(brain):
     assert call.tickets.tickets[0].request.callback_number == "0742000000"
 
 
+def test_unclear_answers_to_the_callers_own_number_keep_it_instead_of_asking_forever(brain):
+    call = Call(brain, CLOSED, caller_number="0742000000")
+    call.say("折り返し電話してほしい")
+    assert "でよろしいですか" in call.say("大型ごみのことで相談です").text
+    assert "はい、か、いいえ" in call.say("スタッフ").text  # a garbled はい: asked again (twice) …
+    assert "はい、か、いいえ" in call.say("スタッフ").text
+    kept = call.say("スタッフ")  # … then the line they call from is kept, and the caller told so
+    assert kept.text.startswith("今おかけのお電話番号に、折り返しお電話します。") and "お名前" in kept.text
+    assert "受付番号" in call.say("佐藤です").text
+    r = call.tickets.tickets[0].request
+    assert r.callback_number == "0742000000" and "折り返し: 0742000000（未確認）" in r.summary
+
+
 def test_failed_ticket_store_goes_to_staff(brain):
     call = Call(brain, CLOSED)
     call.tickets.fail_next = True

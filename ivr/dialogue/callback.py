@@ -38,6 +38,8 @@ AUTO_SUMMARY = {"system_error": "(システムエラーのため自動で受付)
 PHONE_DIGITS = range(10, 12)  # Japanese numbers: 10 digits (landline) or 11 (mobile)
 STORE_TIMEOUT_S = 1.0  # a commit takes ~10–50 ms; a database silent this long is down (→ staff)
 MAX_PHONE_TRIES = 2  # after two unclear numbers, keep what we have: staff can still read the log
+NUMBER_CONFIRM_TRIES = 3  # unclear answers to 「今おかけの…でよろしいですか」 before that number is kept, unconfirmed
+UNCONFIRMED = "（未確認）"  # after a kept number in the staff summary: call it, but the caller never said はい
 PLACE_REASONS = frozenset({"collection", "illegal_dumping", "animal"})  # staff must go and look: a place is needed
 NO_NAME_MAX_CHARS = 8  # 「いいえ」「結構です」: declining the name, not a name; longer answers are a name
 # What staff read first in the console: built from the slots, never generated text.
@@ -96,6 +98,7 @@ class Step:
     item: str = ""
     phone: str = ""
     caller_name: str = ""
+    phone_unconfirmed: bool = False  # the caller's own number, kept with no clear はい to it
     tries: int = 0
     name_asked_again: bool = False  # a bare はい to 「お名前を」 is asked once more, then taken as no name
     heard: list[str] = field(default_factory=list)
@@ -147,9 +150,7 @@ class CallbackFlow:
             return self._after_place(step)
         if step.name == "confirm_number":
             yes = parse.answer(confirming=True) if parse else None
-            if yes is None:
-                return FlowReply(prompts.YES_OR_NO)
-            return self._number_confirmed(step, yes)
+            return self._unclear_number(step) if yes is None else self._number_confirmed(step, yes)
         if step.name == "phone":
             return self._take_phone(step, phone_digits(text))
         short = parse is not None and len(parse.normalized) <= NO_NAME_MAX_CHARS
@@ -176,6 +177,8 @@ class CallbackFlow:
         """The answer to the pending ticket question was heard but not read: ask it again."""
         step = self.step
         assert step is not None
+        if step.name == "confirm_number":
+            return self._unclear_number(step, prompts.UNCLEAR_TICKET)
         again = {"details": prompts.ASK_DETAILS, "place": prompts.ASK_PLACE, "phone": prompts.ASK_PHONE_AGAIN,
                  "name": prompts.ASK_NAME}
         return FlowReply(prompts.UNCLEAR_TICKET + again.get(step.name, prompts.YES_OR_NO))
@@ -206,6 +209,16 @@ class CallbackFlow:
             return self._ask(step, "name", prompts.ASK_NAME)
         return self._ask(step, "phone", prompts.ASK_PHONE)
 
+    def _unclear_number(self, step: Step, lead: str = "") -> FlowReply:
+        """No clear はい/いいえ to the caller's own number: asked again, then that number is kept (the line
+        they call from) and marked for staff. Asking on looped a caller whose はい a bad line garbled
+        (dev4 calls at 20 dB: eight 「はい、か、いいえ」 in a row, and the ticket was never taken)."""
+        step.tries += 1
+        if step.tries < NUMBER_CONFIRM_TRIES:
+            return FlowReply(lead + prompts.YES_OR_NO)
+        step.phone, step.phone_unconfirmed = self.state.caller_number, True
+        return self._ask(step, "name", prompts.NUMBER_KEPT + prompts.ASK_NAME)
+
     def _take_phone(self, step: Step, digits: str) -> FlowReply:
         if len(digits) not in PHONE_DIGITS and step.tries + 1 < MAX_PHONE_TRIES:
             step.tries += 1
@@ -215,7 +228,7 @@ class CallbackFlow:
 
     @staticmethod
     def _ask(step: Step, name: str, text: str) -> FlowReply:
-        step.name = name
+        step.name, step.tries = name, 0
         return FlowReply(text)
 
     # --- the ticket -------------------------------------------------------------------
@@ -223,7 +236,8 @@ class CallbackFlow:
     def summary(self, step: Step) -> str:
         place = " ".join(p for p in (self._area(), step.place) if p) or UNKNOWN
         return SUMMARY_TEMPLATE.format(title=step.title or step.topic, place=place, item=step.item or "なし",
-                                       phone=step.phone or UNKNOWN, name=step.caller_name or UNKNOWN,
+                                       phone=step.phone + UNCONFIRMED * step.phone_unconfirmed if step.phone
+                                       else UNKNOWN, name=step.caller_name or UNKNOWN,
                                        details=step.summary or UNKNOWN)
 
     def request(self, step: Step, complete: bool) -> TicketRequest:

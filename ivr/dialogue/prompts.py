@@ -106,6 +106,8 @@ ASK_PLACE = "職員が確かめに伺う場所を、町名と番地か、近く�
 ASK_PHONE = "折り返しのお電話番号を、お話しいただくか、ボタンで押してください。"
 CONFIRM_CALLER_NUMBER = "折り返しのお電話番号は、今おかけの、{digits}、でよろしいですか。"
 ASK_PHONE_AGAIN = "お電話番号を、市外局番から、もう一度お願いします。"
+# no clear はい/いいえ to the caller's own number, asked again: that number is kept and the caller told so
+NUMBER_KEPT = "今おかけのお電話番号に、折り返しお電話します。"
 ASK_NAME = "最後に、お名前をお願いします。お名前を伏せたいときは、シャープを押してください。"
 ASK_NAME_AGAIN = "お名前を、どうぞ。伏せたいときは、シャープを押してください。"
 # {digits}: the ticket number digit by digit (say_digits): callers write digits down, not 千二十四

@@ -23,7 +23,9 @@ from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm,
 from ivr.dialogue.town_guesses import TownGuesses, heard_name
 from ivr.knowledge.models import Action as TopicAction
 from ivr.knowledge.models import Handler, Item
+from ivr.language.keywords import keyword_heard
 from ivr.language.normalize import asks_to_hold, checks_the_line, has_words, normalize
+from ivr.language.readings import reading
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
     ITEM_SOUND_RATIO,
@@ -106,6 +108,7 @@ class Recovery(TownGuesses):
             and parse.item is None
             and parse.category is None
             and parse.confidence < BARE_ITEM_TOPIC_CONFIDENCE
+            and not self._own_words_heard(intent, parse.normalized)
         ):
             intent = ITEM_QUESTION  # 古いのはどうしたらいいですか: which item?
         if not sure and (town := self.confirm_guessed_town(intent, parse)) is not None:
@@ -130,6 +133,13 @@ class Recovery(TownGuesses):
             intent, self.state.item = ITEM_QUESTION, guessed[0]
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
+
+    def _own_words_heard(self, intent: str, text: str) -> bool:
+        """A topic about a kind of thing whose keywords (faq.yaml) were said: 「指定袋はどこで売ってますか」
+        names no bag the knowledge base lists, but it is about bags, not a thing to be asked for."""
+        words = self.kb.topic_by_id[intent].keywords
+        kana = reading(text) if words else ""
+        return any(keyword_heard(w, reading(w), text, kana) for w in words)
 
     @staticmethod
     def doubtful(parse: Parse) -> bool:

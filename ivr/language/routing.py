@@ -153,10 +153,11 @@ class IntentRouter:
         kana = reading(normalised)
         intent, confidence = self._allowed(guess.intent, guess.confidence, guess.probabilities, normalised, kana)
         allowed = {t for t in self.topic_items if self._keywords_ok(t, normalised, kana)}
-        if ents.item and intent != ITEM_QUESTION and intent not in self.topic_items and any(
-            w in normalised for w in WHICH_CATEGORY_WORDS
-        ):  # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard
-            intent = ITEM_QUESTION
+        if ents.item and any(w in normalised for w in WHICH_CATEGORY_WORDS):
+            # 「アイスの棒 何ごみ 今日」: an item and 何ごみ ask what it is, whatever else was heard; a topic
+            # owning the item answers only if it names the item's category (bag_rules owns レジ袋 as a bag to use)
+            allowed = {t for t in allowed if t in self.titled or ents.item.category in self.kb.topic_by_id[t].answer}
+            intent = intent if intent in allowed else ITEM_QUESTION
         disposal = ents.item is not None and asks_to_get_rid_of(normalised)
         can_dispose = disposal and intent in self.reports
         if disposal:  # 「冷蔵庫って捨てられますか」「カレンダーは何ごみ」 ask about the thing, which no
