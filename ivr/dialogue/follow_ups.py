@@ -45,8 +45,9 @@ _BOOKING = re.compile(r"申し込|申込|予約|受付|受け付け")
 # 「何枚まで出せますか」 after 布団's answer (大型ごみ): how many go out at once, not understood alone (0.18)
 LIMITS_TOPIC = "oversize_limits"
 _HOW_MANY = re.compile(r"何(?:枚|個|点|本|台|袋|つ)|いくつ|なんぼまで|どれくらい|どのくらい")
-# それはいつ出せますか, これって何曜日: the day of the thing just answered
-_ITS_DAY = re.compile(r"^(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*(?:いつ|何曜|なんよう|何日)")
+# それはいつ出せますか, これって何曜日, or with nothing named at all (自転車, then 「何曜日に出せばいいですか」: it had
+# asked the thing's name again): the day of the thing just answered
+_ITS_DAY = re.compile(r"^(?:(?:それ|これ|そいつ|そっち)(?:は|って|も)?[、\s]*)?(?:いつ|何曜|なんよう|何日)")
 
 
 def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) -> tuple[str, Parse] | None:
