@@ -52,7 +52,8 @@ CLIPPED_NEXT = ("ぎの", "んど")  # つぎの, こんど with their first mor
 OVERSIZE_TOPICS = {"oversize_fee", "oversize_booking", "oversize_limits"}
 BOOKING_WORDS = ("申し込", "申込", "予約", "受付を", "受け付けて", "取りに", "回収に来", "回収をお願い", "収集をお願い",
                  "回収して欲し", "回収してほし", "引き取", "来て", "頼")
-BOOKING_NOUNS = ("申し込", "申込", "予約", "受付")  # a change is of a booking only when the booking is named
+# a change is of a booking only when the booking is named, or a booked category's day (its only day is the booked one)
+BOOKING_NOUNS = ("申し込", "申込", "予約", "受付", "収集日", "回収日", "収集の日", "回収の日")
 BOOKING_CHANGE_WORDS = ("変更", "変え", "キャンセル", "取り消", "取消", "とりけし", "やめ", "ずら", "延期", "日にちを")
 LIMIT_WORDS = ("量", "何個", "何点", "何袋", "大きさ", "サイズ", "どこまで")  # what counts as one, how many
 OVERSIZE_WORDS = BOOKING_WORDS + FEE_WORDS + BULK_WORDS + LIMIT_WORDS + ("山",)
