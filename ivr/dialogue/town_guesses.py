@@ -11,6 +11,7 @@ import re
 import jaconv
 
 from ivr.dialogue import prompts
+from ivr.dialogue.callback import phone_digits
 from ivr.dialogue.handlers import AREA_HANDLERS
 from ivr.dialogue.postal_codes import town_of_postal_code
 from ivr.dialogue.read_back import spell_reading
@@ -60,7 +61,12 @@ class TownGuesses:
 
     def fill_area(self, pending: AskSlot, parse: Parse) -> bool:
         """The area asked for, said as its first sounds (おおみや for 大宮町) when only one town
-        opens that way, written as the caller would (kana, or the town's own kanji: 大宮)."""
+        opens that way, written as the caller would (kana, or the town's own kanji: 大宮); or its
+        postal code said aloud (「630-8244です」: the prompt offers the keypad, callers also say it)."""
+        if pending.slot == "area" and len(code := phone_digits(parse.text)) == POSTAL_DIGITS \
+                and (town := self.town_of_postal_code(code)) and (found := self.entities.find_area(town))[0]:
+            self.state.set_area(found[0], found[1])
+            return True
         town, as_written = self._town_by_opening(pending, parse)
         if not town or not as_written:
             return False
