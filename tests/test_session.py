@@ -8,6 +8,7 @@ import pytest
 
 from escalation.staff import OfficeHoursStaffLine, within_office_hours
 from escalation.tickets import InMemoryTicketQueue
+from ivr.dialogue import prompts
 from ivr.dialogue.session import MAX_SILENCES, CallSession
 from ivr.dialogue.turns import Action, CallerTurn
 
@@ -166,6 +167,27 @@ def test_unclear_answers_to_the_callers_own_number_keep_it_instead_of_asking_for
     assert "受付番号" in call.say("佐藤です").text
     r = call.tickets.tickets[0].request
     assert r.callback_number == "0742000000" and "折り返し: 0742000000（未確認）" in r.summary
+
+
+def test_a_caller_who_asked_to_hold_gets_longer_silence_before_the_polite_hang_up(brain):
+    call = Call(brain, OPEN)
+    assert "町名" in call.say("燃えるごみの日はいつですか").text
+    assert call.say("ちょっと待ってください").text == "はい、ごゆっくりどうぞ。"
+    held = [call.turn(CallerTurn.silence()) for _ in range(3)]  # fetching a bill: the line is said to be open
+    assert all(t.action is Action.clarify and t.text in prompts.HOLDING for t in held)
+    assert held[0].text != held[1].text != held[2].text  # never the same words twice in a row
+    counted = [call.turn(CallerTurn.silence()) for _ in range(MAX_SILENCES)]  # then the usual countdown
+    assert [t.action for t in counted] == [Action.clarify] * (MAX_SILENCES - 1) + [Action.end]
+    assert counted[0].text == prompts.SILENCE_FIRST
+
+
+def test_a_caller_back_from_a_hold_is_answered(brain):
+    call = Call(brain, IN_2016)
+    call.say("燃えるごみの日はいつですか")
+    call.say("ちょっと待ってください")
+    call.turn(CallerTurn.silence())
+    assert "青山" in call.say("青山です").text  # the question asked before the hold stands
+    assert call.turn(CallerTurn.silence()).text == prompts.SILENCE_FIRST  # no hold any more
 
 
 def test_failed_ticket_store_goes_to_staff(brain):

@@ -120,6 +120,10 @@ SYSTEM_ERROR = "申し訳ありません。システムの都合で、お答え�
 
 SILENCE_FIRST = "もしもし。お電話が遠いようです。ご用件をお話しください。"
 SILENCE_SECOND = "お声が聞こえません。職員とお話しになりたいときは、0を押してください。"
+# no input after 「ちょっと待ってください」 (TAKE_YOUR_TIME): the line is open, the caller not hurried; alternating,
+# never the same words twice in a row
+HOLDING = ("お待ちしております。ご用意ができましたら、お話しください。",
+           "お電話は、つながったままです。ごゆっくりどうぞ。")
 SILENCE_TICKET = "お声が聞こえませんので、ここまでのお話を受け付けます。"
 SILENCE_END = "お声が聞こえませんので、お電話を切らせていただきます。お電話ありがとうございました。"
 CALL_TOO_LONG = "お話の途中ですが、お時間が長くなりましたので、ここからは職員がお伺いします。"

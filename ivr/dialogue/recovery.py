@@ -56,6 +56,9 @@ REASK_MAX_CHARS = 45
 # Speech not understood in words Whisper doubts this much gets the keypad menu at once, not
 # 「もう一度、短くお話しください」: said again, a garbled question mostly comes back as garbled.
 MENU_AT_ONCE_CONFIDENCE = 0.6
+# No-input timeouts (IVR_NO_INPUT_TIMEOUT_MS, 8 s each) granted after 「ちょっと待ってください」 before the usual
+# countdown to a polite hang-up: ~25 s more to fetch a bill or a postal code (it had been the usual three)
+HOLD_SILENCES = 3
 # Topics never offered as 「〇〇についてのご質問でよろしいですか」: asking 「終わりのあいさつについてですか」
 # would be absurd; 「ごみ以外のご用件」 only on words Whisper doubts (``MENU_AT_ONCE_CONFIDENCE``), where
 # it is a garbage question garbled (ドライナーを着てたい for ドライヤーを捨てたい: all 4 such read-backs in
@@ -201,11 +204,20 @@ class Recovery(TownGuesses):
         on a noisy line decoded as 「。」) or the question was already asked twice: re-asked in the
         same words, such a caller was asked 「…でよろしいですか」 eight times running."""
         if asks_to_hold(text):  # ちょっと待ってください: whatever was asked stands, and the caller is not hurried
+            self.state.silences = -HOLD_SILENCES  # the silences counted to a hang-up start after the hold
             return prompts.TAKE_YOUR_TIME
         reply = self._filler_reply(text)
         if reply is not None and checks_the_line(text):  # もしもし、聞こえますか: yes, then what was asked
             return prompts.LINE_HEARD + reply.removeprefix(prompts.STILL_LISTENING).removeprefix(prompts.ONCE_MORE)
         return reply
+
+    def silence_prompt(self) -> str:
+        """What to say on a no-input turn (``CallState.silences`` already counted): during a hold, that the
+        line is open; then 「もしもし。お電話が遠いようです」 and the way to staff."""
+        silences = self.state.silences
+        if silences <= 0:
+            return prompts.HOLDING[silences % len(prompts.HOLDING)]
+        return prompts.SILENCE_FIRST if silences == 1 else prompts.SILENCE_SECOND
 
     def _filler_reply(self, text: str) -> str | None:
         if self.state.pending is None or isinstance(self.state.pending, AnythingElse):

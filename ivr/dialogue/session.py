@@ -346,8 +346,7 @@ class CallSession:
                 return await self._flow(flow, intent="silence")
             return self.say(prompts.SILENCE_END, Action.end, intent="silence",
                              events=[Event("hangup", {"reason": "silence"})])
-        text = prompts.SILENCE_FIRST if self.state.silences == 1 else prompts.SILENCE_SECOND
-        return BotTurn(text, Action.clarify, intent="silence", slots=self.state.slot_dict())
+        return BotTurn(self.recovery.silence_prompt(), Action.clarify, intent="silence", slots=self.state.slot_dict())
 
     async def _hangup(self) -> BotTurn:
         events = [Event("hangup", {"reason": "caller"})]
