@@ -17,6 +17,8 @@ import dataclasses
 from collections.abc import Callable
 
 from ivr.dialogue import prompts
+from ivr.dialogue.callback import Step
+from ivr.dialogue.follow_ups import BOOKED_WORD
 from ivr.dialogue.read_back import say_item
 from ivr.dialogue.replies import asks, closes_call, replies_to_hear
 from ivr.dialogue.state import AnythingElse, AskSlot, Brain, CallState, Confirm, ConfirmItem, OfferStaff, Pending
@@ -26,6 +28,7 @@ from ivr.knowledge.models import Handler, Item
 from ivr.language.keywords import keyword_heard
 from ivr.language.normalize import asks_to_hold, checks_the_line, has_words, normalize
 from ivr.language.readings import reading
+from ivr.language.routing import BOOKING_TOPIC
 from ivr.language.sound_guesses import (
     ANSWER_TAIL,
     ITEM_SOUND_RATIO,
@@ -136,6 +139,21 @@ class Recovery(TownGuesses):
             intent, self.state.item = ITEM_QUESTION, guessed[0]
         self.state.pending = ConfirmItem(intent, parse)
         return intent, prompts.CONFIRM_ITEM.format(reading=say_item(parse.item))
+
+    def not_booked(self, parse: Parse) -> str | None:
+        """A thing named for a 大型ごみ booking taken as a ticket (menu key 3, then 「エアコンを捨てたい」) that
+        is not booked at all: its own answer (the shop, the maker, its station category), or a callback
+        had been queued only for staff to say no. None for a booked thing (たんす) or anything else."""
+        step, item, category = self.state.pending, parse.item, parse.category
+        if not (isinstance(step, Step) and step.name == "details" and step.topic == BOOKING_TOPIC):
+            return None
+        how = self.kb.category_by_name[item.category].how + item.note if item else category.how if category else ""
+        if not how or BOOKED_WORD in how:
+            return None  # 大型ごみ, 有害ごみ, or a thing that is when too big for a bag (プリンター)
+        if item:
+            return parse.intent if parse.intent in self.item_topics else ITEM_QUESTION
+        topic = self.kb.topic_by_id.get(parse.intent)  # パソコン, a category with its own answer
+        return parse.intent if topic and topic.action is TopicAction.answer and topic.handler is None else None
 
     def _own_words_heard(self, intent: str, text: str) -> bool:
         """A topic about a kind of thing whose keywords (faq.yaml) were said: 「指定袋はどこで売ってますか」

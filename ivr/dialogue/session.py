@@ -176,8 +176,8 @@ class CallSession:
         if isinstance(pending, AnythingElse) and (again := follow_up(self.brain.kb, self.state, pending.topic, parse)):
             return await self._run(*again)  # 「プラは？」 after a collection day: that day, of プラ
         overrides = OVERRIDE_WHILE_TICKETING if taking_ticket else ALWAYS_OVERRIDE
-        if strong and parse.intent in overrides and not bare_yes_no:
-            return await self._run(parse.intent, parse)
+        if (instead := self.recovery.not_booked(parse)) or strong and parse.intent in overrides and not bare_yes_no:
+            return await self._run(instead or parse.intent, parse)  # エアコン for a 大型ごみ booking: where it goes
         if taking_ticket:  # a name or a description is not a new question (佐藤です is no goodbye)
             return await self._flow(await self.callback.answer(parse.text, parse), parse)
         if isinstance(pending, Confirm) and answer is None and not strong:
