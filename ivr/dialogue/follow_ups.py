@@ -60,6 +60,10 @@ def follow_up(kb: KnowledgeBase, state: CallState, answered: str, parse: Parse) 
         if answered == "today_collection":
             state.day_category = parse.category  # the day asked before, this category
         return answered, parse
+    rows, named = state.area_rows, parse.item or parse.category or parse.area_town
+    if answered in SAME_DAY_TOPICS and parse.chome is not None and not named and len(rows) == 1 \
+            and parse.chome in rows[0].chome_numbers():
+        return answered, parse  # 「一丁目です」 after 青山１〜９丁目's days: the same days, said again for it
     item = state.item
     if item is not None and answered in kb.topic_by_id and names_a_part(said):  # 骨が金属: the thing's answer again
         return answered, dataclasses.replace(parse, item=item, intent=answered, confidence=1.0)
