@@ -40,6 +40,10 @@ TODAY = date(2026, 11, 27)  # a Friday
         ("ちょっと待ってくださいね", ""),  # the caller goes to look: a filler turn (recovery: ごゆっくりどうぞ)
         ("ちょっと待ってね、えーと、冷蔵庫は何ごみ", "冷蔵庫は何ごみ"),
         ("待ってたのに収集車が来ない", "待ってたのに収集車が来ない"),
+        ("ありがとう、あと布団は", "あと布団は"),  # thanks, then another question: no goodbye
+        ("ありがとう、助かりました", "ありがとう、助かりました"),  # thanks alone: the goodbye it is
+        ("もう一つ聞きたいんですけど", ""),  # a preamble to the next question
+        ("もう一回言って", "もう一回言って"),
     ],
 )
 def test_normalize(text, expected):

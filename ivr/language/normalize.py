@@ -27,7 +27,7 @@ PAUSE_FILLERS = ("その", "ええ", "はい", "あ", "え", "ねえ", "ほら",
 # the caller is asked to go ahead, not told the bot heard nothing (recovery.filler_reply); before the
 # question itself (「…けど、冷蔵庫は」) it is cut off as ever.
 _PREAMBLE = re.compile(
-    r"^(?:(?:ごみ|ゴミ)の(?:こと|件)で[、\s]*)?(?:ちょっと[、\s]*)?"
+    r"^(?:(?:ごみ|ゴミ)の(?:こと|件)で[、\s]*)?(?:ちょっと[、\s]*)?(?:(?:もう|あと)(?:一つ|ひとつ|1つ|一個)[、\s]*)?"
     r"(?:(?:お|ご)?(?:尋ね|たずね|聞き|きき|伺い|うかがい|質問|相談)(?:したい|たい|します|しても|です)?"
     r"(?:(?:こと)?が(?:ある|あります|あって))?(?:ん|の|な)?(?:です|やねん|だ|や)?(?:けど|けれど|けども|が)?"
     r"|(?:質問|問い合わせ|相談)(?:なん|なの)?(?:です|やねん|だ|や)?(?:けど|けれど|が)"
@@ -116,8 +116,14 @@ def _strip_fillers(text: str, hold: bool = True) -> str:
     while previous != text:  # 「…、そのー」: trailing fillers, one by one
         previous, text = text, _FILLER_AT_END.sub("", text).rstrip("、, ")
     text = _FILLER_AT_START.sub("", text)  # 「えー、あのですね、ちょっとお尋ねしたいんですが、えっと…」:
-    text = _FILLER_AT_START.sub("", _PREAMBLE.sub("", text))  # fillers, the preamble, fillers again
+    text = _FILLER_AT_START.sub("", _PREAMBLE.sub("", _THANKS_THEN.sub("", text)))  # fillers, the preamble, fillers
     return _FILLER_AT_START.sub("", _HOLD.sub("", text)) if hold else text  # 「ちょっと待ってね、えーと、冷蔵庫」
+
+
+# 「ありがとう、あと布団は」: thanks for the answer, then another question; read as a goodbye it had ended the call
+_THANKS_THEN = re.compile(r"^(?:ありがとう(?:ございます|ございました)?|どうも(?:ありがとう)?|助かりました|わかりました|"
+                          r"分かりました|了解です|なるほど)[、。!！\s]+(?=あと|それと|それから|ほな|ほんなら|じゃあ|ちなみに|もう一つ"
+                          r"|もうひとつ)")
 
 
 # 「ちょっと待ってください」: the caller goes to look (at the label, for the letter); as a whole turn it had been
