@@ -93,6 +93,7 @@ class Recovery(TownGuesses):
     def __init__(self, brain: Brain, state: CallState) -> None:
         self.kb = brain.kb
         self.entities = brain.nlu.entities
+        self.keywords = brain.nlu.router.keywords
         self.state = state
         item_topics = {t.id for t in self.kb.topics if t.handler is Handler.item_category}
         answered = {
@@ -158,9 +159,9 @@ class Recovery(TownGuesses):
     def _own_words_heard(self, intent: str, text: str) -> bool:
         """A topic about a kind of thing whose keywords (faq.yaml) were said: 「指定袋はどこで売ってますか」
         names no bag the knowledge base lists, but it is about bags, not a thing to be asked for."""
-        words = self.kb.topic_by_id[intent].keywords
+        words = self.keywords.get(intent, [])  # with the readings the router computed once
         kana = reading(text) if words else ""
-        return any(keyword_heard(w, reading(w), text, kana) for w in words)
+        return any(keyword_heard(w, r, text, kana) for w, r in words)
 
     @staticmethod
     def doubtful(parse: Parse) -> bool:
